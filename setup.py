@@ -1,0 +1,35 @@
+"""mlctl: multi-level (sentence + word) contrastive learning for cross-lingual alignment."""
+from pathlib import Path
+
+from setuptools import setup
+
+setup(
+    name="mlctl",
+    version="0.1.0",
+    description="ML-CTL: multi-level contrastive learning for cross-lingual alignment of multilingual encoders",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=["modeling_mlctl", "data_prep"],
+    py_modules=["train_mlctl", "run_xtreme_tasks"],
+    package_data={"modeling_mlctl": ["*.md"], "data_prep": ["*.txt", "sample/*"]},
+    install_requires=[
+        "torch>=2.1",
+        "transformers>=5.0,<6",
+        "tokenizers>=0.21",
+        "safetensors>=0.4",
+        "huggingface_hub>=1.0",
+        "accelerate>=1.0",
+        "datasets>=3.0",
+        "evaluate>=0.4",
+        "numpy>=1.24",
+        "tqdm>=4.60",
+        "eflomal>=2.0",
+        "stopwordsiso>=0.6",
+        "faiss-cpu>=1.8",
+        "seqeval>=1.2",
+        "scikit-learn>=1.3",
+        "matplotlib>=3.7",
+    ],
+    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.2"]},
+)
