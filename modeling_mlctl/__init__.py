@@ -1,0 +1,61 @@
+"""ML-CTL for transformers: `MLCTLConfig`, the models, and the contrastive losses.
+
+Importing this package registers the ML-CTL classes with transformers' Auto classes, so that
+`AutoModel.from_pretrained(path)` works for an ML-CTL checkpoint without `trust_remote_code`, and marks them
+for `register_for_auto_class`, so that `save_pretrained` ships this code with the checkpoint (the checkpoint then
+loads with `trust_remote_code=True` in a process that never imported mlctl).
+"""
+from transformers import AutoConfig
+from transformers import AutoModel
+from transformers import AutoModelForPreTraining
+from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForTokenClassification
+
+from .configuration_mlctl import MLCTLConfig
+from .losses import MLCTLContrastiveLoss
+from .losses import cross_lingual_similarity_logits
+from .losses import cz_nce_loss
+from .losses import gather_with_grad
+from .losses import info_nce_loss
+from .losses import symmetric_contrastive_loss
+from .modeling_mlctl import MLCTLForPreTraining
+from .modeling_mlctl import MLCTLForPreTrainingOutput
+from .modeling_mlctl import MLCTLForSequenceClassification
+from .modeling_mlctl import MLCTLForTokenClassification
+from .modeling_mlctl import MLCTLModel
+from .modeling_mlctl import MLCTLModelOutput
+from .modeling_mlctl import MLCTLPreTrainedModel
+from .pooling import avg_first_last_pool
+from .pooling import masked_mean
+
+_AUTO_CLASSES = (
+    (AutoModel, MLCTLModel),
+    (AutoModelForPreTraining, MLCTLForPreTraining),
+    (AutoModelForSequenceClassification, MLCTLForSequenceClassification),
+    (AutoModelForTokenClassification, MLCTLForTokenClassification),
+)
+
+AutoConfig.register(MLCTLConfig.model_type, MLCTLConfig, exist_ok=True)
+MLCTLConfig.register_for_auto_class()
+for _auto_class, _model_class in _AUTO_CLASSES:
+    _auto_class.register(MLCTLConfig, _model_class, exist_ok=True)
+    _model_class.register_for_auto_class(_auto_class.__name__)
+
+__all__ = [
+    "MLCTLConfig",
+    "MLCTLPreTrainedModel",
+    "MLCTLModel",
+    "MLCTLForPreTraining",
+    "MLCTLForSequenceClassification",
+    "MLCTLForTokenClassification",
+    "MLCTLModelOutput",
+    "MLCTLForPreTrainingOutput",
+    "MLCTLContrastiveLoss",
+    "cross_lingual_similarity_logits",
+    "cz_nce_loss",
+    "info_nce_loss",
+    "symmetric_contrastive_loss",
+    "gather_with_grad",
+    "avg_first_last_pool",
+    "masked_mean",
+]

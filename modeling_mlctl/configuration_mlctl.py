@@ -1,0 +1,138 @@
+"""Configuration of ML-CTL models (multi-level contrastive learning for cross-lingual alignment).
+
+Every hyper-parameter of the method lives here, so a checkpoint's ``config.json`` fully describes how it
+was trained and what its CCE head computes. Equation numbers refer to the ML-CTL paper (ICASSP 2022).
+"""
+from transformers import AutoConfig
+from transformers import PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+LEVELS = ("sentence+word", "sentence")
+LOSSES = ("cz_nce", "info_nce")
+CZ_NCE_FORMS = ("logsumexp", "stop_gradient")
+LAYER_COMBINATIONS = ("average", "sum")
+MLM_MODES = ("shared", "separate")
+
+# Shape of bert-base-multilingual-cased, the paper's backbone.
+MBERT_BASE_SHAPE = {
+    "vocab_size": 119547,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+}
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"MLCTLConfig: {name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
+
+
+class MLCTLConfig(PreTrainedConfig):
+    r"""
+    Configuration of [`MLCTLModel`] and [`MLCTLForPreTraining`]: a multilingual encoder (the backbone) with the
+    CCE head of ML-CTL on top, and the settings of the multi-level contrastive + MLM objective.
+
+    Args:
+        encoder_config (`dict` or `PreTrainedConfig`, *optional*):
+            Configuration of the backbone encoder. Any BERT-family encoder that has a masked-LM head in
+            transformers works (BERT/mBERT, XLM-R, ...). A dict must carry `model_type`; `None` gives the shape of
+            `bert-base-multilingual-cased` (the paper's backbone).
+        pooling_layers (`tuple[int, int]`, *optional*, defaults to `(1, -1)`):
+            Indices into `hidden_states` (index 0 is the embedding output) whose token vectors are combined into
+            the "avg-first-last" token vectors: by default the first transformer layer and the last one.
+        layer_combination (`str`, *optional*, defaults to `"average"`):
+            How the pooled layers are combined: `"average"` (what the paper states) or `"sum"` (what the original
+            code computes: the sum of the two layers' means). Both give the same cosine similarities up to the
+            projection; they differ in scale.
+        levels (`str`, *optional*, defaults to `"sentence+word"`):
+            `"sentence+word"` is ML-CTL: the CCE is the projection of [sentence mean ; word mean]. `"sentence"` is
+            the "-snt" ablation: the projection of the sentence mean alone.
+        projection_dim (`int`, *optional*):
+            Width of both layers of the CCE projection (Linear → ReLU → Linear). Defaults to `2 * hidden_size`.
+        temperature (`float`, *optional*, defaults to 0.07):
+            Similarities are cosine similarities divided by this temperature, s(a, b) = cos(a, b) / τ.
+        loss (`str`, *optional*, defaults to `"cz_nce"`):
+            Contrastive loss: `"cz_nce"` (cross-zero NCE, eq. 5) or `"info_nce"` (eq. 1).
+        cz_nce_form (`str`, *optional*, defaults to `"logsumexp"`):
+            How CZ-NCE is computed: `"logsumexp"`, the stable log Σ exp(s⁻ − s⁺) of eq. (5), or `"stop_gradient"`,
+            the φ / sg(φ) form of eq. (6). Both have the same value and gradient.
+        symmetric (`bool`, *optional*, defaults to `True`):
+            Average the loss over anchors from both sides (eq. 2). `False` uses the x side as anchors only.
+        gather_negatives (`bool`, *optional*, defaults to `True`):
+            With several processes, gather the CCEs of every process (with gradients) so that each anchor sees the
+            negatives of the global batch.
+        mlm_weight (`float`, *optional*, defaults to 0.1):
+            α of eqs. (3) and (7): the weight of the masked-language-modelling loss. 0 disables MLM.
+        mlm_mode (`str`, *optional*, defaults to `"shared"`):
+            `"shared"`: one encoder pass per side on the masked input serves both the MLM and the contrastive loss
+            (what the original code effectively computes, at half the encoder cost). `"separate"`: a clean pass
+            for the contrastive loss plus a masked pass for MLM.
+        classifier_dropout (`float`, *optional*):
+            Dropout before the classification heads; defaults to the encoder's `hidden_dropout_prob`.
+    """
+
+    model_type = "mlctl"
+    sub_configs_defaults = {
+        "encoder_config": SubConfigSpec(config_class=AutoConfig, model_type="bert", init_kwargs=MBERT_BASE_SHAPE)
+    }
+
+    encoder_config: dict | PreTrainedConfig | None = None
+    pooling_layers: tuple[int, int] | list[int] = (1, -1)
+    layer_combination: str = "average"
+    levels: str = "sentence+word"
+    projection_dim: int | None = None
+    temperature: float = 0.07
+    loss: str = "cz_nce"
+    cz_nce_form: str = "logsumexp"
+    symmetric: bool = True
+    gather_negatives: bool = True
+    mlm_weight: float = 0.1
+    mlm_mode: str = "shared"
+    classifier_dropout: float | None = None
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        _check_choice("levels", self.levels, LEVELS)
+        _check_choice("loss", self.loss, LOSSES)
+        _check_choice("cz_nce_form", self.cz_nce_form, CZ_NCE_FORMS)
+        _check_choice("layer_combination", self.layer_combination, LAYER_COMBINATIONS)
+        _check_choice("mlm_mode", self.mlm_mode, MLM_MODES)
+        self.pooling_layers = [int(layer) for layer in self.pooling_layers]
+        num_states = self.encoder_config.num_hidden_layers + 1
+        if not self.pooling_layers or any(not -num_states <= layer < num_states for layer in self.pooling_layers):
+            raise ValueError(
+                f"MLCTLConfig: pooling_layers={self.pooling_layers} is not valid; each must index hidden_states "
+                f"(from {-num_states} to {num_states - 1}: 0 is the embeddings, 1 the first transformer layer)"
+            )
+        if not self.temperature > 0:
+            raise ValueError(f"MLCTLConfig: temperature={self.temperature!r} is not valid; it must be > 0")
+        if not self.mlm_weight >= 0:
+            raise ValueError(f"MLCTLConfig: mlm_weight={self.mlm_weight!r} is not valid; it must be >= 0")
+        if self.projection_dim is None:
+            self.projection_dim = 2 * self.encoder_config.hidden_size
+        if self.projection_dim <= 0:
+            raise ValueError(f"MLCTLConfig: projection_dim={self.projection_dim!r} is not valid; it must be > 0")
+        # The MLM decoder shares the input embeddings exactly when the backbone family does.
+        self.tie_word_embeddings = getattr(self.encoder_config, "tie_word_embeddings", True)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.encoder_config.hidden_size
+
+    @property
+    def vocab_size(self) -> int:
+        return self.encoder_config.vocab_size
+
+    @property
+    def initializer_range(self) -> float:
+        return getattr(self.encoder_config, "initializer_range", 0.02)
+
+    @property
+    def sentence_only(self) -> bool:
+        return self.levels == "sentence"
+
+
+__all__ = ["MLCTLConfig"]

@@ -1,0 +1,410 @@
+"""ML-CTL models: a multilingual encoder with the CCE head (concatenated contextual embedding), the multi-level
+contrastive + MLM pre-training objective, and classification heads for XTREME fine-tuning.
+
+Equation numbers refer to the ML-CTL paper (ICASSP 2022). This file uses relative imports only, so that
+`save_pretrained` can ship it with a checkpoint for `trust_remote_code=True`.
+"""
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModel
+from transformers import AutoModelForMaskedLM
+from transformers import PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.modeling_outputs import TokenClassifierOutput
+from transformers.utils import ModelOutput
+
+from .configuration_mlctl import MLCTLConfig
+from .losses import MLCTLContrastiveLoss
+from .pooling import avg_first_last_pool
+from .pooling import masked_mean
+
+# Written into every saved config.json, so that each Auto class resolves from the checkpoint alone.
+AUTO_MAP = {
+    "AutoConfig": "configuration_mlctl.MLCTLConfig",
+    "AutoModel": "modeling_mlctl.MLCTLModel",
+    "AutoModelForPreTraining": "modeling_mlctl.MLCTLForPreTraining",
+    "AutoModelForSequenceClassification": "modeling_mlctl.MLCTLForSequenceClassification",
+    "AutoModelForTokenClassification": "modeling_mlctl.MLCTLForTokenClassification",
+}
+
+
+@dataclass
+class MLCTLModelOutput(ModelOutput):
+    r"""
+    cce_embeddings (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
+        The CCE of each word positioned sample: the projection of [sentence ; word] (or of the sentence alone when
+        `config.levels == "sentence"`). `None` for `"sentence+word"` models called without `word_mask`.
+    sentence_embeddings (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
+        Mean of the avg-first-last token vectors over the sentence's tokens (attention mask).
+    word_embeddings (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
+        Mean of the avg-first-last token vectors over the marked word's sub-word tokens (`word_mask`).
+    last_hidden_state (`torch.FloatTensor` of shape `(batch_size, sequence_length, hidden_size)`):
+        The encoder's last layer.
+    hidden_states (`tuple(torch.FloatTensor)`):
+        Embedding output and every layer's output of the encoder.
+    """
+
+    cce_embeddings: torch.FloatTensor | None = None
+    sentence_embeddings: torch.FloatTensor | None = None
+    word_embeddings: torch.FloatTensor | None = None
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class MLCTLForPreTrainingOutput(ModelOutput):
+    r"""
+    loss (`torch.FloatTensor` of shape `()`):
+        contrastive_loss + mlm_weight · mlm_loss (eqs. 3 and 7).
+    contrastive_loss (`torch.FloatTensor` of shape `()`):
+        The symmetric InfoNCE (eq. 2) or CZ-NCE (eq. 5) batch loss.
+    mlm_loss (`torch.FloatTensor` of shape `()`):
+        Masked-LM cross-entropy over the masked tokens of both sides; `None` without labels or with mlm_weight 0.
+    x_logits (`torch.FloatTensor` of shape `(batch_size, 2 * global_batch_size)`):
+        Similarity logits of the x anchors against [y_1..y_N | x_1..x_N] (self masked to −inf).
+    y_logits (`torch.FloatTensor` of shape `(batch_size, 2 * global_batch_size)`):
+        The same for the y anchors against [x_1..x_N | y_1..y_N]; `None` when `config.symmetric` is False.
+    x_embeddings, y_embeddings (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
+        The CCEs of both sides.
+    """
+
+    loss: torch.FloatTensor | None = None
+    contrastive_loss: torch.FloatTensor | None = None
+    mlm_loss: torch.FloatTensor | None = None
+    x_logits: torch.FloatTensor | None = None
+    y_logits: torch.FloatTensor | None = None
+    x_embeddings: torch.FloatTensor | None = None
+    y_embeddings: torch.FloatTensor | None = None
+
+
+def build_encoder(encoder_config) -> PreTrainedModel:
+    """The backbone encoder from its config, without the pooler that ML-CTL does not use."""
+    try:
+        return AutoModel.from_config(encoder_config, add_pooling_layer=False)
+    except TypeError:  # families without a pooler do not take the argument
+        return AutoModel.from_config(encoder_config)
+
+
+def masked_lm_head_spec(encoder_config) -> tuple[type[nn.Module], str, str, dict[str, str]]:
+    """How the encoder family's own masked-LM model is laid out, read from a parameter-free (meta) instance:
+    (head class, attribute name of the head, attribute name of the encoder, tied-weights map {target: source})."""
+    with torch.device("meta"):
+        template = AutoModelForMaskedLM.from_config(encoder_config)
+    encoder_name = template.base_model_prefix
+    head_name = next(name for name, _ in template.named_children() if name != encoder_name)
+    return type(getattr(template, head_name)), head_name, encoder_name, dict(template._tied_weights_keys or {})
+
+
+class MLCTLPreTrainedModel(PreTrainedModel):
+    config: MLCTLConfig
+    config_class = MLCTLConfig
+    base_model_prefix = "mlctl"
+    supports_gradient_checkpointing = True
+    # The encoder's own no-split modules (e.g. BertLayer) are gathered from it at post_init.
+    _no_split_modules = ["MLCTLProjection"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    # A pre-training checkpoint loaded into a model without the MLM head (AutoModel, the classifiers).
+    _keys_to_ignore_on_load_unexpected = [r"^mlm_head\."]
+
+    def _init_weights(self, module):
+        """The CCE projection, the MLM head and the classifiers are initialised as the encoder family initialises
+        its own modules (normal(0, initializer_range) for linear layers, zero biases, unit LayerNorms)."""
+        self.base_model.encoder._init_weights(module)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        self.config.auto_map = dict(AUTO_MAP)
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    @classmethod
+    def from_backbone_pretrained(cls, pretrained_model_name_or_path, loading_kwargs: dict | None = None, **config_kwargs):
+        """Starts ML-CTL from a pre-trained encoder, e.g. `"bert-base-multilingual-cased"` or `"xlm-roberta-base"`.
+
+        The encoder weights (and, for [`MLCTLForPreTraining`], the masked-LM head) are copied exactly from the
+        checkpoint; the CCE projection and any classifier are freshly initialised.
+
+        Args:
+            pretrained_model_name_or_path: Hub name or local directory of the encoder checkpoint.
+            loading_kwargs: passed to `AutoModelForMaskedLM.from_pretrained` (e.g. `revision`, `dtype`, `token`).
+            config_kwargs: [`MLCTLConfig`] fields, e.g. `levels="sentence"`, `loss="info_nce"`.
+        """
+        masked_lm = AutoModelForMaskedLM.from_pretrained(pretrained_model_name_or_path, **(loading_kwargs or {}))
+        model = cls(MLCTLConfig(encoder_config=masked_lm.config, **config_kwargs))
+        model.base_model.encoder.load_state_dict(masked_lm.base_model.state_dict())
+        if isinstance(model, MLCTLForPreTraining):
+            model.mlm_head.load_state_dict(getattr(masked_lm, model.mlm_head_source_name).state_dict())
+        model.name_or_path = str(pretrained_model_name_or_path)
+        return model.to(masked_lm.dtype)
+
+    def save_backbone(self, save_directory, tokenizer=None) -> str:
+        """Exports the encoder as a plain checkpoint of its own family (e.g. `BertForMaskedLM` when an MLM head is
+        present, else `BertModel`), loadable by stock scripts with no knowledge of mlctl. Returns the directory."""
+        encoder = self.base_model.encoder
+        if isinstance(self, MLCTLForPreTraining):
+            exported = AutoModelForMaskedLM.from_config(encoder.config)
+            exported.base_model.load_state_dict(encoder.state_dict())
+            getattr(exported, self.mlm_head_source_name).load_state_dict(self.mlm_head.state_dict())
+            exported.to(encoder.dtype).save_pretrained(save_directory)
+        else:
+            encoder.save_pretrained(save_directory)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(save_directory)
+        return str(save_directory)
+
+
+class MLCTLProjection(nn.Module):
+    """The FC part of the CCE encoder: two linear layers with a ReLU between them."""
+
+    def __init__(self, config: MLCTLConfig):
+        super().__init__()
+        in_features = config.hidden_size * (1 if config.sentence_only else 2)
+        self.dense_in = nn.Linear(in_features, config.projection_dim)
+        self.activation = nn.ReLU()
+        self.dense_out = nn.Linear(config.projection_dim, config.projection_dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.dense_out(self.activation(self.dense_in(features)))
+
+
+class MLCTLModel(MLCTLPreTrainedModel):
+    """The CCE encoder: backbone → avg-first-last token vectors → sentence and word means → projection.
+    This is what `AutoModel` gives for an ML-CTL checkpoint."""
+
+    def __init__(self, config: MLCTLConfig):
+        super().__init__(config)
+        self.encoder = build_encoder(config.encoder_config)
+        self.cce_head = MLCTLProjection(config)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value):
+        self.encoder.set_input_embeddings(value)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        word_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        **kwargs,
+    ) -> MLCTLModelOutput:
+        r"""
+        word_mask (`torch.Tensor` of shape `(batch_size, sequence_length)`, *optional*):
+            1 on the sub-word tokens of the marked word of each sample, 0 elsewhere.
+        """
+        kwargs.pop("output_hidden_states", None)
+        kwargs.pop("return_dict", None)
+        outputs = self.encoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=True,
+            return_dict=True,
+            **kwargs,
+        )
+        token_vectors = avg_first_last_pool(
+            outputs.hidden_states, self.config.pooling_layers, self.config.layer_combination
+        )
+        if attention_mask is None:
+            attention_mask = torch.ones(token_vectors.shape[:2], device=token_vectors.device)
+        sentence = masked_mean(token_vectors, attention_mask)
+        word = masked_mean(token_vectors, word_mask) if word_mask is not None else None
+        if self.config.sentence_only:
+            cce = self.cce_head(sentence)
+        else:
+            cce = self.cce_head(torch.cat([sentence, word], dim=-1)) if word is not None else None
+        return MLCTLModelOutput(
+            cce_embeddings=cce,
+            sentence_embeddings=sentence,
+            word_embeddings=word,
+            last_hidden_state=outputs.last_hidden_state,
+            hidden_states=outputs.hidden_states,
+        )
+
+
+def _pad_and_concat(x: torch.Tensor | None, y: torch.Tensor | None, pad_value) -> torch.Tensor | None:
+    """Stacks the x and y sides into one batch (x rows first), right-padding the shorter one."""
+    if x is None and y is None:
+        return None
+    if x is None or y is None:
+        raise ValueError("MLCTLForPreTraining: an input is given for one side of the parallel batch but not the other")
+    length = max(x.shape[1], y.shape[1])
+    x, y = (F.pad(side, (0, length - side.shape[1]), value=pad_value) for side in (x, y))
+    return torch.cat([x, y], dim=0)
+
+
+class MLCTLForPreTraining(MLCTLPreTrainedModel):
+    """ML-CTL pre-training: the CCE encoder, the encoder family's masked-LM head and the multi-level contrastive
+    loss (eqs. 3 and 7: contrastive + α · MLM). One encoder call serves both sides of the parallel batch."""
+
+    def __init__(self, config: MLCTLConfig):
+        super().__init__(config)
+        self.mlctl = MLCTLModel(config)
+        head_class, head_name, encoder_name, tied = masked_lm_head_spec(config.encoder_config)
+        self.mlm_head = head_class(config.encoder_config)
+        self.mlm_head_source_name = head_name
+        # The family's own ties, renamed: e.g. cls.predictions.decoder.weight → mlm_head.predictions.decoder.weight
+        # tied to bert.embeddings.word_embeddings.weight → mlctl.encoder.embeddings.word_embeddings.weight.
+        rename = {f"{head_name}.": "mlm_head.", f"{encoder_name}.": "mlctl.encoder."}
+
+        def renamed(key):
+            prefix = next(p for p in rename if key.startswith(p))
+            return rename[prefix] + key[len(prefix):]
+
+        self._tied_weights_keys = {renamed(target): renamed(source) for target, source in tied.items()}
+        self.contrastive = MLCTLContrastiveLoss.from_config(config)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.mlctl.get_input_embeddings()
+
+    def set_input_embeddings(self, value):
+        self.mlctl.set_input_embeddings(value)
+
+    def get_output_embeddings(self):
+        decoder_weight = next(key for key in self._tied_weights_keys if key.endswith(".weight"))
+        return self.get_submodule(decoder_weight.removesuffix(".weight"))
+
+    def mlm_loss(self, last_hidden_state: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Masked-LM cross-entropy; the head runs on the masked positions only (labels != -100), not on every
+        token, which saves a (tokens × vocabulary) matmul that dominates for mBERT's 119k vocabulary."""
+        selected = labels != -100
+        if not selected.any():
+            return last_hidden_state.sum() * 0.0
+        logits = self.mlm_head(last_hidden_state[selected])
+        return F.cross_entropy(logits.float(), labels[selected])
+
+    def forward(
+        self,
+        x_input_ids: torch.Tensor | None = None,
+        x_attention_mask: torch.Tensor | None = None,
+        x_word_mask: torch.Tensor | None = None,
+        x_token_type_ids: torch.Tensor | None = None,
+        x_mlm_input_ids: torch.Tensor | None = None,
+        x_labels: torch.Tensor | None = None,
+        y_input_ids: torch.Tensor | None = None,
+        y_attention_mask: torch.Tensor | None = None,
+        y_word_mask: torch.Tensor | None = None,
+        y_token_type_ids: torch.Tensor | None = None,
+        y_mlm_input_ids: torch.Tensor | None = None,
+        y_labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> MLCTLForPreTrainingOutput:
+        r"""
+        A parallel batch of n word positioned sample pairs (x_i, y_i), each side with:
+            input_ids / attention_mask / token_type_ids: the clean tokenised sentences;
+            word_mask: 1 on the sub-word tokens of the marked word (required for `levels="sentence+word"`);
+            mlm_input_ids: the same sentences with MLM masking applied (required with labels);
+            labels: MLM targets, -100 where no prediction is made.
+        With `mlm_mode="shared"` a single encoder pass over `mlm_input_ids` (or `input_ids` without MLM) gives both
+        losses; with `"separate"` the contrastive loss uses a clean pass and MLM a second, masked pass.
+        """
+        if x_input_ids is None or y_input_ids is None:
+            raise ValueError("MLCTLForPreTraining needs x_input_ids and y_input_ids (a parallel batch)")
+        if not self.config.sentence_only and (x_word_mask is None or y_word_mask is None):
+            raise ValueError('MLCTLForPreTraining with levels="sentence+word" needs x_word_mask and y_word_mask')
+        # Each side's tensors share one length, so padding every x/y pair to the longer side keeps them aligned.
+        pad_id = self.config.encoder_config.pad_token_id or 0
+        input_ids = _pad_and_concat(x_input_ids, y_input_ids, pad_id)
+        attention_mask = _pad_and_concat(x_attention_mask, y_attention_mask, 0)
+        token_type_ids = _pad_and_concat(x_token_type_ids, y_token_type_ids, 0)
+        word_mask = _pad_and_concat(x_word_mask, y_word_mask, 0)
+        mlm_input_ids = _pad_and_concat(x_mlm_input_ids, y_mlm_input_ids, pad_id)
+        labels = _pad_and_concat(x_labels, y_labels, -100)
+        if labels is not None and mlm_input_ids is None:
+            raise ValueError("MLCTLForPreTraining: MLM labels given without the masked mlm_input_ids")
+        use_mlm = labels is not None and self.config.mlm_weight > 0
+
+        shared = self.config.mlm_mode == "shared"
+        contrastive_ids = mlm_input_ids if (shared and use_mlm) else input_ids
+        encoded = self.mlctl(contrastive_ids, attention_mask, token_type_ids, word_mask, **kwargs)
+        n = x_input_ids.shape[0]
+        x_embeddings, y_embeddings = encoded.cce_embeddings[:n], encoded.cce_embeddings[n:]
+        contrastive_loss, x_logits, y_logits = self.contrastive(x_embeddings, y_embeddings)
+
+        mlm_loss = None
+        loss = contrastive_loss
+        if use_mlm:
+            if shared:
+                mlm_hidden = encoded.last_hidden_state
+            else:
+                mlm_hidden = self.mlctl.encoder(
+                    input_ids=mlm_input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                ).last_hidden_state
+            mlm_loss = self.mlm_loss(mlm_hidden, labels)
+            loss = contrastive_loss + self.config.mlm_weight * mlm_loss
+        return MLCTLForPreTrainingOutput(
+            loss=loss,
+            contrastive_loss=contrastive_loss,
+            mlm_loss=mlm_loss,
+            x_logits=x_logits,
+            y_logits=y_logits,
+            x_embeddings=x_embeddings,
+            y_embeddings=y_embeddings,
+        )
+
+
+class MLCTLForSequenceClassification(MLCTLPreTrainedModel):
+    """Sentence(-pair) classification (XNLI, PAWS-X) on the ML-CTL sentence representation: the mean of the
+    avg-first-last token vectors, the representation the contrastive objective aligned across languages."""
+
+    def __init__(self, config: MLCTLConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.mlctl = MLCTLModel(config)
+        dropout = config.classifier_dropout
+        self.dropout = nn.Dropout(config.encoder_config.hidden_dropout_prob if dropout is None else dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        kwargs.pop("return_dict", None)
+        outputs = self.mlctl(input_ids, attention_mask, token_type_ids, **kwargs)
+        logits = self.classifier(self.dropout(outputs.sentence_embeddings))
+        loss = None
+        if labels is not None:
+            if self.num_labels == 1:
+                loss = F.mse_loss(logits.squeeze(-1).float(), labels.float())
+            else:
+                loss = F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+
+class MLCTLForTokenClassification(MLCTLPreTrainedModel):
+    """Token classification (POS, NER) on the encoder's last layer, as BERT's token classifier does."""
+
+    def __init__(self, config: MLCTLConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.mlctl = MLCTLModel(config)
+        dropout = config.classifier_dropout
+        self.dropout = nn.Dropout(config.encoder_config.hidden_dropout_prob if dropout is None else dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        kwargs.pop("return_dict", None)
+        outputs = self.mlctl(input_ids, attention_mask, token_type_ids, **kwargs)
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+
+__all__ = [
+    "MLCTLPreTrainedModel",
+    "MLCTLModel",
+    "MLCTLForPreTraining",
+    "MLCTLForSequenceClassification",
+    "MLCTLForTokenClassification",
+    "MLCTLModelOutput",
+    "MLCTLForPreTrainingOutput",
+]
