@@ -91,7 +91,8 @@ def cz_nce_loss(logits: torch.Tensor, positive_index: torch.Tensor, form: str = 
     logits = logits.to(_reduction_dtype(logits))
     rows = torch.arange(logits.shape[0], device=logits.device)
     positive = logits[rows, positive_index]
-    negatives = logits.index_put((rows, positive_index), torch.tensor(float("-inf"), device=logits.device))
+    is_positive = F.one_hot(positive_index, logits.shape[-1]).bool()
+    negatives = logits.masked_fill(is_positive, float("-inf"))
     if form == "logsumexp":
         return (torch.logsumexp(negatives, dim=-1) - positive).mean()
     margins = negatives - positive.unsqueeze(-1)
