@@ -535,7 +535,8 @@ def mine_candidates(src_embeddings: np.ndarray, trg_embeddings: np.ndarray, k: i
     score(x, y) = cos(x, y) / ((mean cos of x's k nearest y + mean cos of y's k nearest x) / 2).
     Every source sentence proposes its best-scoring target among its k neighbours and every target its
     best source; the proposals are taken greedily by descending score, each sentence used at most once
-    (LASER's ``--retrieval max``). Returns ``(src_index, trg_index, score)`` arrays, best first.
+    (LASER's ``--retrieval max``); as there, only positive scores are kept. Returns
+    ``(src_index, trg_index, score)`` arrays, best first.
     """
     fwd_sim, fwd_idx = cosine_knn(src_embeddings, trg_embeddings, k)
     bwd_sim, bwd_idx = cosine_knn(trg_embeddings, src_embeddings, k)
@@ -555,7 +556,8 @@ def mine_candidates(src_embeddings: np.ndarray, trg_embeddings: np.ndarray, k: i
         if s not in seen_src and t not in seen_trg:
             seen_src.add(s)
             seen_trg.add(t)
-            kept.append(position)
+            if scores[position] > 0:
+                kept.append(position)
     kept = np.asarray(kept, dtype=np.int64)
     return src_index[kept], trg_index[kept], scores[kept]
 
