@@ -29,7 +29,9 @@ from data_prep.reading import DataPrepError, PairSpec, SentencePair, read_senten
 from data_prep.word_pairs import SYMMETRIZATIONS, WordList, load_word_list_dir
 from data_prep.wps import (
     ALIGNERS,
+    CANDIDATE_DROP_REASONS,
     CHAR_SPAN_COLUMNS,
+    PAIR_SKIP_REASONS,
     TEXT_COLUMNS,
     TOKEN_ID_COLUMNS,
     TOKEN_SPAN_COLUMNS,
@@ -300,45 +302,15 @@ def build_wps_dataset(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=".data_prep-", dir=out_dir.parent))
     progress = {"disable": None if show_progress is None else not show_progress}
-    features = _features(tokenizer_json is not None)
-    writers = {split: datasets.arrow_writer.ArrowWriter(features=features, path=str(work_dir / f"{split}.arrow"))
-               for split in SPLITS}
-    report_pairs = []
-    pool = WorkerPool(builder, num_proc)
+    work_dir = Path(tempfile.mkdtemp(prefix=".data_prep-", dir=out_dir.parent))
     try:
-        for position, spec in enumerate(pairs):
-            pair_started = time.perf_counter()
-            source = PairSource(position, spec.src_lang, spec.tgt_lang, spec.alignment_path)
-            pair_counts, candidate_counts, seconds, timings = Counter(), Counter(), Counter(), Counter()
-            wps_per_split = Counter()
-            sentence_pairs = read_sentence_pairs(spec, pair_counts)
-            if aligner == "eflomal":
-                sentence_pairs = _eflomal_aligned_pairs(source, sentence_pairs, pool, work_dir, align_chunk_size,
-                                                        batch_size, num_proc, progress, timings)
-            pairs_read = Counter()
-            with tqdm(desc=f"building WPS {spec.name}", unit="pairs", **progress) as bar:
-                counted = _counted(sentence_pairs, bar, pairs_read)
-                for batch_result in pool.map(_build_batch, _batches(source, counted, batch_size)):
-                    for split, columns in batch_result.splits.items():
-                        if columns["src_text"]:
-                            writers[split].write_batch(columns)
-                            wps_per_split[split] += len(columns["src_text"])
-                    pair_counts.update(batch_result.pair_counts)
-                    candidate_counts.update(batch_result.candidate_counts)
-                    seconds.update(batch_result.seconds)
-            timings["total"] = time.perf_counter() - pair_started
-            report_pairs.append(_pair_report(spec, pairs_read["pairs"], pair_counts, candidate_counts, wps_per_split,
-                                             timings, seconds))
-    finally:
-        pool.close()
-        for writer in writers.values():
-            writer.finalize()
-    try:
+        report_pairs = _write_wps_files(pairs, builder, work_dir, num_proc=num_proc, align_chunk_size=align_chunk_size,
+                                        batch_size=batch_size, progress=progress)
         dataset = datasets.DatasetDict({split: datasets.Dataset.from_file(str(work_dir / f"{split}.arrow"))
                                         for split in SPLITS})
-        dataset.save_to_disk(str(out_dir))
+        # An empty split must be saved as one empty shard, or load_from_disk fails on it.
+        dataset.save_to_disk(str(out_dir), num_shards={split: 1 for split in SPLITS if len(dataset[split]) == 0})
         del dataset
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -362,6 +334,45 @@ def build_wps_dataset(
     return datasets.load_from_disk(str(out_dir))
 
 
+def _write_wps_files(pairs: list[PairSpec], builder: WpsBuilder, work_dir: Path, *, num_proc: int,
+                     align_chunk_size: int, batch_size: int, progress: dict) -> list[dict]:
+    """Stream every corpus through the workers into ``work_dir/{train,validation}.arrow``;
+    return the per-corpus report entries."""
+    features = _features(builder.tokenizer_json is not None)
+    writers = {split: datasets.arrow_writer.ArrowWriter(features=features, path=str(work_dir / f"{split}.arrow"))
+               for split in SPLITS}
+    report_pairs = []
+    pool = WorkerPool(builder, num_proc)
+    try:
+        for position, spec in enumerate(pairs):
+            pair_started = time.perf_counter()
+            source = PairSource(position, spec.src_lang, spec.tgt_lang, spec.alignment_path)
+            pair_counts, candidate_counts, seconds, timings = Counter(), Counter(), Counter(), Counter()
+            wps_per_split, pairs_read = Counter(), Counter()
+            sentence_pairs = read_sentence_pairs(spec, pair_counts)
+            if builder.aligner == "eflomal":
+                sentence_pairs = _eflomal_aligned_pairs(source, sentence_pairs, pool, work_dir, align_chunk_size,
+                                                        batch_size, num_proc, progress, timings)
+            with tqdm(desc=f"building WPS {spec.name}", unit="pairs", **progress) as bar:
+                counted = _counted(sentence_pairs, bar, pairs_read)
+                for batch_result in pool.map(_build_batch, _batches(source, counted, batch_size)):
+                    for split, columns in batch_result.splits.items():
+                        if columns["src_text"]:
+                            writers[split].write_batch(columns)
+                            wps_per_split[split] += len(columns["src_text"])
+                    pair_counts.update(batch_result.pair_counts)
+                    candidate_counts.update(batch_result.candidate_counts)
+                    seconds.update(batch_result.seconds)
+            timings["total"] = time.perf_counter() - pair_started
+            report_pairs.append(_pair_report(spec, pairs_read["pairs"], pair_counts, candidate_counts, wps_per_split,
+                                             timings, seconds))
+    finally:
+        pool.close()
+        for writer in writers.values():
+            writer.finalize()
+    return report_pairs
+
+
 def _counted(pairs: Iterable[SentencePair], bar, counter: Counter) -> Iterator[SentencePair]:
     """Pass ``pairs`` through, counting them in ``counter["pairs"]`` and on the progress bar."""
     for pair in pairs:
@@ -374,10 +385,8 @@ def _pair_report(spec: PairSpec, pairs_read: int, pair_counts: Counter, candidat
                  wps_per_split: Counter, timings: Counter, seconds: Counter) -> dict:
     """The report entry of one corpus. ``candidates`` (alignment links, or word-list matches) =
     sum of ``candidates_dropped`` + ``merged_into_phrase`` + ``wps_written``."""
-    candidates = dict(candidate_counts)
-    total = candidates.pop("candidates", 0)
-    written = candidates.pop("wps_written", 0)
-    merged = candidates.pop("merged_into_phrase", 0)
+    candidates = Counter(candidate_counts)
+    total, written, merged = candidates["candidates"], candidates["wps_written"], candidates["merged_into_phrase"]
     source = {"src_path": spec.src_path, "tgt_path": spec.tgt_path} if spec.dataset is None else {"dataset": spec.dataset_name()}
     if spec.alignment_path is not None:
         source["alignment_path"] = spec.alignment_path
@@ -387,10 +396,10 @@ def _pair_report(spec: PairSpec, pairs_read: int, pair_counts: Counter, candidat
         **source,
         "lines_read": pairs_read + pair_counts["empty_line"],
         "pairs_read": pairs_read,
-        "pairs_skipped": {reason: pair_counts[reason] for reason in ("empty_line", "too_long_for_eflomal")},
+        "pairs_skipped": {reason: pair_counts[reason] for reason in PAIR_SKIP_REASONS},
         "pairs_with_wps": pair_counts["pairs_with_wps"],
         "candidates": total,
-        "candidates_dropped": {reason: candidates[reason] for reason in sorted(candidates)},
+        "candidates_dropped": {reason: candidates[reason] for reason in CANDIDATE_DROP_REASONS},
         "merged_into_phrase": merged,
         "wps_written": written,
         "wps_per_split": {split: wps_per_split[split] for split in SPLITS},

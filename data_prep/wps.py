@@ -31,6 +31,15 @@ TOKEN_ID_COLUMNS = ("src_input_ids", "tgt_input_ids")
 TOKEN_SPAN_COLUMNS = ("src_word_start", "src_word_end", "tgt_word_start", "tgt_word_end")
 
 
+#: Why a candidate word pair does not become a WPS, in the order the filters run.
+CANDIDATE_DROP_REASONS = (
+    "punctuation", "number", "stop_word", "repeated_in_sentence", "overlapping_match", "discontiguous",
+    "phrase_too_long", "duplicate", "truncated", "untokenizable", "over_max_words_per_pair",
+)
+#: Why a sentence pair is skipped before word pairs are looked for.
+PAIR_SKIP_REASONS = ("empty_line", "too_long_for_eflomal")
+
+
 def output_columns(with_tokenizer: bool) -> tuple[str, ...]:
     """The dataset's column names, in order."""
     columns = TEXT_COLUMNS + CHAR_SPAN_COLUMNS

@@ -1,0 +1,139 @@
+"""data_prep building blocks: segmentation per script, Pharaoh parsing, symmetrisation, phrases,
+word-list matching, the validation split and token spans."""
+import pytest
+
+from data_prep import DataPrepError, WordList
+from data_prep.segment import NUMBER, PUNCT, WORD, segment, whitespace_tokens
+from data_prep.word_pairs import link_candidates, parse_pharaoh, symmetrize
+from data_prep.wps import TokenizedText, validation_indices
+
+
+def surfaces(text, tokens):
+    return [(text[start:end], kind) for start, end, kind in tokens]
+
+
+def test_latin_words_keep_hyphens_split_apostrophes_and_classify_numbers():
+    text = "L'homme porte un T-shirt, 3.5 kg en 1990s!"
+    assert surfaces(text, segment(text)) == [
+        ("L", WORD), ("'", PUNCT), ("homme", WORD), ("porte", WORD), ("un", WORD), ("T-shirt", WORD),
+        (",", PUNCT), ("3", NUMBER), (".", PUNCT), ("5", NUMBER), ("kg", WORD), ("en", WORD),
+        ("1990s", WORD), ("!", PUNCT),
+    ]
+
+
+def test_combining_marks_and_zwnj_stay_inside_words():
+    hindi = "हिन्दी भाषा"
+    persian = "می\u200cخواهم بروم"
+    assert [hindi[s:e] for s, e, _ in segment(hindi)] == ["हिन्दी", "भाषा"]
+    assert [persian[s:e] for s, e, _ in segment(persian)] == ["می\u200cخواهم", "بروم"]
+
+
+def test_han_is_one_word_per_character_and_katakana_runs_stay_whole():
+    chinese = "我的电脑很好。"
+    assert surfaces(chinese, segment(chinese)) == [
+        ("我", WORD), ("的", WORD), ("电", WORD), ("脑", WORD), ("很", WORD), ("好", WORD), ("。", PUNCT),
+    ]
+    japanese = "私はコーヒーを飲みます"
+    assert [japanese[s:e] for s, e, _ in segment(japanese)] == ["私", "は", "コーヒー", "を", "飲", "み", "ま", "す"]
+    mixed = "用iPhone拍照"
+    assert [mixed[s:e] for s, e, _ in segment(mixed)] == ["用", "iPhone", "拍", "照"]
+
+
+def test_thai_splits_into_character_clusters_that_cover_the_text():
+    thai = "ผู้ชายกำลังเดิน"
+    clusters = [thai[s:e] for s, e, _ in segment(thai)]
+    assert clusters == ["ผู้", "ชา", "ย", "กำ", "ลั", "ง", "เดิ", "น"]
+    assert "".join(clusters) == thai
+
+
+def test_whitespace_tokens_are_what_pharaoh_files_index():
+    text = "l'homme  mange 3,5 pommes ."
+    assert surfaces(text, whitespace_tokens(text)) == [
+        ("l'homme", WORD), ("mange", WORD), ("3,5", NUMBER), ("pommes", WORD), (".", PUNCT),
+    ]
+
+
+def test_parse_pharaoh_reads_links_and_rejects_bad_indices():
+    assert parse_pharaoh("0-0 2-1 1-1", 3, 2, "a.txt:1") == {(0, 0), (2, 1), (1, 1)}
+    assert parse_pharaoh("", 3, 2, "a.txt:1") == set()
+    with pytest.raises(DataPrepError, match=r"^a\.txt:7: link '3-0' points past the end of the source sentence \(3 words\)$"):
+        parse_pharaoh("0-0 3-0", 3, 2, "a.txt:7")
+    with pytest.raises(DataPrepError, match=r"^a\.txt:7: link '1-2' points past the end of the target sentence \(2 words\)$"):
+        parse_pharaoh("1-2", 3, 2, "a.txt:7")
+    with pytest.raises(DataPrepError, match=r"^a\.txt:2: malformed link '0:1' \(expected 'i-j' with word indices\)$"):
+        parse_pharaoh("0:1", 3, 2, "a.txt:2")
+
+
+def test_symmetrize_intersection_and_grow_diag_final_and():
+    forward = {(0, 0), (1, 1), (1, 2), (4, 4)}
+    reverse = {(0, 0), (1, 1), (2, 2)}
+    assert symmetrize(forward, reverse, "intersection") == {(0, 0), (1, 1)}
+    # (1,2) and (2,2) grow from (1,1); (4,4) is isolated and joins in the final-and step.
+    assert symmetrize(forward, reverse, "grow-diag-final-and") == {(0, 0), (1, 1), (1, 2), (2, 2), (4, 4)}
+    # A union link touching an aligned word on both sides is never added.
+    assert symmetrize({(0, 0), (1, 1)}, {(0, 0), (1, 1), (0, 1)}, "grow-diag-final-and") == {(0, 0), (1, 1)}
+
+
+def test_links_group_into_contiguous_phrases_and_discontiguous_ones_are_counted():
+    links = {(0, 0), (1, 1), (1, 2), (3, 5), (3, 7)}
+    candidates, discontiguous = link_candidates(links)
+    assert candidates == [(0, 1, 0, 1, 1), (1, 2, 1, 3, 2)]
+    assert discontiguous == 2
+
+
+def test_word_list_matches_whole_words_once_per_sentence():
+    word_list = WordList("en", "fr")
+    for src, tgt in [("art", "art"), ("ice cream", "glace"), ("cream", "crème"), ("cat", "chat"), ("party", "fête")]:
+        word_list.add(src, tgt)
+
+    def match(src, tgt):
+        return word_list.candidates(src, segment(src), tgt, segment(tgt))
+
+    # "art" inside "party" is no match; "party" is.
+    assert match("A party for everyone", "Une fête pour l'art") == ([(1, 2, 1, 2, 1)], 0, 0)
+    # Multi-word entry, matched whole; "cream" inside it overlaps the longer match.
+    assert match("Ice cream for you", "De la glace à la crème") == ([(0, 2, 2, 3, 1)], 0, 1)
+    # "cream" twice in the source (once inside "ice cream"): repeated, counted, never guessed.
+    assert match("Ice cream and cream", "De la glace et de la crème") == ([(0, 2, 2, 3, 1)], 1, 0)
+    # "cat" twice in the source: ambiguous, dropped and counted.
+    assert match("A cat sees a cat", "Un chat voit un chat") == ([], 1, 0)
+    reverse = word_list.reversed()
+    assert reverse.candidates("une glace", segment("une glace"), "an ice cream", segment("an ice cream"))[0] == [
+        (1, 2, 1, 3, 1)
+    ]
+
+
+def test_word_list_matches_chinese_words_as_character_phrases():
+    word_list = WordList("en", "zh")
+    word_list.add("river", "河流")
+    word_list.add("cat", "猫")
+    src, tgt = "The cat is near the river", "猫在河流旁边"
+    candidates, repeated, overlapping = word_list.candidates(src, segment(src), tgt, segment(tgt))
+    assert candidates == [(1, 2, 0, 1, 1), (5, 6, 2, 4, 1)]
+    assert (repeated, overlapping) == (0, 0)
+
+
+@pytest.mark.parametrize("n_lines, fraction, expected", [(1000, 0.01, 10), (100, 0.3, 30), (999, 0.25, 250)])
+def test_validation_split_is_exact_stratified_and_independent_of_batching(n_lines, fraction, expected):
+    whole = validation_indices(0, n_lines - 1, fraction, "0/0")
+    pieces = set()
+    for first in range(0, n_lines, 37):
+        pieces |= validation_indices(first, min(first + 36, n_lines - 1), fraction, "0/0")
+    assert pieces == whole
+    assert abs(len(whole) - expected) <= 1
+    block = round(1 / fraction) if fraction < 0.3 else None
+    if block:
+        assert all(len([i for i in whole if start <= i < start + block]) == 1 for start in range(0, n_lines - block, block))
+    assert whole != validation_indices(0, n_lines - 1, fraction, "1/0")
+    assert validation_indices(0, n_lines - 1, 0.0, "0/0") == set()
+
+
+def test_token_span_maps_characters_to_tokens_and_detects_truncation():
+    # "[CLS] the black cat [SEP]" with "black" split into two sub-words.
+    encoding = TokenizedText([2, 10, 11, 12, 13, 3], [0, 4, 6, 10], [3, 6, 9, 13], [1, 2, 3, 4], False)
+    assert encoding.span(4, 9) == (2, 4)
+    assert encoding.span(10, 13) == (4, 5)
+    assert encoding.span(3, 4) == "untokenizable"
+    truncated = TokenizedText([2, 10, 11, 3], [0, 4], [3, 6], [1, 2], True)
+    assert truncated.span(4, 9) == "truncated"
+    assert truncated.span(0, 3) == (1, 2)
