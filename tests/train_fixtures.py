@@ -1,0 +1,122 @@
+"""Builders shared by the train_mlctl tests: a WordPiece tokenizer and WPS datasets from the shipped sample, tiny
+ML-CTL models, and the worker that the two-process equivalence test runs under torchrun.
+
+    python -m torch.distributed.run --nproc_per_node 2 tests/train_fixtures.py one-step WORK_DIR BATCH_SIZE OUT.pt
+"""
+import re
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+import datasets  # noqa: E402
+import torch  # noqa: E402
+from transformers import AutoConfig  # noqa: E402
+from transformers import AutoTokenizer  # noqa: E402
+from transformers import TrainerCallback  # noqa: E402
+from transformers import TrainingArguments  # noqa: E402
+
+import train_mlctl  # noqa: E402
+from modeling_mlctl import MLCTLConfig  # noqa: E402
+from modeling_mlctl import MLCTLForPreTraining  # noqa: E402
+
+SAMPLE_DIR = REPO_ROOT / "data_prep" / "sample"
+TINY_ENCODER = dict(model_type="bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,
+                    attention_probs_dropout_prob=0.0)
+WORD = re.compile(r"\w{4,}")
+
+
+def sample_lines(src="en", tgt="de", limit=None):
+    """Line-aligned (src, tgt) sentences of the shipped sample."""
+    read = lambda lang: (SAMPLE_DIR / f"{src}-{tgt}.{lang}").read_text(encoding="utf-8").splitlines()  # noqa: E731
+    return list(zip(read(src), read(tgt)))[:limit]
+
+
+def longest_word_span(text):
+    """(start, end) characters of the longest word of at least 4 letters (the first one on ties)."""
+    match = max(WORD.finditer(text), key=lambda m: len(m.group()))
+    return match.start(), match.end()
+
+
+def wps_rows(limit, src="en", tgt="de"):
+    """Text-only WPS rows (data_prep's columns) marking the longest word on each side of the sample's pairs."""
+    rows = []
+    for src_text, tgt_text in sample_lines(src, tgt, limit):
+        (s0, s1), (t0, t1) = longest_word_span(src_text), longest_word_span(tgt_text)
+        rows.append(dict(src_lang=src, tgt_lang=tgt, src_text=src_text, tgt_text=tgt_text,
+                         src_word=src_text[s0:s1], tgt_word=tgt_text[t0:t1], src_char_start=s0, src_char_end=s1,
+                         tgt_char_start=t0, tgt_char_end=t1))
+    return rows
+
+
+def build_tokenizer(directory):
+    """A WordPiece tokenizer trained on the en-de/en-fr sample, saved to `directory` and reloaded."""
+    texts = [text for pair in ("de", "fr") for line in sample_lines("en", pair) for text in line]
+    train_mlctl.train_wordpiece_tokenizer(texts, vocab_size=600, model_max_length=64).save_pretrained(directory)
+    return AutoTokenizer.from_pretrained(directory)
+
+
+def build_work_dir(directory, n_train=64, n_validation=16, pretokenize=False):
+    """A tokenizer, an encoder config and a WPS DatasetDict (train/validation) in `directory`; returns the paths."""
+    directory = Path(directory)
+    tokenizer = build_tokenizer(directory / "tokenizer")
+    rows = wps_rows(n_train + n_validation)
+    splits = datasets.DatasetDict({
+        "train": datasets.Dataset.from_list(rows[:n_train]),
+        "validation": datasets.Dataset.from_list(rows[n_train:]),
+    })
+    if pretokenize:
+        splits = datasets.DatasetDict({
+            name: train_mlctl.prepare_split(split, tokenizer, 64, None, name) for name, split in splits.items()
+        })
+    splits.save_to_disk(directory / "wps")
+    config = AutoConfig.for_model(**{**TINY_ENCODER, "vocab_size": len(tokenizer)})
+    config.save_pretrained(directory / "encoder_config")
+    return dict(tokenizer=directory / "tokenizer", wps=directory / "wps", config=directory / "encoder_config")
+
+
+def tiny_model(vocab_size, seed=0, **mlctl_kwargs):
+    torch.manual_seed(seed)
+    encoder = AutoConfig.for_model(**{**TINY_ENCODER, "vocab_size": vocab_size})
+    return MLCTLForPreTraining(MLCTLConfig(encoder_config=encoder, **mlctl_kwargs))
+
+
+class GradientRecorder(TrainerCallback):
+    """Keeps the (process-averaged) gradients just before the first optimizer step."""
+
+    def __init__(self):
+        self.gradients = None
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        if self.gradients is None:
+            self.gradients = {name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+def one_step(work_dir, batch_size, output_path):
+    """One optimizer step of MLCTLTrainer on the work dir's training split with `batch_size` pairs per process;
+    process 0 saves the gradients and the logged values to `output_path`."""
+    work_dir = Path(work_dir)
+    tokenizer = AutoTokenizer.from_pretrained(work_dir / "tokenizer")
+    train = datasets.load_from_disk(str(work_dir / "wps"))["train"]
+    model = tiny_model(len(tokenizer))
+    recorder = GradientRecorder()
+    args = TrainingArguments(output_dir=str(work_dir / f"one-step-{batch_size}"), per_device_train_batch_size=batch_size,
+                             max_steps=1, logging_steps=1, max_grad_norm=0.0, learning_rate=1e-3, report_to="none",
+                             save_strategy="no", ddp_backend="gloo", use_cpu=True, seed=7)
+    trainer = train_mlctl.MLCTLTrainer(
+        model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=[recorder],
+        data_collator=train_mlctl.MLCTLDataCollator(tokenizer, max_length=64, seed=7),
+    )
+    trainer.train()
+    if trainer.is_world_process_zero():
+        logged = next(entry for entry in trainer.state.log_history if "loss" in entry)
+        torch.save({"gradients": recorder.gradients, "logged": logged, "world_size": args.world_size}, output_path)
+
+
+if __name__ == "__main__":
+    command, *arguments = sys.argv[1:]
+    if command != "one-step":
+        sys.exit(f"unknown command {command!r}")
+    one_step(arguments[0], int(arguments[1]), arguments[2])
