@@ -102,6 +102,8 @@ SPLITS = ("train", "dev", "test")
 METRICS_DIR = Path(modeling_mlctl.__file__).resolve().parent / "metrics"
 DEFAULT_RETRIEVAL_LAYER = 8  # hidden_states[8] == XTREME's --specific_layer 7 (it skips the embedding output)
 MISSING_WORD_TAG = "<no-prediction>"
+# Model outputs the Trainer must not gather at evaluation (ML-CTL heads always return hidden_states).
+IGNORED_OUTPUTS = ["hidden_states", "attentions"]
 
 
 class XtremeDataError(Exception):
@@ -807,18 +809,18 @@ class FineTunedTask:
         self.trainer = Trainer(model=model, args=arguments, train_dataset=train_set, eval_dataset=dev_set,
                                data_collator=collator, processing_class=self.tokenizer,
                                compute_metrics=self._compute_dev_metrics)
-        self.trainer.train()
+        self.trainer.train(ignore_keys_for_eval=IGNORED_OUTPUTS)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)  # the best model is loaded; checkpoints are spent
         if dev_set is None:
             return {}
-        scores = self.trainer.evaluate(dev_set)
+        scores = self.trainer.evaluate(dev_set, ignore_keys=IGNORED_OUTPUTS)
         return {key.removeprefix("eval_"): value for key, value in scores.items()
                 if key.removeprefix("eval_") in ("accuracy", "f1", "precision", "recall", "token_accuracy")}
 
     def evaluate(self, lang: str, predictions_dir: Path) -> dict:
         """Scores on the test split of ``lang``; writes predictions in XTREME's format to ``predictions_dir``."""
         dataset, info = self._encode("test", lang, self.settings.max_eval_samples)
-        logits = self.trainer.predict(dataset).predictions
+        logits = self.trainer.predict(dataset, ignore_keys=IGNORED_OUTPUTS).predictions
         predicted = np.argmax(logits, axis=-1)
         predictions_dir.mkdir(parents=True, exist_ok=True)
         prediction_file = predictions_dir / f"test-{lang}.tsv"
@@ -869,10 +871,25 @@ def markdown_table(results: dict) -> str:
                       f"| {results['model']} | " + " | ".join(cells) + " |"])
 
 
+def describe_model(model_name_or_path: str) -> dict:
+    """Type, depth and width of the checkpoint (the backbone's, for ML-CTL), for the record."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_name_or_path)
+    backbone = getattr(config, "encoder_config", None) or config
+    backbone = backbone if not isinstance(backbone, dict) else argparse.Namespace(**backbone)
+    return {"model_type": config.model_type, "num_hidden_layers": getattr(backbone, "num_hidden_layers", None),
+            "hidden_size": getattr(backbone, "hidden_size", None)}
+
+
 def markdown_report(results: dict) -> str:
     """Table 1 row, per-language scores and wall time per task, for a results/*.md note."""
+    model = results["model_config"]
     lines = [f"# XTREME zero-shot results: `{results['model']}`", "",
-             f"Command: `{results['command']}`", "", markdown_table(results), ""]
+             f"Command: `{results['command']}`", "",
+             f"Model: {model['model_type']}, {model['num_hidden_layers']} layers, hidden size {model['hidden_size']}"
+             + (f"; retrieval on hidden_states[{results['retrieval_layer']}]" if "retrieval_layer" in results else ""),
+             "", markdown_table(results), ""]
     lines += ["| task | metric | average | languages | wall time (s) |", "|---|---|---|---|---|"]
     for task, entry in results["tasks"].items():
         average = "–" if entry.get("average") is None else f"{entry['average']:.2f}"
@@ -1149,7 +1166,7 @@ def main(argv: list[str] | None = None) -> dict:
     command_line = argv if argv is not None else sys.argv[1:]
     evaluation = Evaluation(args)
     results = {"model": args.model_name_or_path, "command": "python run_xtreme_tasks.py " + shlex.join(command_line),
-               "tasks": {}}
+               "model_config": describe_model(args.model_name_or_path), "tasks": {}}
     for task in tasks:
         started = time.perf_counter()
         try:

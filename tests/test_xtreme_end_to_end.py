@@ -113,3 +113,23 @@ def test_cli_bad_data_gives_one_line_error_and_nonzero_exit(fixture, tmp_path, m
     monkeypatch.setattr(sys, "argv", ["run_xtreme_tasks.py", "--model_name_or_path", str(model), "--tasks", "xnli,qa"])
     assert xt.cli() == 2
     assert capsys.readouterr().err.strip() == "error: unknown task(s) qa; choose from xnli, pawsx, udpos, panx, bucc2018, tatoeba"
+
+
+def test_an_ml_ctl_checkpoint_runs_through_the_auto_classes(fixture, tmp_path):
+    """ML-CTL heads also return hidden_states; fine-tuning and retrieval must still work."""
+    root, model_dir, sizes = fixture
+    from transformers import AutoTokenizer
+
+    from modeling_mlctl import MLCTLConfig, MLCTLForPreTraining
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    encoder = dict(model_type="bert", vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                   num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    MLCTLForPreTraining(MLCTLConfig(encoder_config=encoder)).save_pretrained(tmp_path / "mlctl")
+    tokenizer.save_pretrained(tmp_path / "mlctl")
+    results = xt.main(["--model_name_or_path", str(tmp_path / "mlctl"), "--tasks", "xnli,tatoeba", "--languages", "de",
+                       "--data_dir", str(root / "data"), "--labels_dir", str(root / "labels"),
+                       "--output_dir", str(tmp_path / "out"), *QUICK_TRAINING])
+    assert results["model_config"]["model_type"] == "mlctl"
+    assert results["tasks"]["xnli"]["languages"]["de"]["accuracy"] == 100.0
+    assert results["tasks"]["tatoeba"]["languages"]["de"]["accuracy"] == 100.0
