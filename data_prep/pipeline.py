@@ -357,7 +357,7 @@ def _write_wps_files(pairs: list[PairSpec], builder: WpsBuilder, work_dir: Path,
                 counted = _counted(sentence_pairs, bar, pairs_read)
                 for batch_result in pool.map(_build_batch, _batches(source, counted, batch_size)):
                     for split, columns in batch_result.splits.items():
-                        if columns["src_text"]:
+                        if columns:
                             writers[split].write_batch(columns)
                             wps_per_split[split] += len(columns["src_text"])
                     pair_counts.update(batch_result.pair_counts)

@@ -64,14 +64,20 @@ def _combining_marks() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _token_pattern() -> re.Pattern:
-    """The segmentation regex; group 1 (Han/Hiragana), 2 (Katakana), 3 (Thai) are always words."""
-    word_char = f"(?:[^\\W{HAN}{HIRAGANA}{KATAKANA}{THAI}]|[{_combining_marks()}{WORD_JOINERS}])"
+    """The segmentation regex; :data:`_GROUP_KINDS` gives the kind of each group's tokens."""
+    word_char = f"(?:[^\\W_{HAN}{HIRAGANA}{KATAKANA}{THAI}]|[{_combining_marks()}{WORD_JOINERS}])"
     thai_cluster = (
         f"[{THAI_LEADING_VOWEL}]?[{THAI_CONSONANT}][{THAI_MARK}]*(?:[{THAI_TRAILING}][{THAI_MARK}]*)*"
     )
+    number = f"\\d+(?:[{HYPHENS}]\\d+)*(?!{word_char})"
     return re.compile(
-        f"([{HAN}{HIRAGANA}])|([{KATAKANA}]+)|({thai_cluster})|({word_char}+(?:[{HYPHENS}]{word_char}+)*)|\\S"
+        f"([{HAN}{HIRAGANA}])|([{KATAKANA}]+)|({thai_cluster})|({number})|({word_char}+(?:[{HYPHENS}]{word_char}+)*)|(\\S)"
     )
+
+
+#: Token kind per regex group: CJK characters, katakana runs, Thai clusters, numbers, word runs;
+#: None for the one-character fallback, classified by :func:`token_kind`.
+_GROUP_KINDS = (None, WORD, WORD, WORD, NUMBER, WORD, None)
 
 
 def token_kind(surface: str) -> int:
@@ -87,11 +93,12 @@ def segment(text: str) -> list[Token]:
     """Split ``text`` into word, number and punctuation tokens (rules in the module docstring)."""
     tokens = []
     for match in _token_pattern().finditer(text):
+        kind = _GROUP_KINDS[match.lastindex]
         start, end = match.span()
-        if match.lastindex is not None and match.lastindex <= 3:
-            tokens.append((start, end, WORD))
-        else:
-            tokens.append((start, end, token_kind(match.group())))
+        if kind is None:
+            surface = match.group()
+            kind = token_kind(surface) if surface.isalnum() else PUNCT
+        tokens.append((start, end, kind))
     return tokens
 
 

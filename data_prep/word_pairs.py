@@ -6,6 +6,7 @@ candidate stands for (1 for a word-list match), so that drop counts add up to th
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -19,9 +20,18 @@ Link = tuple[int, int]
 SYMMETRIZATIONS = ("intersection", "grow-diag-final-and")
 
 
+PHARAOH_LINE = re.compile(r"\s*(?:\d+-\d+(?:\s+|$))*")
+NUMBER = re.compile(r"\d+")
+
+
 def parse_pharaoh(line: str, n_src: int, n_tgt: int, where: str) -> set[Link]:
     """Parse a Pharaoh line (``"0-0 1-2"``) into ``{(i, j)}``, checking every index against the
     sentence lengths; ``where`` (``"file:line"``) prefixes the one-line error."""
+    if PHARAOH_LINE.fullmatch(line):
+        numbers = [int(number) for number in NUMBER.findall(line)]
+        src_indices, tgt_indices = numbers[0::2], numbers[1::2]
+        if not numbers or (max(src_indices) < n_src and max(tgt_indices) < n_tgt):
+            return set(zip(src_indices, tgt_indices))
     links = set()
     for item in line.split():
         src_index, dash, tgt_index = item.partition("-")
@@ -82,6 +92,8 @@ def link_candidates(links: set[Link]) -> tuple[list[Candidate], int]:
     """
     if not links:
         return [], 0
+    if len({i for i, _ in links}) == len(links) == len({j for _, j in links}):  # one-to-one, e.g. intersection
+        return sorted((i, i + 1, j, j + 1, 1) for i, j in links), 0
     parent: dict = {}
 
     def root(node):

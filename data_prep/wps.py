@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import time
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -93,7 +92,8 @@ class Batch:
 
 @dataclass
 class BatchResult:
-    """WPS columns per split, and the batch's counts and per-stage seconds."""
+    """WPS columns per split (an empty dict when a split got no rows), and the batch's counts and
+    per-stage seconds."""
 
     splits: dict[str, dict[str, list]]
     pair_counts: Counter = field(default_factory=Counter)
@@ -103,24 +103,24 @@ class BatchResult:
 
 @dataclass
 class TokenizedText:
-    """A fast tokenizer's encoding of one sentence, with its content tokens' character offsets."""
+    """A fast tokenizer's encoding of one sentence (``tokenizers.Encoding``), truncated to max_length."""
 
     input_ids: list[int]
-    starts: list[int]
-    ends: list[int]
-    positions: list[int]
+    encoding: object
     may_be_truncated: bool
 
     def span(self, char_start: int, char_end: int) -> tuple[int, int] | str:
         """The half-open token span covering ``[char_start, char_end)``, or the reason there is
         none: ``"truncated"`` (cut off by max_length) or ``"untokenizable"``."""
-        if self.may_be_truncated and (not self.ends or char_end > self.ends[-1]):
+        char_to_token = self.encoding.char_to_token
+        first, last = char_to_token(char_start), char_to_token(char_end - 1)
+        if first is not None and last is not None:
+            return first, last + 1
+        if self.may_be_truncated:
             return "truncated"
-        first = bisect_right(self.ends, char_start)
-        stop = bisect_left(self.starts, char_end)
-        if first >= stop:
-            return "untokenizable"
-        return self.positions[first], self.positions[stop - 1] + 1
+        # A character the normaliser removed (a stray combining mark, say) at an edge of the word.
+        tokens = [token for token in map(char_to_token, range(char_start, char_end)) if token is not None]
+        return (tokens[0], tokens[-1] + 1) if tokens else "untokenizable"
 
 
 @dataclass
@@ -172,14 +172,8 @@ class WpsBuilder:
         """Encode ``texts`` (with special tokens, truncated to ``max_length``)."""
         encoded = []
         for encoding in self.backend().encode_batch(texts):
-            starts, ends, positions = [], [], []
-            for position, ((start, end), special) in enumerate(zip(encoding.offsets, encoding.special_tokens_mask)):
-                if not special:
-                    starts.append(start)
-                    ends.append(end)
-                    positions.append(position)
             ids = encoding.ids
-            encoded.append(TokenizedText(ids, starts, ends, positions, len(ids) >= self.max_length))
+            encoded.append(TokenizedText(ids, encoding, len(ids) >= self.max_length))
         return encoded
 
     def side_filter(self, text: str, tokens: list[Token], start: int, end: int, lang: str) -> str | None:
@@ -195,6 +189,15 @@ class WpsBuilder:
         ):
             return "stop_word"
         return None
+
+    def token_filters(self, text: str, tokens: list[Token], lang: str) -> list[str | None]:
+        """:meth:`side_filter` of every single token (what alignment links need), computed at once."""
+        stopwords = self.stopwords[lang]
+        return [
+            ("stop_word" if text[start:end].casefold() in stopwords else None) if kind == WORD
+            else "number" if kind == NUMBER else "punctuation"
+            for start, end, kind in tokens
+        ]
 
     def candidates(self, source: PairSource, pair: SentencePair, src_tokens, tgt_tokens, counts: Counter):
         """The candidate word pairs of one sentence pair that pass the punctuation, number, stop
@@ -224,10 +227,11 @@ class WpsBuilder:
             reverse = parse_pharaoh(pair.reverse_links, len(src_tokens), len(tgt_tokens), "eflomal reverse links")
             links = symmetrize(forward, reverse, self.symmetrization)
         counts["candidates"] += len(links)
+        src_reasons = self.token_filters(pair.src, src_tokens, src_lang)
+        tgt_reasons = self.token_filters(pair.tgt, tgt_tokens, tgt_lang)
         content_links = set()
         for i, j in links:
-            reason = self.side_filter(pair.src, src_tokens, i, i + 1, src_lang) or \
-                self.side_filter(pair.tgt, tgt_tokens, j, j + 1, tgt_lang)
+            reason = src_reasons[i] or tgt_reasons[j]
             if reason:
                 counts[reason] += 1
             else:
@@ -246,7 +250,8 @@ class WpsBuilder:
         """Turn a batch of sentence pairs into WPS rows for the train and validation splits."""
         source = batch.source
         columns = output_columns(self.tokenizer_json is not None)
-        result = BatchResult({split: {name: [] for name in columns} for split in ("train", "validation")})
+        result = BatchResult({})
+        rows: dict[str, list[tuple]] = {"train": [], "validation": []}
         counts, clock = result.candidate_counts, time.perf_counter
         validation = validation_indices(
             batch.pairs[0].index, batch.pairs[-1].index, self.validation_fraction, f"{self.seed}/{source.position}"
@@ -305,29 +310,20 @@ class WpsBuilder:
                 rng = random.Random(f"{self.seed}/{source.position}/{pair.index}")
                 chosen = sorted(rng.sample(chosen, self.max_words_per_pair))
                 counts["over_max_words_per_pair"] += sum(unique[k][4] for k in range(len(unique)) if k not in chosen)
-            split = result.splits["validation" if pair.index in validation else "train"]
+            split_rows = rows["validation" if pair.index in validation else "train"]
             for k in chosen:
                 src_start, src_end, tgt_start, tgt_end, weight = unique[k]
-                counts["wps_written"] += 1
                 counts["merged_into_phrase"] += weight - 1
-                split["src_lang"].append(source.src_lang)
-                split["tgt_lang"].append(source.tgt_lang)
-                split["src_text"].append(pair.src)
-                split["tgt_text"].append(pair.tgt)
-                split["src_word"].append(pair.src[src_start:src_end])
-                split["tgt_word"].append(pair.tgt[tgt_start:tgt_end])
-                split["src_char_start"].append(src_start)
-                split["src_char_end"].append(src_end)
-                split["tgt_char_start"].append(tgt_start)
-                split["tgt_char_end"].append(tgt_end)
+                row = (source.src_lang, source.tgt_lang, pair.src, pair.tgt, pair.src[src_start:src_end],
+                       pair.tgt[tgt_start:tgt_end], src_start, src_end, tgt_start, tgt_end)
                 if token_spans is not None:
-                    split["src_input_ids"].append(src_encoding.input_ids)
-                    split["tgt_input_ids"].append(tgt_encoding.input_ids)
-                    for name, value in zip(TOKEN_SPAN_COLUMNS, token_spans[k]):
-                        split[name].append(value)
-            if chosen:
-                result.pair_counts["pairs_with_wps"] += 1
+                    row += (src_encoding.input_ids, tgt_encoding.input_ids) + token_spans[k]
+                split_rows.append(row)
+            counts["wps_written"] += len(chosen)
+            result.pair_counts["pairs_with_wps"] += bool(chosen)
             result.seconds["wps_building"] += clock() - started
+        for split, split_rows in rows.items():
+            result.splits[split] = dict(zip(columns, map(list, zip(*split_rows)))) if split_rows else {}
         return result
 
 

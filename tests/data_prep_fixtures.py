@@ -5,6 +5,8 @@ import gzip
 import random
 from pathlib import Path
 
+from data_prep.tokenizer import train_wordpiece_tokenizer
+
 #: English -> German content words of the synthetic corpus (none is a stopwords-iso stop word).
 NOUNS = {"cat": "Katze", "dog": "Hund", "horse": "Pferd", "bird": "Vogel", "car": "Auto", "tree": "Baum",
          "apple": "Apfel", "boat": "Boot", "garden": "Garten", "river": "Fluss", "table": "Tisch"}
@@ -38,20 +40,5 @@ def synthetic_corpus(n_pairs: int, seed: int = 0) -> tuple[list[str], list[str]]
 
 
 def make_tokenizer(directory: Path, texts: list[str]) -> str:
-    """Train a tiny lower-casing WordPiece tokenizer on ``texts``, save it as a transformers fast
-    tokenizer in ``directory`` and return the path (``BertTokenizerFast(vocab_file=...)`` would
-    silently map every word to [UNK] under transformers 5, hence the ``tokenizers`` route)."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertTokenizerFast
-
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=False)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=1000, special_tokens=specials))
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
-    )
-    BertTokenizerFast(tokenizer_object=tokenizer, do_lower_case=True, strip_accents=False).save_pretrained(str(directory))
-    return str(directory)
+    """A tiny lower-casing WordPiece tokenizer trained on ``texts``, saved in ``directory``."""
+    return train_wordpiece_tokenizer(texts, str(directory), vocab_size=1000, lowercase=True)

@@ -128,12 +128,28 @@ def test_validation_split_is_exact_stratified_and_independent_of_batching(n_line
     assert validation_indices(0, n_lines - 1, 0.0, "0/0") == set()
 
 
+def word_piece_encoding(text, max_length):
+    """Encode ``text`` with a hand-made WordPiece vocabulary where "black" is "bl" + "##ack"."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    vocab = {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "the": 3, "bl": 4, "##ack": 5, "cat": 6, "sleeps": 7}
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+    tokenizer.enable_truncation(max_length)
+    encoding = tokenizer.encode(text)
+    return TokenizedText(encoding.ids, encoding, len(encoding.ids) >= max_length)
+
+
 def test_token_span_maps_characters_to_tokens_and_detects_truncation():
-    # "[CLS] the black cat [SEP]" with "black" split into two sub-words.
-    encoding = TokenizedText([2, 10, 11, 12, 13, 3], [0, 4, 6, 10], [3, 6, 9, 13], [1, 2, 3, 4], False)
-    assert encoding.span(4, 9) == (2, 4)
-    assert encoding.span(10, 13) == (4, 5)
-    assert encoding.span(3, 4) == "untokenizable"
-    truncated = TokenizedText([2, 10, 11, 3], [0, 4], [3, 6], [1, 2], True)
-    assert truncated.span(4, 9) == "truncated"
-    assert truncated.span(0, 3) == (1, 2)
+    text = "the black cat sleeps"
+    full = word_piece_encoding(text, 16)
+    assert full.input_ids == [1, 3, 4, 5, 6, 7, 2]
+    assert full.span(4, 9) == (2, 4)  # "black" = bl ##ack, counting [CLS]
+    assert full.span(10, 13) == (4, 5)
+    assert full.span(0, 3) == (1, 2)
+    cut = word_piece_encoding(text, 4)  # [CLS] the bl [SEP]
+    assert cut.input_ids == [1, 3, 4, 2]
+    assert cut.span(0, 3) == (1, 2)
+    assert cut.span(4, 9) == "truncated"  # half of "black" is gone: the word is dropped
+    assert cut.span(14, 20) == "truncated"
