@@ -739,6 +739,7 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int, model_max_l
 #: The embedded default job: language pairs of the shipped sample, lines held out for evaluation, model shape.
 DEMO_PAIRS = (("en", "de"), ("en", "fr"), ("en", "es"))
 DEMO_HELD_OUT_LINES = 50
+DEMO_VALIDATION_FRACTION = 0.05
 DEMO_OUTPUT = Path("outputs/demo")
 DEMO_ENCODER = dict(model_type="bert", hidden_size=128, num_hidden_layers=4, num_attention_heads=4,
                     intermediate_size=256, max_position_embeddings=128)
@@ -767,12 +768,11 @@ def prepare_demo(output: Path = DEMO_OUTPUT) -> list[str]:
     lines and held-out Tatoeba-style test files, trains a WordPiece tokenizer on the training lines, builds WPS
     with data_prep, and writes a small BERT config."""
     try:
-        import data_prep
+        from data_prep import DataPrepError
+        from data_prep import PairSpec
+        from data_prep import build_wps_dataset
     except ImportError as error:
-        raise TrainingSetupError(f"the demo needs data_prep to build word positioned samples: {error}") from None
-    build_wps_dataset = getattr(data_prep, "build_wps_dataset", None)
-    if build_wps_dataset is None:
-        raise TrainingSetupError("the demo needs data_prep.build_wps_dataset, which this data_prep lacks")
+        raise TrainingSetupError(f"the demo needs data_prep (build_wps_dataset) to build word positioned samples: {error}") from None
 
     corpus_dir, held_out_dir = output / "corpus", output / "heldout" / "tatoeba"
     corpus_dir.mkdir(parents=True, exist_ok=True)
@@ -798,13 +798,13 @@ def prepare_demo(output: Path = DEMO_OUTPUT) -> list[str]:
     encoder_config.save_pretrained(config_dir)
 
     wps_dir = output / "wps"
-    build_wps_dataset(
-        pairs=[(src, tgt, str(corpus_dir / f"{src}-{tgt}.{src}"), str(corpus_dir / f"{src}-{tgt}.{tgt}"))
-               for src, tgt in DEMO_PAIRS],
-        output_dir=str(wps_dir),
-        tokenizer=tokenizer,
-        max_length=DEMO_ENCODER["max_position_embeddings"],
-    )
+    pairs = [PairSpec(src, tgt, str(corpus_dir / f"{src}-{tgt}.{src}"), str(corpus_dir / f"{src}-{tgt}.{tgt}"))
+             for src, tgt in DEMO_PAIRS]
+    try:
+        build_wps_dataset(pairs, wps_dir, tokenizer=tokenizer, max_length=DEMO_ENCODER["max_position_embeddings"],
+                          validation_fraction=DEMO_VALIDATION_FRACTION, seed=0)
+    except DataPrepError as error:
+        raise TrainingSetupError(f"data_prep: {error}") from None
     return ["--config_name", str(config_dir), "--tokenizer_name", str(tokenizer_dir), "--train_dir", str(wps_dir),
             "--output_dir", str(output / "model"), *DEMO_TRAINING]
 

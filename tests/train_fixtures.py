@@ -25,7 +25,7 @@ SAMPLE_DIR = REPO_ROOT / "data_prep" / "sample"
 TINY_ENCODER = dict(model_type="bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                     intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,
                     attention_probs_dropout_prob=0.0)
-WORD = re.compile(r"\w{4,}")
+WORD = re.compile(r"\w+")
 
 
 def sample_lines(src="en", tgt="de", limit=None):
@@ -35,7 +35,7 @@ def sample_lines(src="en", tgt="de", limit=None):
 
 
 def longest_word_span(text):
-    """(start, end) characters of the longest word of at least 4 letters (the first one on ties)."""
+    """(start, end) characters of the longest word (the first one on ties)."""
     match = max(WORD.finditer(text), key=lambda m: len(m.group()))
     return match.start(), match.end()
 
@@ -104,7 +104,7 @@ def one_step(work_dir, batch_size, output_path):
     recorder = GradientRecorder()
     args = TrainingArguments(output_dir=str(work_dir / f"one-step-{batch_size}"), per_device_train_batch_size=batch_size,
                              max_steps=1, logging_steps=1, max_grad_norm=0.0, learning_rate=1e-3, report_to="none",
-                             save_strategy="no", ddp_backend="gloo", use_cpu=True, seed=7)
+                             save_strategy="no", use_cpu=True, seed=7)
     trainer = train_mlctl.MLCTLTrainer(
         model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=[recorder],
         data_collator=train_mlctl.MLCTLDataCollator(tokenizer, max_length=64, seed=7),
