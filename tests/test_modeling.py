@@ -299,3 +299,15 @@ def test_save_backbone_exports_a_plain_checkpoint(model, tmp_path):
     with torch.no_grad():
         expected = model.mlctl.encoder(ids).last_hidden_state
         assert torch.equal(plain(ids).last_hidden_state, expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_autocast_matches_float32(model, dtype):
+    batch = parallel_batch()
+    with torch.no_grad():
+        reference = model(**batch)
+        with torch.autocast("cpu", dtype=dtype):
+            low = model(**batch)
+    assert low.contrastive_loss.dtype == torch.float32 and low.mlm_loss.dtype == torch.float32
+    torch.testing.assert_close(low.contrastive_loss, reference.contrastive_loss, atol=0.1, rtol=0.02)
+    torch.testing.assert_close(low.mlm_loss, reference.mlm_loss, atol=0.05, rtol=0.01)
