@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.10",
     packages=["modeling_mlctl", "data_prep"],
     py_modules=["train_mlctl", "run_xtreme_tasks"],
-    package_data={"modeling_mlctl": ["*.md"], "data_prep": ["*.txt", "sample/*"]},
+    package_data={"modeling_mlctl": ["metrics/*/*.py", "metrics/*/*.md"], "data_prep": ["sample/*"]},
     install_requires=[
         "torch>=2.1",
         "transformers>=5.0,<6",
