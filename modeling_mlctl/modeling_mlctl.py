@@ -351,9 +351,8 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
         )
 
 
-class MLCTLForSequenceClassification(MLCTLPreTrainedModel):
-    """Sentence(-pair) classification (XNLI, PAWS-X) on the ML-CTL sentence representation: the mean of the
-    avg-first-last token vectors, the representation the contrastive objective aligned across languages."""
+class _MLCTLClassifier(MLCTLPreTrainedModel):
+    """The CCE encoder with dropout and a linear classifier over the features that `classifier_features` picks."""
 
     def __init__(self, config: MLCTLConfig):
         super().__init__(config)
@@ -364,39 +363,39 @@ class MLCTLForSequenceClassification(MLCTLPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
+    def classifier_features(self, outputs: MLCTLModelOutput) -> torch.Tensor:
+        raise NotImplementedError
+
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
         kwargs.pop("return_dict", None)
         outputs = self.mlctl(input_ids, attention_mask, token_type_ids, **kwargs)
-        logits = self.classifier(self.dropout(outputs.sentence_embeddings))
+        logits = self.classifier(self.dropout(self.classifier_features(outputs)))
         loss = None
-        if labels is not None:
-            if self.num_labels == 1:
-                loss = F.mse_loss(logits.squeeze(-1).float(), labels.float())
-            else:
-                loss = F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        if labels is not None and self.num_labels == 1:
+            loss = F.mse_loss(logits.squeeze(-1).float(), labels.float())
+        elif labels is not None:  # -100 marks tokens without a label
+            loss = F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
+        return self.output_class(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
 
-class MLCTLForTokenClassification(MLCTLPreTrainedModel):
+class MLCTLForSequenceClassification(_MLCTLClassifier):
+    """Sentence(-pair) classification (XNLI, PAWS-X) on the ML-CTL sentence representation: the mean of the
+    avg-first-last token vectors, the representation the contrastive objective aligned across languages.
+    `num_labels=1` is regression (mean squared error)."""
+
+    output_class = SequenceClassifierOutput
+
+    def classifier_features(self, outputs):
+        return outputs.sentence_embeddings
+
+
+class MLCTLForTokenClassification(_MLCTLClassifier):
     """Token classification (POS, NER) on the encoder's last layer, as BERT's token classifier does."""
 
-    def __init__(self, config: MLCTLConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.mlctl = MLCTLModel(config)
-        dropout = config.classifier_dropout
-        self.dropout = nn.Dropout(config.encoder_config.hidden_dropout_prob if dropout is None else dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
+    output_class = TokenClassifierOutput
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
-        kwargs.pop("return_dict", None)
-        outputs = self.mlctl(input_ids, attention_mask, token_type_ids, **kwargs)
-        logits = self.classifier(self.dropout(outputs.last_hidden_state))
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+    def classifier_features(self, outputs):
+        return outputs.last_hidden_state
 
 
 __all__ = [
