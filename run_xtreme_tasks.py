@@ -39,7 +39,6 @@ import modeling_mlctl  # registers the ML-CTL Auto classes
 logger = logging.getLogger("run_xtreme_tasks")
 
 TASKS = ("xnli", "pawsx", "udpos", "panx", "bucc2018", "tatoeba")
-CLASSIFICATION_TASKS = ("xnli", "pawsx")
 TAGGING_TASKS = ("udpos", "panx")
 RETRIEVAL_TASKS = ("bucc2018", "tatoeba")
 
@@ -741,7 +740,7 @@ class FineTunedTask:
         label_rows, first_positions = [], []
         for row, row_tags in enumerate(chunk_tags):
             word_ids = encoded.word_ids(row)
-            # Unseen test tags cannot be predicted; label them O/X for the loss-free bookkeeping only.
+            # A test tag outside the tag set cannot be predicted (it is scored as wrong); id 0 only feeds the loss.
             word_labels = [self.label2id.get(tag, 0) for tag in row_tags]
             label_rows.append(first_subtoken_labels(word_ids, word_labels))
             first_positions.append({w: p for p, w in reversed(list(enumerate(word_ids))) if w is not None})
@@ -778,10 +777,14 @@ class FineTunedTask:
             logger.warning("%s; keeping the model after the last training step instead of the best dev checkpoint", error)
             dev_set = None
         auto_class = AutoModelForTokenClassification if self.is_tagging else AutoModelForSequenceClassification
-        model = auto_class.from_pretrained(
-            self.model_name_or_path, num_labels=len(self.labels),
-            id2label=dict(enumerate(self.labels)), label2id=self.label2id,
-        )
+        try:
+            model = auto_class.from_pretrained(
+                self.model_name_or_path, num_labels=len(self.labels),
+                id2label=dict(enumerate(self.labels)), label2id=self.label2id,
+            )
+        except (OSError, ValueError) as error:
+            raise XtremeDataError(f"{self.model_name_or_path}: cannot load with {auto_class.__name__}: "
+                                  f"{str(error).splitlines()[0]}") from None
         collator = (DataCollatorForTokenClassification if self.is_tagging else DataCollatorWithPadding)(self.tokenizer)
         checkpoint_dir = self.output_dir / f"{self.task}-checkpoints"
         strategy = "epoch" if dev_set is not None else "no"
@@ -1069,12 +1072,20 @@ class Evaluation:
             from transformers import AutoModel
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
-            self._encoder = AutoModel.from_pretrained(self.args.model_name_or_path,
-                                                                output_hidden_states=True).to(device).eval()
+            try:
+                model = AutoModel.from_pretrained(self.args.model_name_or_path, output_hidden_states=True)
+            except (OSError, ValueError) as error:
+                raise XtremeDataError(f"{self.args.model_name_or_path}: cannot load with AutoModel: "
+                                      f"{str(error).splitlines()[0]}") from None
+            model = model.to(device).eval()
             probe = self.tokenizer(["probe"], return_tensors="pt").to(device)
             with torch.no_grad():
-                num_hidden_states = len(self._encoder(**probe).hidden_states)
-            self.layer = resolve_layer(num_hidden_states, self.args.layer)
+                num_hidden_states = len(model(**probe).hidden_states)
+            try:
+                self.layer = resolve_layer(num_hidden_states, self.args.layer)
+            except ValueError as error:
+                raise XtremeDataError(str(error)) from None
+            self._encoder = model
             logger.info("retrieval embeddings: mean of hidden_states[%d] of %d", self.layer, num_hidden_states)
         return self._encoder
 
