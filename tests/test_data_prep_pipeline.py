@@ -63,6 +63,17 @@ def test_eflomal_aligns_the_synthetic_corpus_and_splits_by_sentence_pair(tmp_pat
     assert entry["seconds"]["alignment"] > 0
 
 
+def test_sentences_too_long_for_eflomal_are_skipped_and_counted(tmp_path):
+    en, de = synthetic_corpus(40)
+    en.insert(5, " ".join(["tree"] * 1100))
+    de.insert(5, "Baum")
+    spec = PairSpec("en", "de", write_lines(tmp_path / "c.en", en), write_lines(tmp_path / "c.de", de))
+    dataset = build_wps_dataset([spec], tmp_path / "out", validation_fraction=0.0, show_progress=False)
+    entry = read_report(tmp_path / "out")["pairs"][0]
+    assert entry["pairs_read"] == 41 and entry["pairs_skipped"]["too_long_for_eflomal"] == 1
+    assert "Baum" not in dataset["train"]["tgt_text"]
+
+
 def test_pharaoh_file_gives_exact_rows_and_empty_lines_never_shift_the_pairing(tmp_path):
     en = ["the black cat sleeps", "", "a red dog runs ."]
     de = ["die schwarze Katze schläft", "nichts", "ein roter Hund rennt ."]
