@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import shlex
 import sys
 import time
@@ -45,6 +46,11 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl import MLCTLForPreTraining
+from modeling_mlctl.configuration_mlctl import CZ_NCE_FORMS
+from modeling_mlctl.configuration_mlctl import LAYER_COMBINATIONS
+from modeling_mlctl.configuration_mlctl import LEVELS
+from modeling_mlctl.configuration_mlctl import LOSSES
+from modeling_mlctl.configuration_mlctl import MLM_MODES
 
 logger = logging.getLogger("train_mlctl")
 
@@ -469,8 +475,9 @@ learning rate {args.learning_rate}, {args.per_device_train_batch_size} pairs per
 # -------------------------------------------------------------------------------------------------- CLI
 
 
-def _arg(help_text: str, default=None, **kwargs):
-    return field(default=default, metadata={"help": help_text, **kwargs})
+def _arg(help_text: str, default=None, **argparse_kwargs):
+    """A dataclass field for HfArgumentParser: its help text and any other `add_argument` keyword (e.g. choices)."""
+    return field(default=default, metadata={"help": help_text, **argparse_kwargs})
 
 
 @dataclass
@@ -484,19 +491,22 @@ class ModelArguments:
         "Train from scratch: an encoder config (name or path, e.g. bert-base-multilingual-cased) or an ML-CTL "
         "config.json.")
     tokenizer_name: str | None = _arg("Tokenizer name or path (default: --model_name_or_path or --config_name).")
-    levels: str | None = _arg('"sentence+word" (ML-CTL) or "sentence" (the -snt ablation).')
-    loss: str | None = _arg('Contrastive loss: "cz_nce" (eq. 5) or "info_nce" (eq. 1).')
-    cz_nce_form: str | None = _arg('CZ-NCE computation: "logsumexp" (eq. 5) or "stop_gradient" (eq. 6).')
+    levels: str | None = _arg('"sentence+word" (ML-CTL) or "sentence" (the -snt ablation).', choices=LEVELS)
+    loss: str | None = _arg('Contrastive loss: "cz_nce" (eq. 5) or "info_nce" (eq. 1).', choices=LOSSES)
+    cz_nce_form: str | None = _arg('CZ-NCE computation: "logsumexp" (eq. 5) or "stop_gradient" (eq. 6).',
+                                   choices=CZ_NCE_FORMS)
     temperature: float | None = _arg("Temperature τ of s(a, b) = cos(a, b) / τ (default 0.07).")
     symmetric: bool | None = _arg("Average the loss over x and y anchors (eq. 2; default true).")
     gather_negatives: bool | None = _arg(
         "With several processes, gather CCEs across processes (with gradients) for global-batch negatives "
         "(default true).")
     mlm_weight: float | None = _arg("α, the weight of the MLM loss (default 0.1; 0 disables MLM).")
-    mlm_mode: str | None = _arg('"shared" (one masked pass serves both losses) or "separate" (clean + masked pass).')
+    mlm_mode: str | None = _arg('"shared" (one masked pass serves both losses) or "separate" (clean + masked pass).',
+                                choices=MLM_MODES)
     projection_dim: int | None = _arg("Width of the CCE projection (default 2 × hidden size).")
     pooling_layers: list[int] | None = _arg("hidden_states indices averaged into token vectors (default 1 -1).")
-    layer_combination: str | None = _arg('"average" (the paper) or "sum" (the original code) of the pooled layers.')
+    layer_combination: str | None = _arg('"average" (the paper) or "sum" (the original code) of the pooled layers.',
+                                         choices=LAYER_COMBINATIONS)
 
     def mlctl_overrides(self) -> dict:
         return {name: getattr(self, name) for name in MLCTL_FIELDS if getattr(self, name) is not None}
@@ -658,6 +668,11 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
 
     Resumes from `--resume_from_checkpoint` or else from the last checkpoint in `--output_dir`; saves the model,
     tokenizer and model card in `--output_dir`; pushes them with `--push_to_hub`."""
+    launched_processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched_processes > 1 and training_args.world_size == 1:
+        raise TrainingSetupError(
+            f"{launched_processes} processes were launched but train as independent jobs; without a GPU pass "
+            "--use_cpu true so that they join one gloo process group")
     set_seed(training_args.seed)
     tokenizer = load_tokenizer(model_args)
     model = build_model(model_args, tokenizer)
@@ -743,9 +758,9 @@ DEMO_VALIDATION_FRACTION = 0.05
 DEMO_OUTPUT = Path("outputs/demo")
 DEMO_ENCODER = dict(model_type="bert", hidden_size=128, num_hidden_layers=4, num_attention_heads=4,
                     intermediate_size=256, max_position_embeddings=128)
-DEMO_TRAINING = ["--max_steps", "300", "--per_device_train_batch_size", "32", "--learning_rate", "5e-4",
-                 "--warmup_steps", "30", "--logging_steps", "25", "--eval_strategy", "steps", "--eval_steps", "100",
-                 "--save_steps", "100", "--save_total_limit", "1", "--report_to", "none", "--seed", "42"]
+DEMO_TRAINING = ["--max_steps", "240", "--per_device_train_batch_size", "32", "--learning_rate", "5e-4",
+                 "--warmup_steps", "24", "--logging_steps", "20", "--eval_strategy", "steps", "--eval_steps", "80",
+                 "--save_steps", "80", "--save_total_limit", "1", "--report_to", "none", "--seed", "42"]
 #: Languages of the sample by Tatoeba's ISO 639-3 file names (run_xtreme_tasks' layout).
 TATOEBA_CODES = {"de": "deu", "fr": "fra", "es": "spa"}
 
@@ -830,6 +845,10 @@ def main(argv: list[str] | None = None) -> dict:
     if demo:
         logger.info("no arguments: running the embedded demo job in %s", DEMO_OUTPUT)
         argv = prepare_demo()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available() and "--use_cpu" not in argv:
+        # Without this, transformers/accelerate give each CPU process its own single-process job.
+        logger.info("several processes on a machine without a GPU: adding --use_cpu true (gloo)")
+        argv += ["--use_cpu", "true"]
     model_args, data_args, training_args = build_parser().parse_args_into_dataclasses(args=argv)
     result = train(model_args, data_args, training_args)
     if demo:
