@@ -21,7 +21,8 @@ install: $(VENV)/.installed
 # minutes on 2 CPU cores), then Tatoeba-style retrieval on the sample's held-out lines, and on ../shared's Tatoeba
 # when present.
 DEMO := outputs/demo
-DEMO_EVAL := $(PY) run_xtreme_tasks.py --model_name_or_path $(DEMO)/model --tasks tatoeba --languages de,fr,es --no_hub
+DEMO_EVAL := $(PY) run_xtreme_tasks.py --model_name_or_path $(DEMO)/model --tasks tatoeba --languages de,fr,es --no_hub \
+	--retrieval_max_length 128
 demo: install
 	$(PY) train_mlctl.py
 	$(DEMO_EVAL) --data_dir $(DEMO)/heldout --output_dir $(DEMO)/xtreme

@@ -346,11 +346,11 @@ class MLCTLTrainer(Trainer):
         config = self.mlctl_config
         with torch.no_grad(), self.compute_loss_context_manager():
             loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
+            if prediction_loss_only:
+                return loss.detach(), None, None
             clean = outputs
             if config.mlm_mode == "shared" and outputs.mlm_loss is not None:
                 clean = model(**{name: value for name, value in inputs.items() if name not in MLM_INPUTS})
-        if prediction_loss_only:
-            return loss.detach(), None, None
         num_pairs = outputs.x_embeddings.shape[0]
         mlm_loss = outputs.mlm_loss if outputs.mlm_loss is not None else torch.full_like(loss, float("nan"))
         batch_losses = torch.stack([outputs.contrastive_loss, mlm_loss]).float().expand(num_pairs, 2)
@@ -829,7 +829,7 @@ def demo_evaluation_command(output: Path = DEMO_OUTPUT) -> str:
     return shlex.join([
         "python", "run_xtreme_tasks.py", "--model_name_or_path", str(output / "model"), "--tasks", "tatoeba",
         "--languages", ",".join(TATOEBA_CODES), "--data_dir", str(output / "heldout"), "--no_hub",
-        "--output_dir", str(output / "xtreme"),
+        "--retrieval_max_length", str(DEMO_ENCODER["max_position_embeddings"]), "--output_dir", str(output / "xtreme"),
     ])
 
 
