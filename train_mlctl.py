@@ -90,11 +90,14 @@ def word_token_span(offsets: list[tuple[int, int]], char_start: int, char_end: i
     return (hits[0], hits[-1] + 1) if hits else (0, 0)
 
 
-def tokenize_wps_side(tokenizer, text: str, char_start: int, char_end: int, max_length: int) -> tuple[list[int], int, int]:
-    """Token ids (with special tokens, truncated to `max_length`) of one WPS side and the token span of its word."""
-    encoding = tokenizer(text, truncation=True, max_length=max_length, return_offsets_mapping=True)
-    start, end = word_token_span(encoding["offset_mapping"], char_start, char_end)
-    return encoding["input_ids"], start, end
+def tokenize_wps_sides(tokenizer, texts: list[str], char_starts: list[int], char_ends: list[int],
+                       max_length: int) -> list[tuple[list[int], int, int]]:
+    """(token ids with special tokens, truncated to `max_length`; word start; word end) of each WPS side given as
+    text and the character span of its marked word. The span is (0, 0) when truncation cut the word off."""
+    encodings = tokenizer(list(texts), truncation=True, max_length=max_length, return_offsets_mapping=True)
+    return [(ids, *word_token_span(offsets, char_start, char_end))
+            for ids, offsets, char_start, char_end in zip(encodings["input_ids"], encodings["offset_mapping"],
+                                                          char_starts, char_ends)]
 
 
 @dataclass
@@ -139,20 +142,20 @@ class MLCTLDataCollator:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def encode_side(self, row: dict, column_prefix: str) -> tuple[list[int], int, int]:
-        """(token ids, word start, word end) of one side of a row, pre-tokenised or tokenised here."""
-        if f"{column_prefix}_input_ids" in row:
-            ids, start, end = (row[f"{column_prefix}_{name}"] for name in TOKENIZED_COLUMNS)
-            ids = list(ids)
+    def encode_side(self, rows: list[dict], column_prefix: str) -> list[tuple[list[int], int, int]]:
+        """(token ids, word start, word end) of one side of each row, pre-tokenised or tokenised here."""
+        if f"{column_prefix}_input_ids" in rows[0]:
+            encoded = [tuple(row[f"{column_prefix}_{name}"] for name in TOKENIZED_COLUMNS) for row in rows]
         else:
-            text, char_start, char_end = (row[f"{column_prefix}_{name}"] for name in TEXT_COLUMNS)
-            ids, start, end = tokenize_wps_side(self.tokenizer, text, char_start, char_end, self.max_length)
-        if not 0 <= start < end <= len(ids):
-            raise ValueError(
-                f"MLCTLDataCollator: {column_prefix} word span [{start}, {end}) is empty or outside the {len(ids)} "
-                f"tokens of {row.get(f'{column_prefix}_text', ids)!r}"
-            )
-        return ids, start, end
+            text, char_start, char_end = ([row[f"{column_prefix}_{name}"] for row in rows] for name in TEXT_COLUMNS)
+            encoded = tokenize_wps_sides(self.tokenizer, text, char_start, char_end, self.max_length)
+        for row, (ids, start, end) in zip(rows, encoded):
+            if not 0 <= start < end <= len(ids):
+                raise ValueError(
+                    f"MLCTLDataCollator: {column_prefix} word span [{start}, {end}) is empty or outside the {len(ids)} "
+                    f"tokens of {row.get(f'{column_prefix}_text', ids)!r}"
+                )
+        return encoded
 
     def mask_tokens(self, ids: list[int], key: bytes) -> tuple[torch.Tensor, torch.Tensor]:
         """BERT MLM masking of one sequence by transformers' own `torch_mask_tokens`, with a generator seeded from
@@ -177,7 +180,7 @@ class MLCTLDataCollator:
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         batch = {}
         for side, column_prefix in SIDES:
-            encoded = [self.encode_side(row, column_prefix) for row in rows]
+            encoded = self.encode_side(rows, column_prefix)
             ids = [item[0] for item in encoded]
             batch[f"{side}_input_ids"] = self._padded(ids, self.tokenizer.pad_token_id)
             batch[f"{side}_attention_mask"] = self._padded([[1] * len(item) for item in ids], 0)
@@ -594,7 +597,7 @@ def _check_token_ids(dataset, tokenizer, where: str) -> None:
 
 
 def prepare_split(dataset, tokenizer, max_seq_length: int, limit: int | None, where: str):
-    """Checks one WPS split; text-only data are tokenised once here (with `tokenize_wps_side`, as the collator
+    """Checks one WPS split; text-only data are tokenised once here (with `tokenize_wps_sides`, as the collator
     would) and pairs whose marked word is cut off by `max_seq_length` are dropped, with a count."""
     layout = _check_columns(dataset, where)
     if limit is not None:
@@ -603,15 +606,16 @@ def prepare_split(dataset, tokenizer, max_seq_length: int, limit: int | None, wh
         _check_token_ids(dataset, tokenizer, where)
         return dataset
 
-    def tokenize(row):
+    def tokenize(batch):
         encoded = {}
         for _, prefix in SIDES:
-            ids, start, end = tokenize_wps_side(tokenizer, row[f"{prefix}_text"], row[f"{prefix}_char_start"],
-                                                row[f"{prefix}_char_end"], max_seq_length)
-            encoded.update({f"{prefix}_input_ids": ids, f"{prefix}_word_start": start, f"{prefix}_word_end": end})
+            sides = tokenize_wps_sides(tokenizer, batch[f"{prefix}_text"], batch[f"{prefix}_char_start"],
+                                       batch[f"{prefix}_char_end"], max_seq_length)
+            for position, name in enumerate(TOKENIZED_COLUMNS):
+                encoded[f"{prefix}_{name}"] = [side[position] for side in sides]
         return encoded
 
-    dataset = dataset.map(tokenize, desc=f"tokenizing {where}")
+    dataset = dataset.map(tokenize, batched=True, desc=f"tokenizing {where}")
     kept = dataset.filter(lambda row: row["src_word_end"] > 0 and row["tgt_word_end"] > 0, desc=f"checking {where}")
     if len(kept) < len(dataset):
         logger.warning("%s: dropped %d of %d pairs whose marked word lies beyond --max_seq_length %d tokens",
@@ -652,8 +656,9 @@ def describe_training_data(data_args: DataArguments, train, validation) -> tuple
     """A model-card paragraph on the data (pairs per language pair) and the list of languages."""
     pairs = {}
     if "src_lang" in train.column_names and "tgt_lang" in train.column_names:
-        for src, tgt in zip(train["src_lang"], train["tgt_lang"]):
-            pairs[f"{src}-{tgt}"] = pairs.get(f"{src}-{tgt}", 0) + 1
+        table = train.select_columns(["src_lang", "tgt_lang"]).with_format("arrow")[:]
+        for row in table.group_by(["src_lang", "tgt_lang"]).aggregate([([], "count_all")]).to_pylist():
+            pairs[f"{row['src_lang']}-{row['tgt_lang']}"] = row["count_all"]
     languages = sorted({lang for pair in pairs for lang in pair.split("-")})
     per_pair = ", ".join(f"{pair}: {count}" for pair, count in sorted(pairs.items()))
     text = (f"{len(train)} parallel word positioned sample pairs from `{data_args.train_dir}`"

@@ -46,7 +46,7 @@ def cli_args(work, output_dir, *extra):
 
 def test_word_token_span_of_character_spans(tokenizer):
     text = "The children are playing in the garden."
-    ids, start, end = train_mlctl.tokenize_wps_side(tokenizer, text, 4, 12, max_length=64)  # "children"
+    [(ids, start, end)] = train_mlctl.tokenize_wps_sides(tokenizer, [text], [4], [12], max_length=64)  # "children"
     assert tokenizer.decode(ids[start:end]).replace(" ##", "") == "children"
     assert train_mlctl.word_token_span([(0, 0), (0, 3), (4, 8), (8, 12), (0, 0)], 4, 12) == (2, 4)
     assert train_mlctl.word_token_span([(0, 0), (0, 3), (0, 0)], 10, 12) == (0, 0)  # cut off by truncation
@@ -338,3 +338,25 @@ def test_pairs_whose_word_is_truncated_away_are_dropped_with_a_count(tokenizer, 
     kept = train_mlctl.prepare_split(datasets.Dataset.from_list(rows), tokenizer, 16, None, "wps [train]")
     assert len(kept) == 9
     assert "dropped 1 of 10 pairs whose marked word lies beyond --max_seq_length 16" in caplog.text
+
+
+# --------------------------------------------------------------------------------------------------- demo
+
+
+def test_demo_preparation_holds_out_lines_and_builds_wps(tmp_path):
+    """The embedded default's data: training lines and held-out Tatoeba files never overlap; data_prep's WPS are
+    pre-tokenised with the demo tokenizer and the returned command line parses."""
+    argv = train_mlctl.prepare_demo(tmp_path)
+    model_args, data_args, training_args = train_mlctl.build_parser().parse_args_into_dataclasses(args=argv)
+    assert (training_args.max_steps, training_args.output_dir) == (240, str(tmp_path / "model"))
+    tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name)
+    train, validation = train_mlctl.load_wps_splits(data_args, tokenizer)
+    assert len(train) > 1000 and len(validation) > 20
+    assert {"src_input_ids", "src_word_start", "tgt_word_end"} <= set(train.column_names)
+    for code, pair in (("deu", "en-de"), ("fra", "en-fr"), ("spa", "en-es")):
+        held_out = (tmp_path / "heldout" / "tatoeba" / f"tatoeba.{code}-eng.eng").read_text().splitlines()
+        training = set((tmp_path / "corpus" / f"{pair}.en").read_text().splitlines())
+        assert len(held_out) == train_mlctl.DEMO_HELD_OUT_LINES
+        assert len(training) > 200 and not training & set(held_out)
+        assert held_out == [en for en, _ in train_fixtures.sample_lines(*pair.split("-"))[-len(held_out):]]
+    assert set(train["src_lang"]) == {"en"} and set(train["tgt_lang"]) == {"de", "fr", "es"}
