@@ -3,7 +3,7 @@
 
     python train_mlctl.py                                   # the embedded demo: a complete small job on CPU
     python train_mlctl.py --model_name_or_path bert-base-multilingual-cased --train_dir wps/ --output_dir out/
-    torchrun --nproc_per_node 8 train_mlctl.py ...          # or: accelerate launch train_mlctl.py ...
+    torchrun --nproc_per_node 8 train_mlctl.py ...          # or accelerate launch (GPUs); on CPU use torchrun
 
 `--train_dir` is data_prep's output: a `datasets.DatasetDict` saved to disk (splits `train` and `validation`) whose
 rows are parallel word positioned samples (WPS): `src_text`/`tgt_text` with the marked word given either as token
@@ -232,8 +232,9 @@ def full_set_retrieval_accuracy(queries, candidates, chunk_size: int = 1024) -> 
 
 def compute_validation_metrics(prediction) -> dict[str, float]:
     """Validation metrics from [`MLCTLTrainer.prediction_step`]'s outputs gathered over the whole set: the
-    contrastive and MLM losses (pair-weighted means of the batch values) and x→y / y→x retrieval accuracy among
-    all validation pairs, on CCEs of the clean (unmasked) input."""
+    contrastive and MLM losses of the training objective (pair-weighted means of the batch values; in `shared`
+    mode the contrastive loss is on the masked input, as in training) and x→y / y→x retrieval accuracy among all
+    validation pairs, on CCEs of the clean (unmasked) input."""
     x_embeddings, y_embeddings = prediction.predictions
     batch_losses = np.asarray(prediction.label_ids, dtype=np.float64)
     metrics = {
