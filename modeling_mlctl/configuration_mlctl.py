@@ -118,6 +118,7 @@ class MLCTLConfig(PreTrainedConfig):
         # The MLM decoder shares the input embeddings exactly when the backbone family does.
         self.tie_word_embeddings = getattr(self.encoder_config, "tie_word_embeddings", True)
 
+    # The encoder's shape, read through: scripts that ask any config for these (e.g. the longest input) work as-is.
     @property
     def hidden_size(self) -> int:
         return self.encoder_config.hidden_size
@@ -125,6 +126,14 @@ class MLCTLConfig(PreTrainedConfig):
     @property
     def vocab_size(self) -> int:
         return self.encoder_config.vocab_size
+
+    @property
+    def num_hidden_layers(self) -> int:
+        return self.encoder_config.num_hidden_layers
+
+    @property
+    def max_position_embeddings(self) -> int:
+        return self.encoder_config.max_position_embeddings
 
     @property
     def initializer_range(self) -> float:

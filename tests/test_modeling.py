@@ -89,6 +89,8 @@ def test_config_defaults_follow_the_paper_and_mbert():
     assert config.pooling_layers == [1, -1] and config.layer_combination == "average"
     assert (config.levels, config.loss, config.temperature, config.mlm_weight) == ("sentence+word", "cz_nce", 0.07, 0.1)
     assert config.symmetric and config.mlm_mode == "shared" and config.projection_dim == 2 * 768
+    # the encoder's shape reads through, for scripts that ask any config for it
+    assert (config.hidden_size, config.num_hidden_layers, config.max_position_embeddings) == (768, 12, 512)
 
 
 def test_config_round_trip_keeps_the_nested_encoder(tiny_xlmr_config, tmp_path):
