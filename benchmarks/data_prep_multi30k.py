@@ -79,7 +79,7 @@ def markdown(command: str, report: dict, word_list_report: dict | None, examples
         "The English list is broad (it holds *man*, *men*, *young*, *little*), which is why `stop_word` is the "
         "largest drop reason on captions like these; `--stopwords en FILE` replaces it.",
         "", "## Timings (seconds)", "",
-        "Wall-clock per pair; the worker columns are CPU seconds summed over the worker processes.", "",
+        "Wall-clock per pair; the worker columns are each stage's time measured inside the workers, summed over the worker processes. The machine is shared with other jobs, so times vary between runs.", "",
         "| pair | segmentation for eflomal | eflomal alignment | total | worker: segmentation | worker: WPS building | worker: tokenisation |",
         "|---|---|---|---|---|---|---|"]
     for entry in pairs:
