@@ -32,8 +32,10 @@ demo: install
 test: install
 	$(PY) -m pytest -q tests
 
+# The quick benchmarks (a few minutes); bench_data_prep.py, data_prep_multi30k.py and bench_retrieval.py take longer.
 bench: install
 	$(PY) benchmarks/bench_losses.py
+	$(PY) benchmarks/bench_train_step.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

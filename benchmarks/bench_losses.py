@@ -17,6 +17,11 @@ sequence length 32. The encoder is timed at a batch that fits this machine and s
     python benchmarks/bench_losses.py --part 1   # accuracy only
 """
 import argparse
+import contextlib
+import io
+import os
+import subprocess
+import sys
 import time
 
 import torch
@@ -147,11 +152,33 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1536, help="CCE width (2 x hidden for mBERT)")
     parser.add_argument("--encoder-batch", type=int, default=4, help="pairs per encoder timing step")
     parser.add_argument("--length", type=int, default=32, help="tokens per sentence for the encoder timing")
+    parser.add_argument("--markdown", help="also write the output, with the command, commit and load, to this file")
     args = parser.parse_args()
-    if args.part in ("1", "all"):
-        gradient_accuracy(args.anchors, args.margins)
-    if args.part in ("2", "all"):
-        timing(args.batches, args.width, args.encoder_batch, args.length)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(Tee(sys.stdout, output)):
+        if args.part in ("1", "all"):
+            gradient_accuracy(args.anchors, args.margins)
+        if args.part in ("2", "all"):
+            timing(args.batches, args.width, args.encoder_batch, args.length)
+    if args.markdown:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        with open(args.markdown, "w", encoding="utf-8") as handle:
+            handle.write(f"# Loss benchmark\n\n`python benchmarks/bench_losses.py {' '.join(sys.argv[1:])}` at commit "
+                         f"{commit}; load average at the end {load} on {os.cpu_count()} cores.\n\n"
+                         f"```\n{output.getvalue()}```\n")
+
+
+class Tee(io.TextIOBase):
+    """Writes to several streams at once."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
 
 
 if __name__ == "__main__":

@@ -89,10 +89,9 @@ def cz_nce_loss(logits: torch.Tensor, positive_index: torch.Tensor, form: str = 
     if form not in CZ_NCE_FORMS:
         raise ValueError(f"cz_nce_loss: form={form!r} is not valid; choose one of {', '.join(map(repr, CZ_NCE_FORMS))}")
     logits = logits.to(_reduction_dtype(logits))
-    rows = torch.arange(logits.shape[0], device=logits.device)
-    positive = logits[rows, positive_index]
-    is_positive = F.one_hot(positive_index, logits.shape[-1]).bool()
-    negatives = logits.masked_fill(is_positive, float("-inf"))
+    column = positive_index.unsqueeze(-1)
+    positive = logits.gather(-1, column).squeeze(-1)
+    negatives = logits.scatter(-1, column, float("-inf"))
     if form == "logsumexp":
         return (torch.logsumexp(negatives, dim=-1) - positive).mean()
     margins = negatives - positive.unsqueeze(-1)
