@@ -1,0 +1,733 @@
+#!/usr/bin/env python
+"""The ML-CTL paper's ablation (Table 1) in miniature, on real parallel data, in one command.
+
+    .venv/bin/python benchmarks/reproduce_ablation.py            # the full run (≈ 40 min on 2 CPU cores)
+    .venv/bin/python benchmarks/reproduce_ablation.py --quick    # the same pipeline, tiny (≈ 5 min)
+
+What it does, all from ``../shared/data`` (read, never copied into the repository):
+
+1. Data (cached in ``--work-dir``): the first N lines of Multi30k train en–de, en–fr, en–cs; a cased WordPiece
+   tokenizer trained on them; word positioned samples (WPS) built by ``data_prep`` with eflomal alignments
+   (a share of the sentence pairs held out as the ``validation`` split).
+2. Arms (:data:`ARMS`), each trained from scratch with the same small BERT, data, masking, steps, batch and
+   learning rate, for every seed: MLM only; info-snt; CZ-snt; ML-CTL-info; ML-CTL-CZ (all + MLM). The
+   *standard* regime uses a large batch in float32; the *low-resource* regime (the one the paper motivates CZ-NCE
+   with) a small batch under ``torch.autocast("cpu", bfloat16)`` (``TrainingArguments(bf16=True)``).
+3. Evaluation through ``run_xtreme_tasks.main``: retrieval accuracy (xx → en) on Multi30k ``test_2016_flickr``
+   (de, fr, cs; in-domain, written in Tatoeba layout), Tatoeba deu/fra → eng (out of domain), zero-shot POS en → de
+   (UD English-EWT dev split 80/20 into train/dev, tested on UD German-GSD test); plus a word-level score
+   (:func:`word_retrieval_accuracy`): for the aligned word pairs of held-out sentence pairs, how often a target
+   word retrieves its English translation among all held-out English words.
+4. Output: ``ablation.md`` (mean ± std per arm and metric, Table 1 ablation layout, the command, the commit and
+   the wall time), ``ablation.json`` (every run's numbers) and ``ablation.png`` in ``--results-dir``.
+
+Resumable: each (regime, arm, seed) runs in its own process and writes ``result.json`` in its run folder; a run
+whose ``result.json`` exists is not redone. Everything is seeded (data_prep seed 0, one seed per run).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+
+logger = logging.getLogger("reproduce_ablation")
+
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+#: Multi30k languages paired with English, and the names of their Tatoeba-layout files.
+MULTI30K_TARGETS = ("de", "fr", "cs")
+TATOEBA_TARGETS = ("de", "fr")
+POS_TARGET = "de"
+#: Share of UD English-EWT dev sentences used to fine-tune POS; the rest selects the checkpoint.
+POS_TRAIN_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One row of the ablation: the ML-CTL settings it trains with (`contrastive` False: the MLM term alone)."""
+
+    name: str
+    levels: str
+    loss: str
+    contrastive: bool = True
+
+
+#: Rows of the table, in the paper's ablation order (baseline first).
+ARMS = (
+    Arm("MLM only", "sentence+word", "cz_nce", contrastive=False),
+    Arm("info-snt", "sentence", "info_nce"),
+    Arm("CZ-snt", "sentence", "cz_nce"),
+    Arm("ML-CTL-info", "sentence+word", "info_nce"),
+    Arm("ML-CTL-CZ", "sentence+word", "cz_nce"),
+)
+ARMS_BY_NAME = {arm.name: arm for arm in ARMS}
+#: The paper's claimed ordering (best first) of the arms it reports.
+PAPER_ORDER = ("ML-CTL-CZ", "CZ-snt", "info-snt", "MLM only")
+#: (CZ-NCE arm, its InfoNCE twin): the loss comparison at each level.
+LOSS_PAIRS = (("CZ-snt", "info-snt"), ("ML-CTL-CZ", "ML-CTL-info"))
+#: Table columns: result key, header, what it averages.
+METRICS = (
+    ("multi30k", "Multi30k retrieval acc", "test_2016_flickr de/fr/cs → en, mean"),
+    ("tatoeba", "Tatoeba acc", "deu/fra → eng, mean"),
+    ("pos_f1", "POS F1 (de)", "UD German-GSD test, fine-tuned on English"),
+    ("word", "word retrieval acc", "held-out aligned words, word vectors, xx → en"),
+    ("word_cce", "word CCE retrieval acc", "held-out aligned words, CCE (sentence+word arms only)"),
+)
+REGIMES = ("standard", "low-resource")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that sizes a run; identical for every arm of a regime."""
+
+    pairs_per_language: int
+    validation_fraction: float
+    vocab_size: int
+    max_length: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    intermediate_size: int
+    steps: int
+    batch_size: int
+    low_resource_batch_size: int
+    learning_rate: float
+    mlm_weight: float
+    seeds: tuple[int, ...]
+    low_resource_arms: tuple[str, ...]
+    pos_steps: int
+    pos_learning_rate: float
+    word_pairs_per_language: int
+
+
+FULL = Settings(
+    pairs_per_language=10_000, validation_fraction=0.05, vocab_size=8000, max_length=64, hidden_size=128,
+    num_layers=4, num_heads=4, intermediate_size=512, steps=400, batch_size=64, low_resource_batch_size=8,
+    learning_rate=5e-4, mlm_weight=0.1, seeds=(1, 2, 3), low_resource_arms=tuple(arm.name for arm in ARMS),
+    pos_steps=150, pos_learning_rate=5e-4, word_pairs_per_language=1000,
+)
+QUICK = replace(
+    FULL, pairs_per_language=2000, vocab_size=4000, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128,
+    steps=60, batch_size=32, seeds=(1, 2), low_resource_arms=("ML-CTL-CZ",), pos_steps=30,
+    word_pairs_per_language=300,
+)
+
+
+class AblationError(Exception):
+    """A problem that stops the run (one line: the file and what is wrong)."""
+
+
+# ------------------------------------------------------------------------------------------- shared data
+
+
+def read_gz_lines(path: Path, limit: int) -> list[str]:
+    """The first `limit` lines of a gzip text file, without line ends."""
+    if not path.is_file():
+        raise AblationError(f"{path}: not found (the shared Multi30k data is needed)")
+    lines = []
+    with gzip.open(path, "rt", encoding="utf-8") as stream:
+        for line in stream:
+            if len(lines) == limit:
+                break
+            lines.append(line.rstrip("\n"))
+    return lines
+
+
+def split_conllu(source: Path, train_path: Path, dev_path: Path, train_share: float) -> tuple[int, int]:
+    """Writes the first `train_share` of the sentences of a CoNLL-U file to `train_path`, the rest to `dev_path`;
+    returns the two sentence counts."""
+    if not source.is_file():
+        raise AblationError(f"{source}: not found (the shared UD data is needed)")
+    blocks = [block for block in source.read_text(encoding="utf-8").split("\n\n") if block.strip()]
+    cut = int(len(blocks) * train_share)
+    train_path.write_text("\n\n".join(blocks[:cut]) + "\n\n", encoding="utf-8")
+    dev_path.write_text("\n\n".join(blocks[cut:]) + "\n\n", encoding="utf-8")
+    return cut, len(blocks) - cut
+
+
+def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
+    """Builds (once; cached in `work_dir`) what every run shares: corpus subset, tokenizer, encoder config, WPS,
+    the Multi30k test set in Tatoeba layout and the POS train/dev split. Returns {name: path} and the data report."""
+    from transformers import AutoConfig
+
+    from data_prep import DataPrepError
+    from data_prep import PairSpec
+    from data_prep import build_wps_dataset
+    from run_xtreme_tasks import TATOEBA_LANG3
+    from train_mlctl import train_wordpiece_tokenizer
+
+    multi30k = data_dir / "multi30k"
+    paths = {name: work_dir / name for name in ("corpus", "tokenizer", "encoder_config", "wps", "multi30k_test", "pos")}
+    done = work_dir / "shared_ready.json"
+    if done.is_file():
+        summary = json.loads(done.read_text(encoding="utf-8"))
+        if summary["settings"] != json.loads(json.dumps(asdict(settings))):
+            raise AblationError(f"{done}: built with other settings than this mode's; remove {work_dir} to rebuild")
+        return {**{name: str(path) for name, path in paths.items()}, **summary}
+    started = time.perf_counter()
+    paths["corpus"].mkdir(parents=True, exist_ok=True)
+    texts = {lang: read_gz_lines(multi30k / f"train.{lang}.gz", settings.pairs_per_language)
+             for lang in ("en",) + MULTI30K_TARGETS}
+    for lang, lines in texts.items():
+        (paths["corpus"] / f"train.{lang}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tokenizer = train_wordpiece_tokenizer((line for lines in texts.values() for line in lines), settings.vocab_size,
+                                          model_max_length=2 * settings.max_length)
+    tokenizer.save_pretrained(paths["tokenizer"])
+    AutoConfig.for_model(
+        model_type="bert", vocab_size=len(tokenizer), hidden_size=settings.hidden_size,
+        num_hidden_layers=settings.num_layers, num_attention_heads=settings.num_heads,
+        intermediate_size=settings.intermediate_size, max_position_embeddings=2 * settings.max_length,
+        pad_token_id=tokenizer.pad_token_id,
+    ).save_pretrained(paths["encoder_config"])
+    specs = [PairSpec("en", lang, str(paths["corpus"] / "train.en"), str(paths["corpus"] / f"train.{lang}"))
+             for lang in MULTI30K_TARGETS]
+    try:
+        build_wps_dataset(specs, paths["wps"], tokenizer=tokenizer, max_length=settings.max_length,
+                          validation_fraction=settings.validation_fraction, seed=0, num_proc=2)
+    except DataPrepError as error:
+        raise AblationError(f"data_prep: {error}") from None
+    tatoeba_dir = paths["multi30k_test"] / "tatoeba"
+    tatoeba_dir.mkdir(parents=True, exist_ok=True)
+    english = read_gz_lines(multi30k / "test_2016_flickr.en.gz", 10**9)
+    for lang in MULTI30K_TARGETS:
+        code = TATOEBA_LANG3.get(lang, lang)
+        target = read_gz_lines(multi30k / f"test_2016_flickr.{lang}.gz", 10**9)
+        if len(target) != len(english):
+            raise AblationError(f"{multi30k}/test_2016_flickr.{lang}.gz: {len(target)} lines but English has {len(english)}")
+        (tatoeba_dir / f"tatoeba.{code}-eng.{code}").write_text("\n".join(target) + "\n", encoding="utf-8")
+        (tatoeba_dir / f"tatoeba.{code}-eng.eng").write_text("\n".join(english) + "\n", encoding="utf-8")
+    paths["pos"].mkdir(parents=True, exist_ok=True)
+    pos_train, pos_dev = split_conllu(data_dir / "udpos" / "en_ewt-ud-dev.conllu", paths["pos"] / "en-train.conllu",
+                                      paths["pos"] / "en-dev.conllu", POS_TRAIN_SHARE)
+    report = json.loads((paths["wps"] / "data_prep_report.json").read_text(encoding="utf-8"))
+    summary = {
+        "wps_train": report["totals"]["wps_per_split"]["train"],
+        "wps_validation": report["totals"]["wps_per_split"]["validation"],
+        "sentence_pairs": report["totals"]["pairs_read"],
+        "vocab_size": len(tokenizer),
+        "pos_sentences": {"train": pos_train, "dev": pos_dev},
+        "multi30k_test_pairs": len(english),
+        "seconds": round(time.perf_counter() - started, 1),
+        "settings": asdict(settings),
+    }
+    done.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return {**{name: str(path) for name, path in paths.items()}, **summary}
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def mlm_only_trainer_class():
+    """[`MLCTLTrainer`] whose loss is the MLM term alone (α · MLM): the baseline sees the same model, data, masking
+    and MLM gradient as the contrastive arms; only the contrastive term is absent (its head gets no gradient)."""
+    from train_mlctl import MLCTLTrainer
+
+    class MLMOnlyTrainer(MLCTLTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            outputs = model(**inputs)
+            mlm_loss = outputs.mlm_loss * self._mlm_token_share(inputs)
+            if model.training:
+                self._accumulate_train_metrics(outputs, mlm_loss)
+            loss = self.mlctl_config.mlm_weight * mlm_loss
+            return (loss, outputs) if return_outputs else loss
+
+    return MLMOnlyTrainer
+
+
+def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings, model_dir: Path) -> dict:
+    """Trains one arm from scratch with train_mlctl's pieces; saves model + tokenizer in `model_dir`. Returns the
+    last logged training values and the training wall time."""
+    from transformers import TrainingArguments
+    from transformers import set_seed
+
+    from train_mlctl import DataArguments
+    from train_mlctl import MLCTLDataCollator
+    from train_mlctl import MLCTLTrainer
+    from train_mlctl import ModelArguments
+    from train_mlctl import build_model
+    from train_mlctl import final_losses
+    from train_mlctl import load_tokenizer
+    from train_mlctl import load_wps_splits
+
+    set_seed(seed)
+    model_args = ModelArguments(config_name=shared["encoder_config"], tokenizer_name=shared["tokenizer"],
+                                levels=arm.levels, loss=arm.loss, mlm_weight=settings.mlm_weight)
+    data_args = DataArguments(train_dir=shared["wps"], max_seq_length=settings.max_length, validation_split=None)
+    tokenizer = load_tokenizer(model_args)
+    model = build_model(model_args, tokenizer)
+    train_split, _ = load_wps_splits(data_args, tokenizer)
+    low_resource = regime == "low-resource"
+    arguments = TrainingArguments(
+        output_dir=str(model_dir), max_steps=settings.steps,
+        per_device_train_batch_size=settings.low_resource_batch_size if low_resource else settings.batch_size,
+        learning_rate=settings.learning_rate, warmup_steps=settings.steps // 10, logging_steps=max(settings.steps // 10, 1),
+        save_strategy="no", eval_strategy="no", report_to="none", seed=seed, bf16=low_resource, use_cpu=True,
+        disable_tqdm=True, dataloader_pin_memory=False,
+    )
+    trainer_class = MLCTLTrainer if arm.contrastive else mlm_only_trainer_class()
+    trainer = trainer_class(model=model, args=arguments, train_dataset=train_split,
+                            data_collator=MLCTLDataCollator(tokenizer, max_length=settings.max_length, seed=seed),
+                            processing_class=tokenizer)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    trainer.save_model()
+    return {**final_losses(trainer.state.log_history), "train_seconds": round(seconds, 1)}
+
+
+# -------------------------------------------------------------------------------------------- evaluation
+
+
+def word_retrieval_accuracy(queries, candidates) -> float:
+    """% of query rows whose own row of `candidates` is the most cosine-similar of all candidate rows."""
+    from train_mlctl import full_set_retrieval_accuracy
+
+    return 100.0 * full_set_retrieval_accuracy(queries, candidates)
+
+
+def encode_wps_side(model, collator, rows: list[dict], side: str, batch_size: int = 128):
+    """(word vectors, CCEs) of one side ("x" = src, "y" = tgt) of WPS rows, by the ML-CTL encoder (MLCTLModel)."""
+    import torch
+
+    words, cces = [], []
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            batch = collator(rows[start:start + batch_size])
+            inputs = {name: batch[f"{side}_{name}"] for name in ("input_ids", "attention_mask", "word_mask")}
+            if f"{side}_token_type_ids" in batch:
+                inputs["token_type_ids"] = batch[f"{side}_token_type_ids"]
+            outputs = model(**inputs)
+            words.append(outputs.word_embeddings)
+            cces.append(outputs.cce_embeddings)
+    return torch.cat(words), torch.cat(cces)
+
+
+def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, sentence_level_cce: bool) -> dict:
+    """Word retrieval on the held-out (validation) WPS, per target language: for each aligned pair, does the target
+    word (in its sentence) retrieve its English word among the `per_language` held-out English words? Scored on
+    the word vectors (avg-first-last mean over the word's sub-words) and on the CCE; the CCE score is None when the
+    CCE does not see the word (`sentence_level_cce`)."""
+    import datasets
+    from transformers import AutoTokenizer
+
+    from modeling_mlctl import MLCTLModel
+    from train_mlctl import MLCTLDataCollator
+
+    model = MLCTLModel.from_pretrained(model_dir).eval()
+    collator = MLCTLDataCollator(AutoTokenizer.from_pretrained(model_dir), mlm_probability=0.0)
+    validation = datasets.load_from_disk(wps_dir)["validation"]
+    scores = {}
+    for lang in MULTI30K_TARGETS:
+        rows = validation.filter(lambda tgt: tgt == lang, input_columns="tgt_lang")
+        rows = list(rows.select(range(min(per_language, len(rows)))))
+        english_words, english_cces = encode_wps_side(model, collator, rows, "x")
+        target_words, target_cces = encode_wps_side(model, collator, rows, "y")
+        scores[lang] = {
+            "word": word_retrieval_accuracy(target_words, english_words),
+            "word_cce": None if sentence_level_cce else word_retrieval_accuracy(target_cces, english_cces),
+            "n_pairs": len(rows),
+        }
+    return scores
+
+
+def xtreme(argv: list[str]) -> dict:
+    """One run_xtreme_tasks evaluation; a task without results is an error (the ablation needs every number)."""
+    import run_xtreme_tasks
+
+    results = run_xtreme_tasks.main(argv)
+    for task, entry in results["tasks"].items():
+        if entry["errors"] or entry["missing"] or not entry["languages"]:
+            raise AblationError(f"run_xtreme_tasks {shlex.join(argv)}: {task}: "
+                                f"{(entry['errors'] + entry['missing'] + ['no result'])[0]}")
+    return results
+
+
+def evaluate_run(model_dir: Path, run_dir: Path, shared: dict, data_dir: Path, settings: Settings, seed: int,
+                 sentence_level_cce: bool) -> dict:
+    """Every metric of one trained model: three run_xtreme_tasks evaluations and the word-level score."""
+    common = ["--model_name_or_path", str(model_dir), "--no_hub", "--retrieval_max_length", str(2 * settings.max_length)]
+    multi30k = xtreme(common + ["--tasks", "tatoeba", "--languages", ",".join(MULTI30K_TARGETS),
+                                "--data_dir", shared["multi30k_test"], "--output_dir", str(run_dir / "xtreme_multi30k")])
+    tatoeba = xtreme(common + ["--tasks", "tatoeba", "--languages", ",".join(TATOEBA_TARGETS),
+                               "--data_dir", str(data_dir), "--output_dir", str(run_dir / "xtreme_tatoeba")])
+    pos_dir = Path(shared["pos"])
+    pos = xtreme(common + [
+        "--tasks", "udpos", "--languages", POS_TARGET, "--data_dir", str(data_dir),
+        "--data_file", f"udpos:train:en={pos_dir / 'en-train.conllu'}",
+        "--data_file", f"udpos:dev:en={pos_dir / 'en-dev.conllu'}",
+        "--max_steps", str(settings.pos_steps), "--learning_rate", str(settings.pos_learning_rate),
+        "--max_seq_length", str(2 * settings.max_length), "--seed", str(seed),
+        "--output_dir", str(run_dir / "xtreme_udpos"),
+    ])
+    words = word_level_scores(model_dir, shared["wps"], settings.word_pairs_per_language, sentence_level_cce)
+    per_language = {
+        "multi30k": {lang: v["accuracy"] for lang, v in multi30k["tasks"]["tatoeba"]["languages"].items()},
+        "tatoeba": {lang: v["accuracy"] for lang, v in tatoeba["tasks"]["tatoeba"]["languages"].items()},
+        "pos_f1": {lang: v["f1"] for lang, v in pos["tasks"]["udpos"]["languages"].items()},
+        "word": {lang: v["word"] for lang, v in words.items()},
+        "word_cce": {lang: v["word_cce"] for lang, v in words.items()},
+    }
+    metrics = {name: (float(np.mean(list(values.values()))) if None not in values.values() else None)
+               for name, values in per_language.items()}
+    return {"metrics": metrics, "per_language": per_language, "pos_dev_en": pos["tasks"]["udpos"].get("dev_en", {}),
+            "word_pairs": {lang: v["n_pairs"] for lang, v in words.items()}}
+
+
+def run_one(regime: str, arm_name: str, seed: int, work_dir: Path, data_dir: Path, settings: Settings) -> dict:
+    """Trains and evaluates one (regime, arm, seed); writes and returns its result.json."""
+    arm = ARMS_BY_NAME[arm_name]
+    shared = prepare_shared(data_dir, work_dir, settings)
+    run_dir = run_directory(work_dir, regime, arm_name, seed)
+    started = time.perf_counter()
+    training = train_arm(arm, regime, seed, shared, settings, run_dir / "model")
+    evaluation = evaluate_run(run_dir / "model", run_dir, shared, data_dir, settings, seed,
+                              sentence_level_cce=arm.levels == "sentence" or not arm.contrastive)
+    result = {"regime": regime, "arm": arm_name, "seed": seed, "training": training, **evaluation,
+              "wall_seconds": round(time.perf_counter() - started, 1)}
+    (run_dir / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return result
+
+
+def run_directory(work_dir: Path, regime: str, arm_name: str, seed: int) -> Path:
+    return work_dir / "runs" / regime / arm_name.replace(" ", "_") / f"seed{seed}"
+
+
+def planned_runs(settings: Settings) -> list[tuple[str, str, int]]:
+    """(regime, arm, seed) of every run, seed-major so that a cut-short run still has every arm."""
+    runs = []
+    for seed in settings.seeds:
+        runs += [("standard", arm.name, seed) for arm in ARMS]
+        runs += [("low-resource", name, seed) for name in settings.low_resource_arms]
+    return runs
+
+
+# ------------------------------------------------------------------------------------------- aggregation
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
+
+
+def aggregate(results: list[dict]) -> dict:
+    """{regime: {arm: {metric: {"mean", "std", "n", "values"}}}} over seeds; metrics that are None are left out."""
+    table: dict = {}
+    for result in sorted(results, key=lambda r: r["seed"]):
+        arm_entry = table.setdefault(result["regime"], {}).setdefault(result["arm"], {})
+        for name, value in result["metrics"].items():
+            if value is not None:
+                arm_entry.setdefault(name, {"values": []})["values"].append(value)
+    for arms in table.values():
+        for metrics in arms.values():
+            for entry in metrics.values():
+                entry["mean"], entry["std"] = mean_std(entry["values"])
+                entry["n"] = len(entry["values"])
+    return table
+
+
+def format_cell(entry: dict | None) -> str:
+    return "–" if entry is None else f"{entry['mean']:.1f} ± {entry['std']:.1f}"
+
+
+def gap(arms: dict, better: str, worse: str, metric: str) -> dict | None:
+    """Difference of means (better − worse) and that difference over the pooled seed std sqrt((s1² + s2²) / 2)."""
+    if better not in arms or worse not in arms or metric not in arms[better] or metric not in arms[worse]:
+        return None
+    a, b = arms[better][metric], arms[worse][metric]
+    pooled = math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
+    difference = a["mean"] - b["mean"]
+    return {"difference": difference, "pooled_std": pooled,
+            "in_stds": difference / pooled if pooled > 0 else (math.inf if difference else 0.0)}
+
+
+def ordering_verdicts(arms: dict) -> list[dict]:
+    """Per metric that all four arms of the paper's ordering have: does ML-CTL-CZ > CZ-snt > info-snt > MLM only
+    hold on the means, and the gap of each step."""
+    verdicts = []
+    for metric, header, _ in METRICS:
+        present = [name for name in PAPER_ORDER if metric in arms.get(name, {})]
+        if len(present) < len(PAPER_ORDER):
+            continue
+        steps = [(better, worse, gap(arms, better, worse, metric)) for better, worse in zip(present, present[1:])]
+        verdicts.append({"metric": metric, "header": header, "arms": present,
+                         "held": all(step["difference"] > 0 for _, _, step in steps),
+                         "steps": [{"better": b, "worse": w, **step} for b, w, step in steps]})
+    return verdicts
+
+
+def markdown(summary: dict) -> str:
+    """The results note: header (command, commit, wall time, settings), the tables, and the plain verdicts."""
+    settings, shared, table = summary["settings"], summary["shared"], summary["table"]
+    lines = [
+        f"# ML-CTL ablation in miniature{' (QUICK MODE: smoke-sized, not the result)' if summary['quick'] else ''}",
+        "",
+        f"- Command: `{summary['command']}`",
+        f"- Commit: `{summary['commit']}`",
+        f"- Wall time: {summary['wall_seconds']:.0f} s for this invocation; {summary['run_seconds']:.0f} s summed over "
+        f"the {summary['n_runs']} runs (train + evaluate); data preparation {shared['seconds']:.0f} s "
+        f"({platform.node() or 'this machine'}, {os.cpu_count()} CPU cores, {summary['jobs']} run(s) at a time).",
+        f"- Data: the first {settings['pairs_per_language']:,} Multi30k training pairs of en–de, en–fr and en–cs; "
+        f"WPS by data_prep (eflomal, intersection): {shared['wps_train']:,} train / {shared['wps_validation']:,} "
+        f"held-out ({settings['validation_fraction']:.0%} of the sentence pairs); WordPiece vocabulary "
+        f"{shared['vocab_size']:,} trained on the same text.",
+        f"- Model: BERT from scratch, {settings['num_layers']} layers, hidden {settings['hidden_size']}, "
+        f"{settings['num_heads']} heads, FFN {settings['intermediate_size']}; MLM weight α = {settings['mlm_weight']} "
+        f"(shared pass), τ = 0.07, CCE = avg-first-last pooling.",
+        f"- Budget per run (every arm): {settings['steps']} steps, lr {settings['learning_rate']} (10% warm-up, linear "
+        f"decay), seeds {', '.join(map(str, settings['seeds']))}. Standard regime: batch {settings['batch_size']}, "
+        f"float32. Low-resource regime: batch {settings['low_resource_batch_size']}, bfloat16 autocast.",
+        f"- Evaluation (run_xtreme_tasks.py): retrieval = mean-pooled last layer, cosine, xx → en; Multi30k "
+        f"test_2016_flickr ({shared['multi30k_test_pairs']:,} pairs per language); Tatoeba 1,000 pairs per language; "
+        f"POS fine-tuned {settings['pos_steps']} steps (lr {settings['pos_learning_rate']}, batch 32) on "
+        f"{shared['pos_sentences']['train']:,} UD English-EWT dev sentences (checkpoint chosen on the other "
+        f"{shared['pos_sentences']['dev']:,}), tested on UD German-GSD test. Word retrieval: up to "
+        f"{settings['word_pairs_per_language']:,} held-out aligned word pairs per language; each target word (in its "
+        "sentence) must retrieve its English word among all of them.",
+        "",
+        "Numbers are mean ± sample std over seeds, in %. The paper's ablation rows are info-snt, CZ-snt and ML-CTL-CZ "
+        "over mBERT (here: the MLM-only baseline); ML-CTL-info completes the 2 × 2 (levels × loss).",
+        "",
+    ]
+    for regime in REGIMES:
+        arms = table.get(regime)
+        if not arms:
+            continue
+        lines += [f"## {regime.capitalize()} regime", "",
+                  "| model | " + " | ".join(header for _, header, _ in METRICS) + " |",
+                  "|---|" + "---|" * len(METRICS)]
+        for arm in ARMS:
+            if arm.name in arms:
+                n = max(entry["n"] for entry in arms[arm.name].values())
+                lines.append(f"| {arm.name} (n={n}) | "
+                             + " | ".join(format_cell(arms[arm.name].get(metric)) for metric, _, _ in METRICS) + " |")
+        if not all(name in arms for name in PAPER_ORDER):
+            lines.append("")
+            continue
+        lines += ["", "Does the paper's ordering (ML-CTL-CZ > CZ-snt > info-snt > MLM only) hold on the means? "
+                  "Each step: difference of means (points) and that difference in pooled seed stds.", ""]
+        for verdict in ordering_verdicts(arms):
+            steps = "; ".join(f"{s['better']} − {s['worse']} = {s['difference']:+.1f} ({s['in_stds']:+.1f} std)"
+                              for s in verdict["steps"])
+            lines.append(f"- **{verdict['header']}**: {'held' if verdict['held'] else 'did not hold'} — {steps}")
+        lines.append("")
+    lines += loss_comparison(table)
+    lines += ["## Per language (mean over seeds)", "", "| regime | model | metric | " + " | ".join(
+        ("de", "fr", "cs")) + " |", "|---|---|---|---|---|---|"]
+    for regime, arm, metric, per_language in summary["per_language_means"]:
+        cells = [("–" if per_language.get(lang) is None else f"{per_language[lang]:.1f}") for lang in ("de", "fr", "cs")]
+        lines.append(f"| {regime} | {arm} | {metric} | " + " | ".join(cells) + " |")
+    lines += ["", f"Every run's numbers: `{summary['json_name']}`; chart: `{summary['png_name']}`.", ""]
+    return "\n".join(lines)
+
+
+def loss_comparison(table: dict) -> list[str]:
+    """Markdown lines: CZ-NCE minus InfoNCE at equal levels, per metric, side by side for the two regimes (the
+    paper: CZ-NCE helps most when compute is limited, i.e. the gap should be larger in the low-resource regime)."""
+    rows = []
+    for cz, info in LOSS_PAIRS:
+        for metric, header, _ in METRICS:
+            cells = [gap(table.get(regime, {}), cz, info, metric) for regime in REGIMES]
+            if any(cells):
+                rows.append(f"| {cz} − {info} | {header} | " + " | ".join(
+                    "–" if c is None else f"{c['difference']:+.1f} ({c['in_stds']:+.1f} std)" for c in cells) + " |")
+    if not rows:
+        return []
+    return ["## CZ-NCE vs InfoNCE at equal levels", "",
+            "Difference of means in points (positive: CZ-NCE better), and in pooled seed stds.", "",
+            "| comparison | metric | " + " | ".join(f"{regime} regime" for regime in REGIMES) + " |",
+            "|---|---|" + "---|" * len(REGIMES), *rows, ""]
+
+
+def per_language_means(results: list[dict]) -> list[tuple[str, str, str, dict]]:
+    """(regime, arm, metric, {lang: mean over seeds}) rows for the per-language table."""
+    rows = []
+    for regime in REGIMES:
+        for arm in ARMS:
+            runs = [r for r in results if r["regime"] == regime and r["arm"] == arm.name]
+            if not runs:
+                continue
+            for metric, header, _ in METRICS:
+                languages = runs[0]["per_language"][metric]
+                means = {lang: (None if any(r["per_language"][metric][lang] is None for r in runs)
+                                else float(np.mean([r["per_language"][metric][lang] for r in runs])))
+                         for lang in languages}
+                if any(value is not None for value in means.values()):
+                    rows.append((regime, arm.name, header, means))
+    return rows
+
+
+def bar_chart(table: dict, path: Path, title: str) -> None:
+    """Grouped bars (metric groups, one bar per arm, seed std as error bars), one panel per regime."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    regimes = [regime for regime in REGIMES if regime in table]
+    figure, axes = plt.subplots(len(regimes), 1, figsize=(11, 4.2 * len(regimes)), squeeze=False)
+    width = 0.8 / len(ARMS)
+    for axis, regime in zip(axes[:, 0], regimes):
+        for position, arm in enumerate(ARMS):
+            metrics = table[regime].get(arm.name, {})
+            means = [metrics[m]["mean"] if m in metrics else np.nan for m, _, _ in METRICS]
+            stds = [metrics[m]["std"] if m in metrics else 0.0 for m, _, _ in METRICS]
+            axis.bar(np.arange(len(METRICS)) + (position - (len(ARMS) - 1) / 2) * width, means, width, yerr=stds,
+                     capsize=2, label=arm.name)
+        axis.set_xticks(np.arange(len(METRICS)), [header for _, header, _ in METRICS], fontsize=8)
+        axis.set_ylabel("%")
+        axis.set_title(f"{regime} regime")
+        axis.legend(fontsize=7, ncols=len(ARMS))
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def git_commit() -> str:
+    """HEAD at run time, marked when the script itself differs from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", str(Path(__file__).relative_to(REPO_ROOT)))
+    return commit + (" (with uncommitted changes to this script)" if dirty else "")
+
+
+def write_results(results: list[dict], summary: dict, results_dir: Path) -> Path:
+    """ablation.json, ablation.md and ablation.png in `results_dir`; returns the Markdown path."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    table = aggregate(results)
+    summary = {**summary, "table": table, "per_language_means": per_language_means(results),
+               "json_name": "ablation.json", "png_name": "ablation.png",
+               "verdicts": {regime: ordering_verdicts(arms) for regime, arms in table.items()}}
+    (results_dir / "ablation.json").write_text(json.dumps({**summary, "runs": results}, indent=2), encoding="utf-8")
+    bar_chart(table, results_dir / "ablation.png",
+              "ML-CTL ablation in miniature" + (" (quick mode)" if summary["quick"] else ""))
+    path = results_dir / "ablation.md"
+    path.write_text(markdown(summary), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny settings (≈ 5 min): checks the pipeline end to end")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="the shared data folder (multi30k, tatoeba, udpos)")
+    parser.add_argument("--work-dir", help="cache and run folders (default outputs/ablation/{full,quick})")
+    parser.add_argument("--results-dir", help="where ablation.{md,json,png} go (default results/, or the work dir "
+                                              "with --quick)")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time, each with --threads torch threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--run", nargs=3, metavar=("REGIME", "ARM", "SEED"), help=argparse.SUPPRESS)
+    return parser
+
+
+def launch(run: tuple[str, str, int], args, work_dir: Path) -> subprocess.Popen:
+    """Starts one run in its own process (log in its run folder)."""
+    regime, arm, seed = run
+    run_dir = run_directory(work_dir, regime, arm, seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(Path(__file__).resolve()), "--data", args.data, "--work-dir", str(work_dir),
+               "--threads", str(args.threads), "--run", regime, arm, str(seed)] + (["--quick"] if args.quick else [])
+    environment = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+    log = open(run_dir / "log.txt", "w", encoding="utf-8")
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=REPO_ROOT)
+
+
+def run_all(args, settings: Settings, work_dir: Path) -> list[dict]:
+    """Runs every planned (regime, arm, seed) without a result.json, `--jobs` at a time; returns all results."""
+    from tqdm.auto import tqdm
+
+    runs = planned_runs(settings)
+    pending = [run for run in runs if not (run_directory(work_dir, *run) / "result.json").is_file()]
+    logger.info("%d runs planned, %d already done", len(runs), len(runs) - len(pending))
+    active: dict = {}
+    with tqdm(total=len(runs), initial=len(runs) - len(pending), desc="runs", unit="run") as progress:
+        while pending or active:
+            while pending and len(active) < args.jobs:
+                run = pending.pop(0)
+                active[run] = launch(run, args, work_dir)
+            time.sleep(1)
+            for run, process in list(active.items()):
+                if process.poll() is None:
+                    continue
+                del active[run]
+                if process.returncode != 0:
+                    for other in active.values():
+                        other.terminate()
+                    log = run_directory(work_dir, *run) / "log.txt"
+                    tail = log.read_text(encoding="utf-8").strip().splitlines()[-1:] or ["(empty log)"]
+                    raise AblationError(f"run {run} failed (exit {process.returncode}); {log}: {tail[0]}")
+                progress.update(1)
+    return [json.loads((run_directory(work_dir, *run) / "result.json").read_text()) for run in runs]
+
+
+def main(argv: list[str] | None = None) -> Path | dict:
+    args = build_parser().parse_args(argv)
+    settings = QUICK if args.quick else FULL
+    mode = "quick" if args.quick else "full"
+    work_dir = Path(args.work_dir or REPO_ROOT / "outputs" / "ablation" / mode)
+    data_dir = Path(args.data)
+    if args.run:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        regime, arm, seed = args.run
+        return run_one(regime, arm, int(seed), work_dir, data_dir, settings)
+    for needed in ("multi30k", "tatoeba", "udpos"):
+        if not (data_dir / needed).is_dir():
+            raise AblationError(f"{data_dir / needed}: not found (pass --data, the shared data folder)")
+    started = time.perf_counter()
+    command = shlex.join([".venv/bin/python", "benchmarks/reproduce_ablation.py", *(argv if argv is not None else sys.argv[1:])])
+    commit = git_commit()
+    shared = prepare_shared(data_dir, work_dir, settings)
+    results = run_all(args, settings, work_dir)
+    summary = {"command": command, "commit": commit, "quick": args.quick, "settings": asdict(settings),
+               "shared": {k: v for k, v in shared.items() if not isinstance(v, str) and k != "settings"},
+               "wall_seconds": time.perf_counter() - started, "run_seconds": sum(r["wall_seconds"] for r in results),
+               "n_runs": len(results), "jobs": args.jobs}
+    results_dir = Path(args.results_dir or (work_dir if args.quick else REPO_ROOT / "results"))
+    path = write_results(results, summary, results_dir)
+    print(path.read_text(encoding="utf-8"))
+    return path
+
+
+def cli() -> int:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    try:
+        main()
+    except AblationError as error:
+        print(f"reproduce_ablation: error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # the library errors of train_mlctl / run_xtreme_tasks are one-line too
+        name = type(error).__name__
+        if name not in ("TrainingSetupError", "XtremeDataError", "MissingDataError", "DataPrepError"):
+            raise
+        print(f"reproduce_ablation: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
