@@ -120,15 +120,25 @@ class Settings:
 
 FULL = Settings(
     pairs_per_language=10_000, validation_fraction=0.05, vocab_size=8000, max_length=64, hidden_size=128,
-    num_layers=4, num_heads=4, intermediate_size=512, steps=400, batch_size=64, low_resource_batch_size=8,
-    learning_rate=5e-4, mlm_weight=0.1, seeds=(1, 2, 3), low_resource_arms=tuple(arm.name for arm in ARMS),
-    pos_steps=150, pos_learning_rate=5e-4, word_pairs_per_language=1000,
+    num_layers=4, num_heads=4, intermediate_size=512, steps=300, batch_size=64, low_resource_batch_size=8,
+    learning_rate=5e-4, mlm_weight=0.1, seeds=(1, 2, 3),
+    low_resource_arms=("info-snt", "CZ-snt", "ML-CTL-info", "ML-CTL-CZ"),
+    pos_steps=80, pos_learning_rate=1e-3, word_pairs_per_language=1000,
 )
 QUICK = replace(
     FULL, pairs_per_language=2000, vocab_size=4000, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128,
     steps=60, batch_size=32, seeds=(1, 2), low_resource_arms=("ML-CTL-CZ",), pos_steps=30,
     word_pairs_per_language=300,
 )
+
+
+#: The settings the cached shared data (corpus, tokenizer, encoder config, WPS) depend on.
+SHARED_DATA_FIELDS = ("pairs_per_language", "validation_fraction", "vocab_size", "max_length", "hidden_size",
+                      "num_layers", "num_heads", "intermediate_size")
+
+
+def shared_data_settings(settings: Settings) -> dict:
+    return {name: getattr(settings, name) for name in SHARED_DATA_FIELDS}
 
 
 class AblationError(Exception):
@@ -179,7 +189,7 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
     done = work_dir / "shared_ready.json"
     if done.is_file():
         summary = json.loads(done.read_text(encoding="utf-8"))
-        if summary["settings"] != json.loads(json.dumps(asdict(settings))):
+        if summary["settings"] != shared_data_settings(settings):
             raise AblationError(f"{done}: built with other settings than this mode's; remove {work_dir} to rebuild")
         return {**{name: str(path) for name, path in paths.items()}, **summary}
     started = time.perf_counter()
@@ -226,7 +236,7 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
         "pos_sentences": {"train": pos_train, "dev": pos_dev},
         "multi30k_test_pairs": len(english),
         "seconds": round(time.perf_counter() - started, 1),
-        "settings": asdict(settings),
+        "settings": shared_data_settings(settings),
     }
     done.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return {**{name: str(path) for name, path in paths.items()}, **summary}
