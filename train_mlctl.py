@@ -37,13 +37,13 @@ from transformers import AutoConfig
 from transformers import AutoTokenizer
 from transformers import DataCollatorForLanguageModeling
 from transformers import HfArgumentParser
-from transformers import PreTrainedTokenizerFast
 from transformers import Trainer
 from transformers import TrainerCallback
 from transformers import TrainingArguments
 from transformers import set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from data_prep.tokenizer import train_wordpiece_tokenizer
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl import MLCTLForPreTraining
 from modeling_mlctl.configuration_mlctl import CZ_NCE_FORMS
@@ -729,32 +729,6 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
 
 
 # ------------------------------------------------------------------------------------------------- demo
-
-
-def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int = 512) -> PreTrainedTokenizerFast:
-    """A cased BERT-style WordPiece tokenizer ([PAD] [UNK] [CLS] [SEP] [MASK]) trained on `texts` with the
-    `tokenizers` library."""
-    from tokenizers import Tokenizer
-    from tokenizers import decoders
-    from tokenizers import models
-    from tokenizers import normalizers
-    from tokenizers import pre_tokenizers
-    from tokenizers import processors
-    from tokenizers import trainers
-
-    specials = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
-                "mask_token": "[MASK]"}
-    backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size,
-                                                                 special_tokens=list(specials.values())))
-    cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
-    backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
-    )
-    backend.decoder = decoders.WordPiece()
-    return PreTrainedTokenizerFast(tokenizer_object=backend, model_max_length=model_max_length, **specials)
 
 
 #: The embedded default job: language pairs of the shipped sample, lines held out for evaluation, model shape.

@@ -87,7 +87,8 @@ def stage_throughput(n_pairs: int, work_dir: Path) -> list[tuple[str, float, flo
     stopwords = {lang: stopwordsiso_words(lang) for lang in ("en", "de")}
     plain = WpsBuilder("eflomal", "intersection", stopwords, 4, 4, 0, 0.01)
     texts = (text for pair in pairs for text in (pair.src, pair.tgt))
-    tokenizer_json, _ = load_fast_tokenizer(train_wordpiece_tokenizer(texts, str(work_dir / "tok"), 16000), 128)
+    train_wordpiece_tokenizer(texts, vocab_size=16000).save_pretrained(work_dir / "tok")
+    tokenizer_json, _ = load_fast_tokenizer(str(work_dir / "tok"), 128)
     tokenized = WpsBuilder("eflomal", "intersection", stopwords, 4, 4, 0, 0.01, {}, tokenizer_json, 128)
 
     src_file, tgt_file = work_dir / "src.tok", work_dir / "tgt.tok"
@@ -194,7 +195,7 @@ def main() -> None:
         if not args.skip_memory:
             if not (work_dir / "tok").is_dir():
                 with gzip.open(DATA / "train.en.gz", "rt", encoding="utf-8") as stream:
-                    train_wordpiece_tokenizer(stream.read().splitlines(), str(work_dir / "tok"), 16000)
+                    train_wordpiece_tokenizer(stream.read().splitlines(), vocab_size=16000).save_pretrained(work_dir / "tok")
             print("\npeak memory, whole pipeline (eflomal + tokenizer, 2 processes), fresh process per row;")
             print("main anonymous = heap of the main process (RssAnon, sampled); main RSS adds the memory-mapped")
             print("Arrow pages save_to_disk reads (page cache, grows with the output); child = largest worker / eflomal")

@@ -120,7 +120,8 @@ def main() -> None:
     work_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     texts = (line for lang in ("en",) + TARGETS for line in gz_lines(multi30k / f"train.{lang}.gz"))
-    tokenizer = train_wordpiece_tokenizer(texts, str(work_dir / "tokenizer"), vocab_size=16000)
+    tokenizer = str(work_dir / "tokenizer")
+    train_wordpiece_tokenizer(texts, vocab_size=16000).save_pretrained(tokenizer)
     specs = [PairSpec("en", lang, str(multi30k / "train.en.gz"), str(multi30k / f"train.{lang}.gz")) for lang in TARGETS]
     dataset = build_wps_dataset(specs, work_dir / "wps", tokenizer=tokenizer, num_proc=args.num_proc)
     report = json.loads((work_dir / "wps" / "data_prep_report.json").read_text(encoding="utf-8"))

@@ -1,29 +1,38 @@
-"""A small WordPiece tokenizer trained offline, for demos, tests and benchmarks without the Hub.
+"""A BERT-style WordPiece tokenizer trained offline, for the demo, tests and benchmarks without the Hub.
 
-Built with the ``tokenizers`` library and wrapped as a transformers fast tokenizer: under
-transformers 5, ``BertTokenizerFast(vocab_file=...)`` silently maps every word to ``[UNK]``.
+Built with the ``tokenizers`` library and wrapped with ``tokenizer_object=``: under transformers 5,
+``BertTokenizerFast(vocab_file=...)`` silently maps every word to ``[UNK]``.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+SPECIAL_TOKENS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
+                  "mask_token": "[MASK]"}
 
 
-def train_wordpiece_tokenizer(texts: Iterable[str], directory: str, vocab_size: int = 8000,
-                              lowercase: bool = False) -> str:
-    """Train a BERT-style WordPiece tokenizer (accents kept, ``[CLS] x [SEP]`` template) on
-    ``texts``, save it with ``save_pretrained`` in ``directory`` and return the directory."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, model_max_length: int = 512,
+                              lowercase: bool = False):
+    """A WordPiece tokenizer ([PAD] [UNK] [CLS] [SEP] [MASK]; accents kept; ``[CLS] A [SEP] B [SEP]`` with segment ids)
+    trained on ``texts``. Returns a ``BertTokenizerFast`` (so ``AutoTokenizer`` reloads it as one); ``save_pretrained`` it to reuse it."""
+    from tokenizers import Tokenizer
+    from tokenizers import decoders
+    from tokenizers import models
+    from tokenizers import normalizers
+    from tokenizers import pre_tokenizers
+    from tokenizers import processors
+    from tokenizers import trainers
     from transformers import BertTokenizerFast
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=False)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False))
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=False)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, show_progress=False,
+                                                                 special_tokens=list(SPECIAL_TOKENS.values())))
+    cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
     )
-    BertTokenizerFast(tokenizer_object=tokenizer, do_lower_case=lowercase, strip_accents=False).save_pretrained(directory)
-    return directory
+    backend.decoder = decoders.WordPiece()
+    return BertTokenizerFast(tokenizer_object=backend, do_lower_case=lowercase, strip_accents=False,
+                             model_max_length=model_max_length, **SPECIAL_TOKENS)

@@ -41,4 +41,5 @@ def synthetic_corpus(n_pairs: int, seed: int = 0) -> tuple[list[str], list[str]]
 
 def make_tokenizer(directory: Path, texts: list[str]) -> str:
     """A tiny lower-casing WordPiece tokenizer trained on ``texts``, saved in ``directory``."""
-    return train_wordpiece_tokenizer(texts, str(directory), vocab_size=1000, lowercase=True)
+    train_wordpiece_tokenizer(texts, vocab_size=1000, lowercase=True).save_pretrained(directory)
+    return str(directory)
