@@ -181,8 +181,8 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
     from data_prep import DataPrepError
     from data_prep import PairSpec
     from data_prep import build_wps_dataset
+    from data_prep.tokenizer import train_wordpiece_tokenizer
     from run_xtreme_tasks import TATOEBA_LANG3
-    from train_mlctl import train_wordpiece_tokenizer
 
     multi30k = data_dir / "multi30k"
     paths = {name: work_dir / name for name in ("corpus", "tokenizer", "encoder_config", "wps", "multi30k_test", "pos")}
@@ -724,16 +724,15 @@ def main(argv: list[str] | None = None) -> Path | dict:
 
 
 def cli() -> int:
+    """Console entry point: 0 on success, 2 with a one-line error when data, settings or a run are unusable."""
+    from data_prep import DataPrepError
+    from run_xtreme_tasks import XtremeDataError
+    from train_mlctl import TrainingSetupError
+
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     try:
         main()
-    except AblationError as error:
-        print(f"reproduce_ablation: error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:  # the library errors of train_mlctl / run_xtreme_tasks are one-line too
-        name = type(error).__name__
-        if name not in ("TrainingSetupError", "XtremeDataError", "MissingDataError", "DataPrepError"):
-            raise
+    except (AblationError, DataPrepError, XtremeDataError, TrainingSetupError) as error:
         print(f"reproduce_ablation: error: {error}", file=sys.stderr)
         return 2
     return 0
