@@ -11,6 +11,7 @@ from transformers import AutoModelForPreTraining
 from transformers import AutoModelForSequenceClassification
 from transformers import AutoModelForTokenClassification
 
+from . import modeling_mlctl
 from .configuration_mlctl import MLCTLConfig
 from .losses import MLCTLContrastiveLoss
 from .losses import cross_lingual_similarity_logits
@@ -43,13 +44,7 @@ for _auto_class, _model_class in _AUTO_CLASSES:
 
 __all__ = [
     "MLCTLConfig",
-    "MLCTLPreTrainedModel",
-    "MLCTLModel",
-    "MLCTLForPreTraining",
-    "MLCTLForSequenceClassification",
-    "MLCTLForTokenClassification",
-    "MLCTLModelOutput",
-    "MLCTLForPreTrainingOutput",
+    *modeling_mlctl.__all__,
     "MLCTLContrastiveLoss",
     "cross_lingual_similarity_logits",
     "cz_nce_loss",
