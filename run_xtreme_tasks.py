@@ -27,6 +27,7 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,28 +189,39 @@ def read_sentence_pair_tsv(path: Path, raw_paws: bool = False) -> list[list[str]
     return rows
 
 
+def _blank_line_blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
+    """The numbered lines of a file, grouped into the blocks that blank lines separate (one sentence each in the
+    tagging formats)."""
+    block = []
+    for line_number, line in enumerate(_read_lines(path), start=1):
+        if line.strip():
+            block.append((line_number, line))
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
 def read_tagging_tsv(path: Path) -> tuple[list[list[str]], list[list[str]] | None]:
     """Sentences of an XTREME tagging file: ``word<TAB>tag`` per line, a blank line between sentences.
 
     Returns ``(tokens, tags)``; ``tags`` is ``None`` for XTREME's unlabelled test files (one word per line).
     """
-    tokens, tags, sentence, sentence_tags = [], [], [], []
+    tokens, tags = [], []
     fields_per_line = None
-    for line_number, line in enumerate(_read_lines(path), start=1):
-        if not line.strip():
-            if sentence:
-                tokens.append(sentence)
-                tags.append(sentence_tags)
-            sentence, sentence_tags = [], []
-            continue
-        fields = line.split("\t")
-        if len(fields) not in (1, 2) or (fields_per_line is not None and len(fields) != fields_per_line):
-            expected = "1 or 2" if fields_per_line is None else str(fields_per_line)
-            raise XtremeDataError(f"{path}:{line_number}: expected {expected} tab-separated fields, found {len(fields)}")
-        fields_per_line = len(fields)
-        sentence.append(fields[0].strip())
-        sentence_tags.append(fields[1].strip() if len(fields) == 2 else "")
-    if sentence:
+    for block in _blank_line_blocks(path):
+        sentence, sentence_tags = [], []
+        for line_number, line in block:
+            fields = line.split("\t")
+            if len(fields) not in (1, 2) or (fields_per_line is not None and len(fields) != fields_per_line):
+                expected = "1 or 2" if fields_per_line is None else str(fields_per_line)
+                raise XtremeDataError(
+                    f"{path}:{line_number}: expected {expected} tab-separated fields, found {len(fields)}"
+                )
+            fields_per_line = len(fields)
+            sentence.append(fields[0].strip())
+            sentence_tags.append(fields[1].strip() if len(fields) == 2 else "")
         tokens.append(sentence)
         tags.append(sentence_tags)
     return tokens, (tags if fields_per_line == 2 else None)
@@ -217,43 +229,32 @@ def read_tagging_tsv(path: Path) -> tuple[list[list[str]], list[list[str]] | Non
 
 def read_conllu(path: Path) -> tuple[list[list[str]], list[list[str]]]:
     """Words (column 2) and UPOS tags (column 4) of a CoNLL-U file; multiword-token and empty-node lines skipped."""
-    tokens, tags, sentence, sentence_tags = [], [], [], []
-    for line_number, line in enumerate(_read_lines(path), start=1):
-        if not line.strip():
-            if sentence:
-                tokens.append(sentence)
-                tags.append(sentence_tags)
-            sentence, sentence_tags = [], []
-            continue
-        if line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if len(fields) != 10:
-            raise XtremeDataError(f"{path}:{line_number}: expected 10 tab-separated CoNLL-U fields, found {len(fields)}")
-        if "-" in fields[0] or "." in fields[0]:
-            continue
-        if fields[3] == "_":
-            raise XtremeDataError(f"{path}:{line_number}: word {fields[1]!r} has no UPOS tag (column 4 is '_')")
-        sentence.append(fields[1])
-        sentence_tags.append(fields[3])
-    if sentence:
-        tokens.append(sentence)
-        tags.append(sentence_tags)
+    tokens, tags = [], []
+    for block in _blank_line_blocks(path):
+        sentence, sentence_tags = [], []
+        for line_number, line in block:
+            if line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            if len(fields) != 10:
+                raise XtremeDataError(
+                    f"{path}:{line_number}: expected 10 tab-separated CoNLL-U fields, found {len(fields)}"
+                )
+            if "-" in fields[0] or "." in fields[0]:
+                continue
+            if fields[3] == "_":
+                raise XtremeDataError(f"{path}:{line_number}: word {fields[1]!r} has no UPOS tag (column 4 is '_')")
+            sentence.append(fields[1])
+            sentence_tags.append(fields[3])
+        if sentence:
+            tokens.append(sentence)
+            tags.append(sentence_tags)
     return tokens, tags
 
 
 def read_tag_labels(path: Path) -> list[list[str]]:
     """Gold tags in XTREME's label-folder format: one tag per line, a blank line between sentences."""
-    sentences, current = [], []
-    for line in _read_lines(path):
-        if line.strip():
-            current.append(line.strip())
-        elif current:
-            sentences.append(current)
-            current = []
-    if current:
-        sentences.append(current)
-    return sentences
+    return [[line.strip() for _, line in block] for block in _blank_line_blocks(path)]
 
 
 def read_bucc_file(path: Path) -> tuple[list[str], list[str]]:
