@@ -25,8 +25,8 @@ def test_files_with_different_line_counts(capsys, tmp_path):
     status, err = run_cli(capsys, tmp_path, "--aligner", "word-list", "--word-list-dir", str(tmp_path),
                           "--pair", "en", "de", en, de)
     # The word-list lookup fails first unless a list exists: give one.
-    assert status == 2 and err == [f"error: pair 1: no word list for en-de (give --word-list en de FILE or a "
-                                   f"--word-list-dir with en_uni.txt and de_uni.txt)"]
+    assert status == 2 and err == ["error: pair 1: no word list for en-de (give --word-list en de FILE or a "
+                                   "--word-list-dir with en_uni.txt and de_uni.txt)"]
     word_list = write_lines(tmp_path / "list.txt", ["cat Katze"])
     status, err = run_cli(capsys, tmp_path, "--aligner", "word-list", "--word-list", "en", "de", word_list,
                           "--pair", "en", "de", en, de)

@@ -1,5 +1,4 @@
 """Retrieval and BUCC scorers of run_xtreme_tasks on hand-built embeddings with known answers."""
-import itertools
 import math
 import random
 

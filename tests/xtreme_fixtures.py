@@ -148,7 +148,7 @@ def write_xtreme_fixture(root: Path) -> dict:
         tag = TAGGING_TAG["udpos"]
         _write_conllu(data / "udpos" / f"en_fix-ud-{split}.conllu", sentences, tag)
         if split == "test":
-            _write_conllu(data / "udpos" / f"de_fix-ud-test.conllu", [translate(s) for s in sentences], tag)
+            _write_conllu(data / "udpos" / "de_fix-ud-test.conllu", [translate(s) for s in sentences], tag)
         tag = TAGGING_TAG["panx"]
         _write_tagged_tsv(data / "panx" / f"{split}-en.tsv", sentences, tag)
         if split == "test":
