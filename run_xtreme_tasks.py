@@ -1044,18 +1044,16 @@ class Evaluation:
     """One run: the model, the data and the per-task results."""
 
     def __init__(self, args):
-        from transformers import AutoTokenizer
+        from data_prep.tokenizer import load_auto_fast_tokenizer
 
         self.args = args
         self.output_dir = Path(args.output_dir)
         self.data = XtremeData(args.data_dir, args.labels_dir, parse_data_file_overrides(args.data_file),
                                use_hub=not args.no_hub)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path)
-        except (OSError, ValueError) as error:
-            raise XtremeDataError(f"{args.model_name_or_path}: cannot load a tokenizer: {str(error).splitlines()[0]}") from None
-        if not self.tokenizer.is_fast:
-            raise XtremeDataError(f"{args.model_name_or_path}: needs a fast tokenizer (word_ids) for tagging")
+            self.tokenizer = load_auto_fast_tokenizer(args.model_name_or_path, "labelling first sub-tokens (word_ids)")
+        except ValueError as error:
+            raise XtremeDataError(str(error)) from None
         self.settings = TrainingSettings(
             learning_rate=args.learning_rate, max_seq_length=args.max_seq_length,
             classification_epochs=args.classification_epochs, tagging_epochs=args.tagging_epochs,

@@ -34,7 +34,6 @@ from typing import Iterable
 import numpy as np
 import torch
 from transformers import AutoConfig
-from transformers import AutoTokenizer
 from transformers import DataCollatorForLanguageModeling
 from transformers import HfArgumentParser
 from transformers import Trainer
@@ -43,6 +42,7 @@ from transformers import TrainingArguments
 from transformers import set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.tokenizer import train_wordpiece_tokenizer
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl import MLCTLForPreTraining
@@ -539,12 +539,9 @@ def load_tokenizer(model_args: ModelArguments):
     if source is None:
         raise TrainingSetupError("pass --model_name_or_path (pre-trained) or --config_name with --tokenizer_name (scratch)")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as error:
-        raise TrainingSetupError(f"{source}: cannot load a tokenizer: {str(error).splitlines()[0]}") from None
-    if not tokenizer.is_fast:
-        raise TrainingSetupError(f"{source}: a fast tokenizer is needed (offsets locate the marked words)")
-    return tokenizer
+        return load_auto_fast_tokenizer(source, "locating the marked words by offsets")
+    except ValueError as error:
+        raise TrainingSetupError(str(error)) from None
 
 
 def build_model(model_args: ModelArguments, tokenizer) -> MLCTLForPreTraining:

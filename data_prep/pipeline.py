@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from data_prep.languages import check_language, read_stopword_file, stopwordsiso_words
 from data_prep.reading import DataPrepError, PairSpec, SentencePair, read_sentence_pairs
+from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.word_pairs import SYMMETRIZATIONS, WordList, load_word_list_dir
 from data_prep.wps import (
     ALIGNERS,
@@ -120,9 +121,10 @@ def load_fast_tokenizer(tokenizer, max_length: int) -> tuple[str, dict]:
     """Serialise a fast tokenizer (object or name/path for ``AutoTokenizer``) for the workers,
     with truncation to ``max_length`` tokens and no padding; also return its report entry."""
     if isinstance(tokenizer, (str, os.PathLike)):
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
+        try:
+            tokenizer = load_auto_fast_tokenizer(tokenizer, "locating words by character offsets")
+        except ValueError as error:
+            raise DataPrepError(f"tokenizer {error}") from None
     name = getattr(tokenizer, "name_or_path", type(tokenizer).__name__)
     if not getattr(tokenizer, "is_fast", False):
         raise DataPrepError(f"tokenizer {name}: not a fast tokenizer; character offsets need one")

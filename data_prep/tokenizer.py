@@ -36,3 +36,25 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, mode
     backend.decoder = decoders.WordPiece()
     return BertTokenizerFast(tokenizer_object=backend, do_lower_case=lowercase, strip_accents=False,
                              model_max_length=model_max_length, **SPECIAL_TOKENS)
+
+
+def load_auto_fast_tokenizer(source, purpose: str):
+    """``AutoTokenizer.from_pretrained(source)`` with one-line errors, for every command that takes a tokenizer name.
+
+    Raises ``ValueError`` naming ``source``: a local path that does not exist, a tokenizer that does not load (the
+    first line of transformers' reason), or one that is not fast (``purpose`` says what needs the fast one).
+    """
+    import os
+
+    from transformers import AutoTokenizer
+
+    text = str(source)
+    if text.startswith(("/", "./", "../", "~")) and not os.path.exists(os.path.expanduser(text)):
+        raise ValueError(f"{text}: no such file or directory (and not a Hub model name)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(os.path.expanduser(text))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{text}: cannot load a tokenizer: {str(error).splitlines()[0]}") from None
+    if not tokenizer.is_fast:
+        raise ValueError(f"{text}: not a fast tokenizer; {purpose} needs one")
+    return tokenizer

@@ -119,3 +119,12 @@ def test_bad_numbers(capsys, tmp_path, bad_option, message):
     de = write_lines(tmp_path / "c.de", ["eine Katze"])
     status, err = run_cli(capsys, tmp_path, *bad_option, "--pair", "en", "de", en, de)
     assert status == 2 and err == [message]
+
+
+def test_a_missing_tokenizer_directory_is_one_line(capsys, tmp_path):
+    en = write_lines(tmp_path / "c.en", ["a cat"])
+    de = write_lines(tmp_path / "c.de", ["eine Katze"])
+    missing = tmp_path / "no-tokenizer"
+    status, err = run_cli(capsys, tmp_path, "--tokenizer", str(missing), "--pair", "en", "de", en, de)
+    assert status == 2
+    assert err == [f"error: tokenizer {missing}: no such file or directory (and not a Hub model name)"]
