@@ -14,22 +14,45 @@ SPECIAL_TOKENS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS
 def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, model_max_length: int = 512,
                               lowercase: bool = False):
     """A WordPiece tokenizer ([PAD] [UNK] [CLS] [SEP] [MASK]; accents kept; ``[CLS] A [SEP] B [SEP]`` with segment ids)
-    trained on ``texts``. Returns a ``BertTokenizerFast`` (so ``AutoTokenizer`` reloads it as one); ``save_pretrained`` it to reuse it."""
+    trained on ``texts``. Returns a ``BertTokenizerFast`` (so ``AutoTokenizer`` reloads it as one); ``save_pretrained`` it to reuse it.
+
+    The ``tokenizers`` trainer breaks ties between equally frequent pieces in no fixed order, so two trainings on the
+    same text can give different vocabularies; :func:`wordpiece_tokenizer_from_vocab` builds a reproducible one."""
     from tokenizers import Tokenizer
-    from tokenizers import decoders
     from tokenizers import models
     from tokenizers import normalizers
     from tokenizers import pre_tokenizers
-    from tokenizers import processors
     from tokenizers import trainers
-    from transformers import BertTokenizerFast
 
     backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     backend.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=False)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     backend.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, show_progress=False,
                                                                  special_tokens=list(SPECIAL_TOKENS.values())))
-    cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
+    return wordpiece_tokenizer_from_vocab(backend.get_vocab(), model_max_length, lowercase)
+
+
+def wordpiece_tokenizer_from_vocab(vocab: dict[str, int] | list[str], model_max_length: int = 512,
+                                   lowercase: bool = False):
+    """The BERT-style ``BertTokenizerFast`` of :func:`train_wordpiece_tokenizer` over a given vocabulary (a list in
+    id order, or a ``{piece: id}`` dict) that must hold the special tokens."""
+    from tokenizers import Tokenizer
+    from tokenizers import decoders
+    from tokenizers import models
+    from tokenizers import normalizers
+    from tokenizers import pre_tokenizers
+    from tokenizers import processors
+    from transformers import BertTokenizerFast
+
+    if not isinstance(vocab, dict):
+        vocab = {piece: index for index, piece in enumerate(vocab)}
+    missing = [token for token in SPECIAL_TOKENS.values() if token not in vocab]
+    if missing:
+        raise ValueError(f"the WordPiece vocabulary lacks the special token(s) {', '.join(missing)}")
+    backend = Tokenizer(models.WordPiece(vocab=dict(vocab), unk_token="[UNK]"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=False)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    cls_id, sep_id = vocab["[CLS]"], vocab["[SEP]"]
     backend.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
     )

@@ -22,14 +22,20 @@ RELATIVE_TOLERANCE = 1e-4
 def run_golden_training(work_dir: Path) -> dict:
     """Builds the data, trains with `train_mlctl.py` in a subprocess, returns the logged values and weight stats."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from data_prep_fixtures import EN_TO_DE, make_tokenizer, synthetic_corpus, write_lines
+    from data_prep_fixtures import EN_TO_DE, synthetic_corpus, write_lines
     from safetensors.torch import load_file
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig
 
     from data_prep import PairSpec, WordList, build_wps_dataset
+    from data_prep.tokenizer import SPECIAL_TOKENS, wordpiece_tokenizer_from_vocab
 
     en, de = synthetic_corpus(160, seed=4)
-    tokenizer = AutoTokenizer.from_pretrained(make_tokenizer(work_dir / "tokenizer", en + de))
+    # A fixed vocabulary (whole words and characters, sorted): WordPiece training breaks ties in no fixed order.
+    words = sorted({word.lower() for line in en + de for word in line.split()})
+    characters = sorted({character for word in words for character in word})
+    vocab = list(dict.fromkeys([*SPECIAL_TOKENS.values(), *characters, *(f"##{c}" for c in characters), *words]))
+    tokenizer = wordpiece_tokenizer_from_vocab(vocab, model_max_length=64, lowercase=True)
+    tokenizer.save_pretrained(work_dir / "tokenizer")
     word_list = WordList("en", "de")
     for source, target in EN_TO_DE.items():
         word_list.add(source, target)
@@ -46,7 +52,8 @@ def run_golden_training(work_dir: Path) -> dict:
                "--learning_rate", "1e-3", "--logging_steps", "1", "--save_strategy", "no", "--eval_strategy", "no",
                "--report_to", "none", "--seed", "3", "--disable_tqdm", "true", "--use_cpu", "true"]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    subprocess.run(command, check=True, cwd=REPO_ROOT, env=environment, capture_output=True, text=True)
+    finished = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr[-3000:]
     state = json.loads((output_dir / "trainer_state.json").read_text(encoding="utf-8"))
     logged = [{key: value for key, value in entry.items() if not key.endswith(("runtime", "per_second", "flos"))}
               for entry in state["log_history"]]
