@@ -81,3 +81,21 @@ def load_auto_fast_tokenizer(source, purpose: str):
     if not tokenizer.is_fast:
         raise ValueError(f"{text}: not a fast tokenizer; {purpose} needs one")
     return tokenizer
+
+
+def token_span(offsets, char_start: int, char_end: int, may_be_truncated: bool = False) -> tuple[int, int] | str:
+    """The half-open token span of the characters ``[char_start, char_end)`` of a sentence, or the reason there is
+    none: ``"truncated"`` (the sequence may have been cut at max_length and the word's first or last character has
+    no token) or ``"untokenizable"`` (no token covers any of its characters).
+
+    ``offsets`` are the fast tokenizer's ``(start, end)`` character offsets per token (``offset_mapping``, or a
+    ``tokenizers.Encoding``'s ``offsets``); special tokens, whose offsets are empty, never match. The span runs from
+    the first to the last token overlapping the word, so a character the normaliser removed at the word's edge
+    (a stray combining mark, say) does not lose the word. The WPS data (``data_prep``, tokenised rows) and the
+    trainer's collator (text rows) both locate words with this function."""
+    hits = [index for index, (start, end) in enumerate(offsets) if start < end and start < char_end and end > char_start]
+    if may_be_truncated:
+        covered = lambda char: any(start <= char < end for start, end in offsets)  # noqa: E731
+        if not (covered(char_start) and covered(char_end - 1)):
+            return "truncated"
+    return (hits[0], hits[-1] + 1) if hits else "untokenizable"

@@ -17,6 +17,7 @@ from fractions import Fraction
 
 from data_prep.reading import SentencePair
 from data_prep.segment import NUMBER, WORD, Token, segment, whitespace_tokens
+from data_prep.tokenizer import token_span
 from data_prep.word_pairs import WordList, link_candidates, parse_pharaoh, symmetrize
 
 ALIGNERS = ("eflomal", "pharaoh", "word-list")
@@ -112,15 +113,7 @@ class TokenizedText:
     def span(self, char_start: int, char_end: int) -> tuple[int, int] | str:
         """The half-open token span covering ``[char_start, char_end)``, or the reason there is
         none: ``"truncated"`` (cut off by max_length) or ``"untokenizable"``."""
-        char_to_token = self.encoding.char_to_token
-        first, last = char_to_token(char_start), char_to_token(char_end - 1)
-        if first is not None and last is not None:
-            return first, last + 1
-        if self.may_be_truncated:
-            return "truncated"
-        # A character the normaliser removed (a stray combining mark, say) at an edge of the word.
-        tokens = [token for token in map(char_to_token, range(char_start, char_end)) if token is not None]
-        return (tokens[0], tokens[-1] + 1) if tokens else "untokenizable"
+        return token_span(self.encoding.offsets, char_start, char_end, self.may_be_truncated)
 
 
 @dataclass

@@ -12,6 +12,14 @@ LOSSES = ("cz_nce", "info_nce")
 CZ_NCE_FORMS = ("logsumexp", "stop_gradient")
 LAYER_COMBINATIONS = ("average", "sum")
 MLM_MODES = ("shared", "separate")
+#: The valid values of every choice field (checked at construction, and the choices of the training CLI's flags).
+FIELD_CHOICES = {
+    "levels": LEVELS,
+    "loss": LOSSES,
+    "cz_nce_form": CZ_NCE_FORMS,
+    "layer_combination": LAYER_COMBINATIONS,
+    "mlm_mode": MLM_MODES,
+}
 
 # Shape of bert-base-multilingual-cased, the paper's backbone.
 MBERT_BASE_SHAPE = {
@@ -64,6 +72,9 @@ class MLCTLConfig(PreTrainedConfig):
         gather_negatives (`bool`, *optional*, defaults to `True`):
             With several processes, gather the CCEs of every process (with gradients) so that each anchor sees the
             negatives of the global batch.
+        contrastive_weight (`float`, *optional*, defaults to 1.0):
+            Weight of the contrastive term in eqs. (3) and (7) (1 in the paper). 0 is the "MLM only" baseline: the
+            contrastive loss is still computed and logged, but without gradient, so the CCE projection never trains.
         mlm_weight (`float`, *optional*, defaults to 0.1):
             α of eqs. (3) and (7): the weight of the masked-language-modelling loss. 0 disables MLM.
         mlm_mode (`str`, *optional*, defaults to `"shared"`):
@@ -89,17 +100,15 @@ class MLCTLConfig(PreTrainedConfig):
     cz_nce_form: str = "logsumexp"
     symmetric: bool = True
     gather_negatives: bool = True
+    contrastive_weight: float = 1.0
     mlm_weight: float = 0.1
     mlm_mode: str = "shared"
     classifier_dropout: float | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        _check_choice("levels", self.levels, LEVELS)
-        _check_choice("loss", self.loss, LOSSES)
-        _check_choice("cz_nce_form", self.cz_nce_form, CZ_NCE_FORMS)
-        _check_choice("layer_combination", self.layer_combination, LAYER_COMBINATIONS)
-        _check_choice("mlm_mode", self.mlm_mode, MLM_MODES)
+        for name, choices in FIELD_CHOICES.items():
+            _check_choice(name, getattr(self, name), choices)
         self.pooling_layers = [int(layer) for layer in self.pooling_layers]
         num_states = self.encoder_config.num_hidden_layers + 1
         if not self.pooling_layers or any(not -num_states <= layer < num_states for layer in self.pooling_layers):
@@ -109,8 +118,11 @@ class MLCTLConfig(PreTrainedConfig):
             )
         if not self.temperature > 0:
             raise ValueError(f"MLCTLConfig: temperature={self.temperature!r} is not valid; it must be > 0")
-        if not self.mlm_weight >= 0:
-            raise ValueError(f"MLCTLConfig: mlm_weight={self.mlm_weight!r} is not valid; it must be >= 0")
+        for name in ("contrastive_weight", "mlm_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"MLCTLConfig: {name}={getattr(self, name)!r} is not valid; it must be >= 0")
+        if self.contrastive_weight == 0 and self.mlm_weight == 0:
+            raise ValueError("MLCTLConfig: contrastive_weight and mlm_weight are both 0; nothing would be trained")
         if self.projection_dim is None:
             self.projection_dim = 2 * self.encoder_config.hidden_size
         if self.projection_dim <= 0:
@@ -143,5 +155,20 @@ class MLCTLConfig(PreTrainedConfig):
     def sentence_only(self) -> bool:
         return self.levels == "sentence"
 
+    @classmethod
+    def field_docs(cls) -> dict[str, str]:
+        """{field name: its description} from the "Args:" section of this docstring: the single source of the
+        training CLI's help texts."""
+        docs, name = {}, None
+        for line in cls.__doc__.split("Args:", 1)[1].splitlines():
+            stripped = line.strip()
+            header = stripped.split(" (", 1)[0]
+            if line.startswith(" " * 8) and not line.startswith(" " * 12) and header.isidentifier() and "(`" in stripped:
+                name = header
+                docs[name] = ""
+            elif name and stripped:
+                docs[name] = f"{docs[name]} {stripped}".strip()
+        return docs
 
-__all__ = ["MLCTLConfig"]
+
+__all__ = ["FIELD_CHOICES", "MLCTLConfig"]

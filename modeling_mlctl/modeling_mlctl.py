@@ -192,14 +192,21 @@ class MLCTLModel(MLCTLPreTrainedModel):
         token_type_ids: torch.Tensor | None = None,
         word_mask: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
         **kwargs,
-    ) -> MLCTLModelOutput:
+    ) -> MLCTLModelOutput | tuple:
         r"""
         word_mask (`torch.Tensor` of shape `(batch_size, sequence_length)`, *optional*):
             1 on the sub-word tokens of the marked word of each sample, 0 elsewhere.
+        output_hidden_states (`bool`, *optional*):
+            Return every layer's output (`hidden_states`); defaults to `config.output_hidden_states`. The pooling
+            always reads the layers it needs; this only decides what is returned.
+        return_dict (`bool`, *optional*):
+            Return an [`MLCTLModelOutput`] (default, `config.return_dict`) or a tuple of its non-`None` fields.
         """
-        kwargs.pop("output_hidden_states", None)
-        kwargs.pop("return_dict", None)
+        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         outputs = self.encoder(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -220,13 +227,14 @@ class MLCTLModel(MLCTLPreTrainedModel):
             cce = self.cce_head(sentence)
         else:
             cce = self.cce_head(torch.cat([sentence, word], dim=-1)) if word is not None else None
-        return MLCTLModelOutput(
+        result = MLCTLModelOutput(
             cce_embeddings=cce,
             sentence_embeddings=sentence,
             word_embeddings=word,
             last_hidden_state=outputs.last_hidden_state,
-            hidden_states=outputs.hidden_states,
+            hidden_states=outputs.hidden_states if output_hidden_states else None,
         )
+        return result if return_dict else result.to_tuple()
 
 
 def _pad_and_concat(x: torch.Tensor | None, y: torch.Tensor | None, pad_value) -> torch.Tensor | None:
@@ -271,6 +279,16 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
     def get_output_embeddings(self):
         decoder_weight = next(key for key in self._tied_weights_keys if key.endswith(".weight"))
         return self.get_submodule(decoder_weight.removesuffix(".weight"))
+
+    def combine_losses(self, contrastive_loss: torch.Tensor, mlm_loss: torch.Tensor | None) -> torch.Tensor:
+        """Eqs. (3) and (7): `contrastive_weight` · contrastive + α · MLM. With `contrastive_weight` 0 (the "MLM only"
+        baseline) the contrastive term is left out of the sum, so no gradient reaches the CCE projection."""
+        terms = []
+        if self.config.contrastive_weight > 0:
+            terms.append(self.config.contrastive_weight * contrastive_loss)
+        if mlm_loss is not None:
+            terms.append(self.config.mlm_weight * mlm_loss)
+        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
     def mlm_loss(self, last_hidden_state: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Masked-LM cross-entropy; the head runs on the masked positions only (labels != -100), not on every
@@ -324,13 +342,14 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
 
         shared = self.config.mlm_mode == "shared"
         contrastive_ids = mlm_input_ids if (shared and use_mlm) else input_ids
-        encoded = self.mlctl(contrastive_ids, attention_mask, token_type_ids, word_mask, **kwargs)
+        kwargs.pop("return_dict", None)
+        encoded = self.mlctl(contrastive_ids, attention_mask, token_type_ids, word_mask, return_dict=True, **kwargs)
         n = x_input_ids.shape[0]
         x_embeddings, y_embeddings = encoded.cce_embeddings[:n], encoded.cce_embeddings[n:]
-        contrastive_loss, x_logits, y_logits = self.contrastive(x_embeddings, y_embeddings)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.contrastive_weight > 0):
+            contrastive_loss, x_logits, y_logits = self.contrastive(x_embeddings, y_embeddings)
 
         mlm_loss = None
-        loss = contrastive_loss
         if use_mlm:
             if shared:
                 mlm_hidden = encoded.last_hidden_state
@@ -339,9 +358,8 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
                     input_ids=mlm_input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
                 ).last_hidden_state
             mlm_loss = self.mlm_loss(mlm_hidden, labels)
-            loss = contrastive_loss + self.config.mlm_weight * mlm_loss
         return MLCTLForPreTrainingOutput(
-            loss=loss,
+            loss=self.combine_losses(contrastive_loss, mlm_loss),
             contrastive_loss=contrastive_loss,
             mlm_loss=mlm_loss,
             x_logits=x_logits,
@@ -366,16 +384,19 @@ class _MLCTLClassifier(MLCTLPreTrainedModel):
     def classifier_features(self, outputs: MLCTLModelOutput) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
-        kwargs.pop("return_dict", None)
-        outputs = self.mlctl(input_ids, attention_mask, token_type_ids, **kwargs)
+    def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy over the labels, -100 marking positions without one."""
+        return F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None,
+                output_hidden_states: bool | None = None, return_dict: bool | None = None, **kwargs):
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        outputs = self.mlctl(input_ids, attention_mask, token_type_ids, output_hidden_states=output_hidden_states,
+                             return_dict=True, **kwargs)
         logits = self.classifier(self.dropout(self.classifier_features(outputs)))
-        loss = None
-        if labels is not None and self.num_labels == 1:
-            loss = F.mse_loss(logits.squeeze(-1).float(), labels.float())
-        elif labels is not None:  # -100 marks tokens without a label
-            loss = F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
-        return self.output_class(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        loss = self.classification_loss(logits, labels) if labels is not None else None
+        result = self.output_class(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return result if return_dict else result.to_tuple()
 
 
 class MLCTLForSequenceClassification(_MLCTLClassifier):
@@ -387,6 +408,23 @@ class MLCTLForSequenceClassification(_MLCTLClassifier):
 
     def classifier_features(self, outputs):
         return outputs.sentence_embeddings
+
+    def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """As transformers' sequence classifiers: `config.problem_type` (inferred when unset: one label is
+        regression, integer labels single-label, float labels multi-label) picks MSE, cross-entropy or BCE."""
+        if self.config.problem_type is None:
+            if self.num_labels == 1:
+                self.config.problem_type = "regression"
+            elif labels.dtype in (torch.long, torch.int):
+                self.config.problem_type = "single_label_classification"
+            else:
+                self.config.problem_type = "multi_label_classification"
+        if self.config.problem_type == "regression":
+            return F.mse_loss(logits.squeeze(-1).float(), labels.float()) if self.num_labels == 1 else \
+                F.mse_loss(logits.float(), labels.float())
+        if self.config.problem_type == "multi_label_classification":
+            return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        return super().classification_loss(logits, labels)
 
 
 class MLCTLForTokenClassification(_MLCTLClassifier):

@@ -1,0 +1,164 @@
+"""The public way in: sentences, and words in their sentences, to vectors with any encoder checkpoint (an ML-CTL
+checkpoint or a plain BERT / XLM-R).
+
+    from mlctl import load_encoder, encode_sentences, encode_words
+
+    model, tokenizer = load_encoder("outputs/demo/model")
+    sentences = encode_sentences(model, tokenizer, ["A dog runs.", "Ein Hund rennt."], pooling="mean", layer=-1)
+    words = encode_words(model, tokenizer, ["A dog runs.", "Ein Hund rennt."], [(2, 5), (4, 8)])
+
+Both return float32 NumPy arrays, one row per input in input order. Inputs are batched longest first (little
+padding), run on the model's device without gradients, with a progress bar for long inputs. XTREME retrieval, the
+t-SNE picture, the ablation's word score and the demo all encode through these two functions.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from data_prep.tokenizer import load_auto_fast_tokenizer
+from data_prep.tokenizer import token_span
+
+#: `encode_sentences` poolings: the mean of `hidden_states[layer]` over every token (special tokens included, as
+#: XTREME's `--pool_type mean`), its first token (`cls`), or the ML-CTL sentence vector that enters the CCE
+#: (the mean of the avg-first-last token vectors; ML-CTL checkpoints only).
+SENTENCE_POOLINGS = ("mean", "cls", "cce_sentence")
+#: `encode_words` poolings: the mean of `hidden_states[layer]` over the word's sub-word tokens, the ML-CTL word
+#: vector that enters the CCE (avg-first-last mean over the word), or the whole CCE of the word positioned sample.
+WORD_POOLINGS = ("mean", "cce_word", "cce")
+#: Inputs longer than this many batches get a progress bar when `show_progress` is None.
+PROGRESS_MIN_BATCHES = 8
+
+
+def load_encoder(model_name_or_path: str, device: str | torch.device | None = None):
+    """(`AutoModel` in eval mode on `device` — the GPU when there is one —, its fast tokenizer) of a checkpoint.
+    An ML-CTL checkpoint gives `MLCTLModel`. Raises `ValueError` with a one-line reason when either cannot load."""
+    from transformers import AutoModel
+
+    import modeling_mlctl  # noqa: F401  (registers the ML-CTL Auto classes)
+
+    tokenizer = load_auto_fast_tokenizer(model_name_or_path, "locating words by character offsets")
+    try:
+        model = AutoModel.from_pretrained(model_name_or_path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{model_name_or_path}: cannot load with AutoModel: {str(error).splitlines()[0]}") from None
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return model.to(device).eval(), tokenizer
+
+
+def default_max_length(model) -> int:
+    """The longest input the model takes: its position embeddings, at most 512 tokens."""
+    return min(512, getattr(model.config, "max_position_embeddings", 512))
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(choices)}")
+
+
+def _batches(count: int, lengths: Sequence[int], batch_size: int, show_progress: bool | None, description: str):
+    """Index batches, longest inputs first, with a progress bar when asked (or, by default, for long inputs)."""
+    order = sorted(range(count), key=lambda i: -lengths[i])
+    starts = range(0, count, batch_size)
+    if show_progress is None:
+        show_progress = len(starts) >= PROGRESS_MIN_BATCHES
+    for start in tqdm(starts, desc=description, unit="batch", leave=False, disable=not show_progress):
+        yield order[start:start + batch_size]
+
+
+def _hidden_layer(outputs, layer: int) -> torch.Tensor:
+    hidden_states = outputs.hidden_states
+    if not -len(hidden_states) <= layer < len(hidden_states):
+        raise ValueError(f"layer={layer}: the model returns {len(hidden_states)} hidden states "
+                         f"(0 = embeddings .. {len(hidden_states) - 1} = last layer)")
+    return hidden_states[layer]
+
+
+def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mask = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+
+def _ml_ctl_output(outputs, name: str, pooling: str) -> torch.Tensor:
+    value = getattr(outputs, name, None)
+    if value is None:
+        raise ValueError(f"pooling={pooling!r} needs an ML-CTL checkpoint (MLCTLModel); this model has no {name}")
+    return value
+
+
+@torch.no_grad()
+def encode_sentences(model, tokenizer, sentences: Sequence[str], *, pooling: str = "mean", layer: int = -1,
+                     batch_size: int = 64, max_length: int | None = None, show_progress: bool | None = None,
+                     description: str = "encoding sentences") -> np.ndarray:
+    """One vector per sentence: `pooling` (see `SENTENCE_POOLINGS`) of `hidden_states[layer]` (0 is the embedding
+    output, -1 the last layer; ignored by `cce_sentence`). Sentences are truncated to `max_length` tokens (default:
+    the model's, at most 512). Returns float32 (len(sentences), hidden size)."""
+    _check_choice("pooling", pooling, SENTENCE_POOLINGS)
+    device = next(model.parameters()).device
+    max_length = max_length or default_max_length(model)
+    embeddings = None
+    for indices in _batches(len(sentences), [len(s) for s in sentences], batch_size, show_progress, description):
+        batch = tokenizer([sentences[i] for i in indices], padding=True, truncation=True, max_length=max_length,
+                          return_tensors="pt").to(device)
+        outputs = model(**batch, output_hidden_states=True, return_dict=True)
+        if pooling == "cce_sentence":
+            vectors = _ml_ctl_output(outputs, "sentence_embeddings", pooling)
+        elif pooling == "cls":
+            vectors = _hidden_layer(outputs, layer)[:, 0]
+        else:
+            vectors = _masked_mean(_hidden_layer(outputs, layer), batch["attention_mask"])
+        vectors = vectors.float().cpu().numpy()
+        if embeddings is None:
+            embeddings = np.zeros((len(sentences), vectors.shape[1]), dtype=np.float32)
+        embeddings[indices] = vectors
+    return embeddings if embeddings is not None else np.zeros((0, model.config.hidden_size), dtype=np.float32)
+
+
+@torch.no_grad()
+def encode_words(model, tokenizer, sentences: Sequence[str], spans: Sequence[tuple[int, int]], *,
+                 pooling: str = "mean", layer: int = -1, batch_size: int = 64, max_length: int | None = None,
+                 show_progress: bool | None = None, description: str = "encoding words") -> np.ndarray:
+    """One vector per word in its sentence: `spans[i]` is the half-open character span of the word in
+    `sentences[i]`, mapped to sub-word tokens by `data_prep.tokenizer.token_span` (the span function of the WPS
+    data). `pooling` (see `WORD_POOLINGS`) averages `hidden_states[layer]` over the word's tokens (`mean`), or takes
+    the ML-CTL word vector (`cce_word`) or CCE (`cce`). A word that truncation cuts off or that has no token raises
+    `ValueError` naming the sentence. Returns float32 (len(sentences), dim)."""
+    _check_choice("pooling", pooling, WORD_POOLINGS)
+    if len(spans) != len(sentences):
+        raise ValueError(f"{len(spans)} word spans for {len(sentences)} sentences")
+    device = next(model.parameters()).device
+    max_length = max_length or default_max_length(model)
+    embeddings = None
+    for indices in _batches(len(sentences), [len(s) for s in sentences], batch_size, show_progress, description):
+        batch = tokenizer([sentences[i] for i in indices], padding=True, truncation=True, max_length=max_length,
+                          return_tensors="pt", return_offsets_mapping=True)
+        word_mask = torch.zeros_like(batch["input_ids"])
+        for row, index in enumerate(indices):
+            offsets = batch["offset_mapping"][row].tolist()
+            truncated = int(batch["attention_mask"][row].sum()) >= max_length
+            span = token_span(offsets, *spans[index], may_be_truncated=truncated)
+            if isinstance(span, str):
+                raise ValueError(f"sentence {index}: the word at characters [{spans[index][0]}, {spans[index][1]}) "
+                                 f"of {sentences[index]!r} has no token ({span})")
+            word_mask[row, span[0]:span[1]] = 1
+        del batch["offset_mapping"]
+        batch = batch.to(device)
+        word_mask = word_mask.to(device)
+        if pooling == "mean":
+            outputs = model(**batch, output_hidden_states=True, return_dict=True)
+            vectors = _masked_mean(_hidden_layer(outputs, layer), word_mask)
+        else:
+            outputs = model(**batch, word_mask=word_mask, return_dict=True)
+            vectors = _ml_ctl_output(outputs, "word_embeddings" if pooling == "cce_word" else "cce_embeddings", pooling)
+        vectors = vectors.float().cpu().numpy()
+        if embeddings is None:
+            embeddings = np.zeros((len(sentences), vectors.shape[1]), dtype=np.float32)
+        embeddings[indices] = vectors
+    return embeddings if embeddings is not None else np.zeros((0, model.config.hidden_size), dtype=np.float32)
+
+
+__all__ = ["SENTENCE_POOLINGS", "WORD_POOLINGS", "default_max_length", "encode_sentences", "encode_words",
+           "load_encoder"]

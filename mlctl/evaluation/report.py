@@ -1,0 +1,91 @@
+"""Reporting XTREME results: the task's Table-1 number, the paper's Table-1 row, a Markdown report, and
+``model-index`` entries for a model card."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mlctl.evaluation.tasks import TABLE_COLUMNS
+
+
+def summarize_task(task: str, per_language: dict[str, dict]) -> float | None:
+    """The task's Table 1 number: the mean of its metric over the evaluated languages (None if none)."""
+    metric = TABLE_COLUMNS[task][1]
+    values = [scores[metric] for scores in per_language.values()]
+    return float(np.mean(values)) if values else None
+
+
+def markdown_table(results: dict) -> str:
+    """One row in the layout of the ML-CTL paper's Table 1; tasks without a score show a dash."""
+    header = "| model | " + " | ".join(column for column, _ in TABLE_COLUMNS.values()) + " |"
+    cells = []
+    for task in TABLE_COLUMNS:
+        average = results["tasks"].get(task, {}).get("average")
+        cells.append("–" if average is None else f"{average:.1f}")
+    return "\n".join([header, "|" + "---|" * (len(TABLE_COLUMNS) + 1),
+                      f"| {results['model']} | " + " | ".join(cells) + " |"])
+
+
+def describe_model(model_name_or_path: str) -> dict:
+    """Type, depth and width of the checkpoint (the backbone's, for ML-CTL), for the record."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_name_or_path)
+    backbone = getattr(config, "encoder_config", None) or config
+    backbone = backbone if not isinstance(backbone, dict) else argparse.Namespace(**backbone)
+    return {"model_type": config.model_type, "num_hidden_layers": getattr(backbone, "num_hidden_layers", None),
+            "hidden_size": getattr(backbone, "hidden_size", None)}
+
+
+def markdown_report(results: dict) -> str:
+    """Table 1 row, per-language scores and wall time per task, for a results/*.md note."""
+    model = results["model_config"]
+    lines = [f"# XTREME zero-shot results: `{results['model']}`", "",
+             f"Command: `{results['command']}`", "",
+             f"Model: {model['model_type']}, {model['num_hidden_layers']} layers, hidden size {model['hidden_size']}"
+             + (f"; retrieval on hidden_states[{results['retrieval_layer']}]" if "retrieval_layer" in results else ""),
+             "", markdown_table(results), ""]
+    lines += ["| task | metric | average | languages | wall time (s) |", "|---|---|---|---|---|"]
+    for task, entry in results["tasks"].items():
+        average = "–" if entry.get("average") is None else f"{entry['average']:.2f}"
+        languages = ", ".join(f"{lang} {scores[TABLE_COLUMNS[task][1]]:.2f}" for lang, scores in entry["languages"].items())
+        lines.append(f"| {task} | {TABLE_COLUMNS[task][1]} | {average} | {languages or '–'} | {entry['wall_time_s']:.1f} |")
+    problems = [f"- {task}: {message}" for task, entry in results["tasks"].items()
+                for message in entry.get("missing", []) + entry.get("errors", [])]
+    if problems:
+        lines += ["", "Missing or unusable data:", *problems]
+    return "\n".join(lines) + "\n"
+
+
+def model_index_results(results_json, per_language: bool = False) -> list:
+    """``huggingface_hub.EvalResult`` entries for a model card's ``model-index`` from ``results.json``.
+
+    ``results_json`` is the path of a ``results.json`` written by this script or its loaded dict. One
+    entry per task average (the Table 1 numbers), plus one per language when ``per_language``.
+    """
+    from huggingface_hub import EvalResult
+
+    results = results_json if isinstance(results_json, dict) else json.loads(Path(results_json).read_text(encoding="utf-8"))
+    task_types = {"xnli": "text-classification", "pawsx": "text-classification", "udpos": "token-classification",
+                  "panx": "token-classification", "bucc2018": "sentence-similarity", "tatoeba": "sentence-similarity"}
+    entries = []
+    for task, entry in results["tasks"].items():
+        column, metric = TABLE_COLUMNS[task]
+        rows = [(None, entry.get("average"))]
+        if per_language:
+            rows += [(lang, scores[metric]) for lang, scores in entry["languages"].items()]
+        for lang, value in rows:
+            if value is None:
+                continue
+            entries.append(EvalResult(
+                task_type=task_types[task], task_name=f"XTREME {task} (zero-shot from English)",
+                dataset_type="google/xtreme", dataset_name=f"XTREME {task}" + (f" ({lang})" if lang else ""),
+                dataset_config=f"{task}.{lang}" if lang else task, dataset_split="test",
+                metric_type=metric, metric_name=column if lang is None else f"{column} ({lang})",
+                metric_value=round(float(value), 2),
+            ))
+    return entries
+

@@ -1,0 +1,95 @@
+"""What XTREME is: its tasks, their languages, label sets and Table-1 columns, its fine-tuning defaults, and the
+errors of unusable evaluation data."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+TASKS = ("xnli", "pawsx", "udpos", "panx", "bucc2018", "tatoeba")
+TAGGING_TASKS = ("udpos", "panx")
+RETRIEVAL_TASKS = ("bucc2018", "tatoeba")
+
+# Target languages of each task, as in XTREME's evaluate.py (TASK2LANGS).
+TASK_LANGUAGES = {
+    "xnli": "ar bg de el en es fr hi ru sw th tr ur vi zh".split(),
+    "pawsx": "de en es fr ja ko zh".split(),
+    "udpos": (
+        "af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi yo zh"
+    ).split(),
+    "panx": (
+        "ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw yo my "
+        "zh kk tr et fi hu"
+    ).split(),
+    "bucc2018": "de fr ru zh".split(),
+    "tatoeba": (
+        "ar he vi id jv tl eu ml ta te af nl de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw zh kk tr et fi hu"
+    ).split(),
+}
+
+# Column of the ML-CTL paper's Table 1 and the metric averaged into it.
+TABLE_COLUMNS = {
+    "xnli": ("XNLI acc", "accuracy"),
+    "pawsx": ("PAWS-X acc", "accuracy"),
+    "udpos": ("POS F1", "f1"),
+    "panx": ("NER F1", "f1"),
+    "bucc2018": ("BUCC F1", "f1"),
+    "tatoeba": ("Tatoeba acc", "accuracy"),
+}
+
+CLASSIFICATION_LABELS = {
+    "xnli": ("contradiction", "entailment", "neutral"),  # XTREME's XnliProcessor.get_labels()
+    "pawsx": ("0", "1"),
+}
+TAGGING_LABELS = {
+    "udpos": ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
+              "SCONJ", "SYM", "VERB", "X"),
+    "panx": ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"),
+}
+
+# Tatoeba files are named by ISO 639-3 codes; XTREME reports ISO 639-1.
+TATOEBA_LANG3 = {
+    "af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "es": "spa", "et": "est",
+    "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hu": "hun", "id": "ind",
+    "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "ko": "kor", "ml": "mal", "mr": "mar",
+    "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl",
+    "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
+}
+# Config names of google/xtreme's udpos subsets.
+UDPOS_HUB_NAMES = {
+    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek", "en": "English",
+    "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French",
+    "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
+    "kk": "Kazakh", "ko": "Korean", "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian",
+    "ta": "Tamil", "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu",
+    "vi": "Vietnamese", "yo": "Yoruba", "zh": "Chinese",
+}
+HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+SPLITS = ("train", "dev", "test")
+
+
+class XtremeDataError(Exception):
+    """Unusable evaluation data; the message is one line naming the file, the line and the problem."""
+
+
+class MissingDataError(XtremeDataError):
+    """A task, split or language without data; the message names what is missing and where we looked."""
+
+
+@dataclass
+class FineTuningSettings:
+    """XTREME's fine-tuning defaults (its ``scripts/train.sh``: lr 2e-5, max length 128, batch 32, 5 epochs for
+    classification, 10 for tagging): the one place they are written. ``run_xtreme_tasks.py`` makes a flag of
+    every field."""
+
+    learning_rate: float = field(default=2e-5, metadata={"help": "fine-tuning learning rate"})
+    max_seq_length: int = field(default=128, metadata={"help": "tokens per fine-tuning example"})
+    classification_epochs: float = field(default=5.0, metadata={"help": "epochs for XNLI and PAWS-X"})
+    tagging_epochs: float = field(default=10.0, metadata={"help": "epochs for POS and NER"})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "fine-tuning batch size"})
+    per_device_eval_batch_size: int = field(default=64, metadata={"help": "evaluation batch size"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
+    max_steps: int = field(default=-1, metadata={"help": "stop fine-tuning after this many steps (-1: epochs)"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N English training examples"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N examples of each dev/test set"})
+    seed: int = field(default=42, metadata={"help": "seed of fine-tuning"})

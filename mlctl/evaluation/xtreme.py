@@ -1,0 +1,242 @@
+"""One XTREME evaluation run of a checkpoint: its arguments (the flags of ``run_xtreme_tasks.py``), every task on
+every language, and ``results.json`` with the Table-1 row.
+
+    from mlctl.evaluation import XtremeArguments, FineTuningSettings, run_xtreme
+    results = run_xtreme(XtremeArguments(model_name_or_path="out/mlctl", tasks="tatoeba", data_dir="download"))
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from data_prep.tokenizer import load_auto_fast_tokenizer
+from mlctl.encoding import default_max_length
+from mlctl.encoding import encode_sentences
+from mlctl.encoding import load_encoder
+from mlctl.evaluation.finetune import FineTunedTask
+from mlctl.evaluation.plots import draw_tsne
+from mlctl.evaluation.plots import read_word_lists
+from mlctl.evaluation.readers import XtremeData
+from mlctl.evaluation.readers import parse_data_file_overrides
+from mlctl.evaluation.report import describe_model
+from mlctl.evaluation.report import markdown_report
+from mlctl.evaluation.report import markdown_table
+from mlctl.evaluation.report import summarize_task
+from mlctl.evaluation.retrieval import bucc_candidates
+from mlctl.evaluation.retrieval import bucc_f1
+from mlctl.evaluation.retrieval import extract_pairs
+from mlctl.evaluation.retrieval import optimal_threshold
+from mlctl.evaluation.retrieval import resolve_layer
+from mlctl.evaluation.retrieval import retrieval_accuracy
+from mlctl.evaluation.tasks import RETRIEVAL_TASKS
+from mlctl.evaluation.tasks import TABLE_COLUMNS
+from mlctl.evaluation.tasks import TASK_LANGUAGES
+from mlctl.evaluation.tasks import TASKS
+from mlctl.evaluation.tasks import FineTuningSettings
+from mlctl.evaluation.tasks import MissingDataError
+from mlctl.evaluation.tasks import XtremeDataError
+
+logger = logging.getLogger(__name__)
+
+
+def _arg(help_text: str, default=None, **metadata):
+    return field(default=default, metadata={"help": help_text, **metadata})
+
+
+@dataclass
+class XtremeArguments:
+    """What to evaluate, on which data, and how to retrieve (the fine-tuning settings are `FineTuningSettings`)."""
+
+    model_name_or_path: str = field(metadata={"help": "ML-CTL checkpoint or any Hugging Face encoder"})
+    tasks: str = _arg(f"comma-separated subset of {','.join(TASKS)}, or 'all'", "all")
+    output_dir: str = _arg("where results.json and the predictions go", "outputs/xtreme")
+    data_dir: str | None = _arg("directory in the layout of XTREME's download_data.sh")
+    labels_dir: str | None = _arg("XTREME label folder (TASK/test-LANG.tsv) for unlabelled test files")
+    data_file: list[str] = field(default_factory=list, metadata={
+        "help": "use this file for one split, e.g. udpos:train:en=en_ewt-ud-train.conllu (repeatable)",
+        "metavar": "TASK:SPLIT:LANG=PATH", "action": "append"})
+    languages: str | None = _arg("comma-separated target languages for every task (default: XTREME's)")
+    no_hub: bool = _arg("never fall back to the Hugging Face Hub", False)
+    layer: int | None = _arg("hidden_states index for retrieval (default 8, or the last if fewer)")
+    retrieval_batch_size: int = _arg("sentences per retrieval batch", 64)
+    retrieval_max_length: int = _arg("tokens per retrieval sentence (at most the model's)", 512)
+    bucc_neighbours: int = _arg("k of the ratio margin", 4)
+    tsne: bool = _arg("draw the paper's Figure 3 to OUTPUT_DIR/tsne.png", False)
+    tsne_word_lists: str | None = _arg("directory of {lang}_uni.txt aligned word lists (default: DATA_DIR/mlctl_word_lists)")
+    tsne_languages: str = _arg("languages of the t-SNE picture", "en,fr,es,ru,ar,zh")
+    tsne_words: int = _arg("number of meanings to plot", 12)
+    report_md: str | None = _arg("also write a Markdown report (table, languages, wall times) here")
+
+    def __post_init__(self):
+        # HfArgumentParser gives a list per repeated --data_file; Python callers give strings.
+        self.data_file = [spec for item in self.data_file for spec in ([item] if isinstance(item, str) else item)]
+
+
+def _selected(option: str, allowed, what: str) -> list[str]:
+    """Comma-separated choices, each checked against ``allowed``."""
+    chosen = list(allowed) if option == "all" else [item.strip() for item in option.split(",") if item.strip()]
+    unknown = [item for item in chosen if item not in allowed]
+    if unknown:
+        raise XtremeDataError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    return chosen
+
+
+class XtremeEvaluation:
+    """One run: the model, the data and the per-task results."""
+
+    def __init__(self, args: XtremeArguments, settings: FineTuningSettings):
+        self.args = args
+        self.output_dir = Path(args.output_dir)
+        self.data = XtremeData(args.data_dir, args.labels_dir, parse_data_file_overrides(args.data_file),
+                               use_hub=not args.no_hub)
+        try:
+            self.tokenizer = load_auto_fast_tokenizer(args.model_name_or_path, "labelling first sub-tokens (word_ids)")
+        except ValueError as error:
+            raise XtremeDataError(str(error)) from None
+        self.settings = settings
+        self._encoder = None
+        self.layer = None
+
+    @property
+    def encoder(self):
+        """The checkpoint as ``AutoModel`` (``MLCTLModel`` for ML-CTL), loaded on first use (retrieval and t-SNE)."""
+        if self._encoder is None:
+            try:
+                model, _ = load_encoder(self.args.model_name_or_path)
+            except ValueError as error:
+                raise XtremeDataError(str(error)) from None
+            num_hidden_states = model.config.num_hidden_layers + 1
+            try:
+                self.layer = resolve_layer(num_hidden_states, self.args.layer)
+            except ValueError as error:
+                raise XtremeDataError(str(error)) from None
+            self._encoder = model
+            logger.info("retrieval embeddings: mean of hidden_states[%d] of %d", self.layer, num_hidden_states)
+        return self._encoder
+
+    def embed(self, sentences: list[str], name: str) -> np.ndarray:
+        """Mean-pooled retrieval embeddings of ``sentences``."""
+        model = self.encoder
+        max_length = min(self.args.retrieval_max_length, default_max_length(model))
+        return encode_sentences(model, self.tokenizer, sentences, pooling="mean", layer=self.layer,
+                                batch_size=self.args.retrieval_batch_size, max_length=max_length, description=name)
+
+    def languages(self, task: str) -> list[str]:
+        """Target languages of ``task``: ``--languages`` (less English for retrieval, whose pivot it is) or XTREME's."""
+        if not self.args.languages:
+            return TASK_LANGUAGES[task]
+        chosen = [lang.strip() for lang in self.args.languages.split(",") if lang.strip()]
+        return [lang for lang in chosen if not (task in RETRIEVAL_TASKS and lang == "en")]
+
+    def run_task(self, task: str) -> dict:
+        """Evaluate one task on all its languages; missing languages are recorded, not fatal."""
+        entry = {"metric": TABLE_COLUMNS[task][1], "languages": {}, "missing": [], "errors": []}
+        languages = self.languages(task)
+        if task in RETRIEVAL_TASKS:
+            evaluate_language = self._tatoeba if task == "tatoeba" else self._bucc
+        else:
+            fine_tuned = FineTunedTask(task, self.args.model_name_or_path, self.tokenizer, self.data, self.settings,
+                                       self.output_dir)
+            entry["dev_en"] = fine_tuned.train()
+            predictions_dir = self.output_dir / "predictions" / task
+
+            def evaluate_language(lang):
+                return fine_tuned.evaluate(lang, predictions_dir)
+        for lang in tqdm(languages, desc=task, unit="lang"):
+            try:
+                entry["languages"][lang] = evaluate_language(lang)
+            except MissingDataError as error:
+                logger.warning("%s", error)
+                entry["missing"].append(str(error))
+        entry["average"] = summarize_task(task, entry["languages"])
+        return entry
+
+    def _tatoeba(self, lang: str) -> dict:
+        """Tatoeba accuracy of one language (xx -> en nearest neighbour)."""
+        xx, en, source = self.data.tatoeba_pairs(lang)
+        accuracy, _ = retrieval_accuracy(self.embed(xx, f"tatoeba {lang}"), self.embed(en, "tatoeba en"))
+        return {"accuracy": 100.0 * accuracy, "n_pairs": len(xx), "layer": self.layer, "source": source}
+
+    def _bucc(self, lang: str) -> dict:
+        """BUCC F1 of one language: threshold tuned on dev, applied to test."""
+        k = self.args.bucc_neighbours
+        dev = self.data.bucc_corpus(lang, "dev")
+        if dev.gold is None:
+            raise MissingDataError(f"bucc2018: no gold pairs for {lang} dev next to {dev.source}; the threshold needs them")
+        threshold, dev_f1 = optimal_threshold(bucc_candidates(dev, self.embed, k), dev.gold)
+        test = self.data.bucc_corpus(lang, "test")
+        if test.gold is None:
+            raise MissingDataError(f"bucc2018: no test gold pairs for {lang} next to {test.source} "
+                                   f"(XTREME's download deletes them)")
+        predicted = extract_pairs(bucc_candidates(test, self.embed, k), threshold)
+        predictions_dir = self.output_dir / "predictions" / "bucc2018"
+        predictions_dir.mkdir(parents=True, exist_ok=True)
+        (predictions_dir / f"test-{lang}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in sorted(predicted)),
+                                                          encoding="utf-8")
+        return {**bucc_f1(predicted, test.gold), "threshold": None if math.isinf(threshold) else threshold,
+                "dev_f1": dev_f1, "n_predicted": len(predicted), "n_gold": len(test.gold), "layer": self.layer,
+                "source": test.source}
+
+    def tsne(self) -> str:
+        """Draw Figure 3 and return the PNG path."""
+        args = self.args
+        directory = Path(args.tsne_word_lists) if args.tsne_word_lists else (
+            Path(args.data_dir) / "mlctl_word_lists" if args.data_dir else None)
+        if directory is None:
+            raise MissingDataError("tsne: pass --tsne_word_lists DIR (files {lang}_uni.txt) or --data_dir")
+        languages = [lang.strip() for lang in args.tsne_languages.split(",")]
+        rows = read_word_lists(directory, languages, args.tsne_words)
+        path = self.output_dir / "tsne.png"
+        draw_tsne({Path(args.model_name_or_path).name or args.model_name_or_path: self.encoder}, self.tokenizer, rows,
+                  languages, self.layer, path, seed=self.settings.seed)
+        return str(path)
+
+
+def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None, command: str | None = None) -> dict:
+    """Runs the evaluation that ``args`` describe and returns the ``results.json`` dict (also written to
+    ``args.output_dir``). Missing data for a task or language is logged and recorded under ``missing``; unusable
+    data (a malformed file) under ``errors`` of its task; the other tasks still run. Raises `XtremeDataError` when
+    the run cannot start (unknown task, tokenizer that does not load)."""
+    tasks = _selected(args.tasks, TASKS, "task(s)")
+    evaluation = XtremeEvaluation(args, settings or FineTuningSettings())
+    results = {"model": args.model_name_or_path, "command": command or f"run_xtreme({args})",
+               "model_config": describe_model(args.model_name_or_path), "tasks": {}}
+    for task in tasks:
+        started = time.perf_counter()
+        try:
+            entry = evaluation.run_task(task)
+        except XtremeDataError as error:
+            logger.error("%s", error)
+            kind = "missing" if isinstance(error, MissingDataError) else "errors"
+            entry = {"metric": TABLE_COLUMNS[task][1], "languages": {}, "missing": [], "errors": [], "average": None}
+            entry[kind].append(str(error))
+        entry["wall_time_s"] = round(time.perf_counter() - started, 2)
+        results["tasks"][task] = entry
+    if evaluation.layer is not None:
+        results["retrieval_layer"] = evaluation.layer
+    if args.tsne:
+        try:
+            results["tsne"] = evaluation.tsne()
+        except XtremeDataError as error:
+            logger.error("%s", error)
+            results["tsne_error"] = str(error)
+    results["table"] = markdown_table(results)
+    evaluation.output_dir.mkdir(parents=True, exist_ok=True)
+    (evaluation.output_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if args.report_md:
+        Path(args.report_md).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report_md).write_text(markdown_report(results), encoding="utf-8")
+    return results
+
+
+def incomplete_tasks(results: dict) -> list[str]:
+    """Tasks with errors or without a single scored language (and "tsne" when the picture failed)."""
+    failed = [task for task, entry in results["tasks"].items() if entry["errors"] or not entry["languages"]]
+    return failed + (["tsne"] if "tsne_error" in results else [])

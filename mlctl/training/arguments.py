@@ -1,0 +1,85 @@
+"""The training command line: where the model and data come from (`ModelArguments`, `DataArguments`) beside
+transformers' `TrainingArguments`.
+
+The ML-CTL flags are generated from `MLCTLConfig` — its fields, its docstring (help) and its choices — so the
+config stays the single source of truth: a flag left out keeps the config's (or the checkpoint's) value.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from dataclasses import field
+
+from modeling_mlctl import MLCTLConfig
+from modeling_mlctl.configuration_mlctl import FIELD_CHOICES
+
+#: MLCTLConfig fields that describe a checkpoint rather than a training run: no flag.
+NOT_TRAINING_FLAGS = ("encoder_config", "classifier_dropout")
+
+
+def _arg(help_text: str, default=None, **argparse_kwargs):
+    """A dataclass field for HfArgumentParser: its help text and any other `add_argument` keyword (e.g. choices)."""
+    return field(default=default, metadata={"help": help_text, **argparse_kwargs})
+
+
+def _flag_type(annotation):
+    """The flag type of an MLCTLConfig annotation: a list for sequences, else the first non-None member."""
+    members = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    for member in members:
+        if typing.get_origin(member) in (list, tuple):
+            return list[int]
+    return next(member for member in members if member is not type(None))
+
+
+def mlctl_flag_fields() -> list[tuple]:
+    """(name, type, field) of every ML-CTL training flag, from MLCTLConfig's fields and docstring."""
+    docs = MLCTLConfig.field_docs()
+    fields = []
+    for config_field in dataclasses.fields(MLCTLConfig):
+        if config_field.name not in docs or config_field.name in NOT_TRAINING_FLAGS:
+            continue
+        default = config_field.default
+        default = list(default) if isinstance(default, tuple) else default
+        help_text = f"{docs[config_field.name]} Config default: {default}."
+        extra = {"choices": FIELD_CHOICES[config_field.name]} if config_field.name in FIELD_CHOICES else {}
+        fields.append((config_field.name, _flag_type(config_field.type) | None, _arg(help_text, **extra)))
+    return fields
+
+
+@dataclass
+class ModelSourceArguments:
+    """Where the model and tokenizer come from."""
+
+    model_name_or_path: str | None = _arg(
+        "Pre-trained encoder to start from (e.g. bert-base-multilingual-cased, xlm-roberta-base, a local directory), "
+        "or an ML-CTL checkpoint to continue training.")
+    config_name: str | None = _arg(
+        "Train from scratch: an encoder config (name or path, e.g. bert-base-multilingual-cased) or an ML-CTL "
+        "config.json.")
+    tokenizer_name: str | None = _arg("Tokenizer name or path (default: --model_name_or_path or --config_name).")
+
+    def mlctl_overrides(self) -> dict:
+        """The MLCTLConfig values given on the command line (None: not given)."""
+        return {name: getattr(self, name) for name, _, _ in mlctl_flag_fields() if getattr(self, name) is not None}
+
+
+#: The model arguments: the source, then one flag per ML-CTL hyper-parameter of MLCTLConfig.
+ModelArguments = dataclasses.make_dataclass("ModelArguments", mlctl_flag_fields(), bases=(ModelSourceArguments,))
+ModelArguments.__doc__ = ("Where the model and tokenizer come from, and one flag per MLCTLConfig hyper-parameter "
+                          "(None keeps the config's value).")
+
+
+@dataclass
+class DataArguments:
+    """Where the WPS data come from and how they are batched."""
+
+    train_dir: str | None = _arg("data_prep's output: a DatasetDict saved with save_to_disk (splits train, validation).")
+    train_split: str = _arg("Split to train on.", "train")
+    validation_split: str | None = _arg("Split to evaluate on (skipped when absent from --train_dir).", "validation")
+    max_seq_length: int = _arg("Truncation length when the data are text (pre-tokenised ids are used as they are).", 128)
+    mlm_probability: float = _arg("Fraction of non-special tokens selected for MLM (80/10/10 [MASK]/random/same).", 0.15)
+    max_train_samples: int | None = _arg("Train on the first N pairs only.")
+    max_eval_samples: int | None = _arg("Evaluate on the first N pairs only.")
+    xtreme_results: str | None = _arg("results.json of run_xtreme_tasks.py to put in the model card's model-index.")

@@ -1,0 +1,5 @@
+"""The one error type of training setup."""
+
+
+class TrainingSetupError(Exception):
+    """A problem with the command line, the data or the model that stops training before it starts (one line)."""

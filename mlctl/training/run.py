@@ -1,0 +1,129 @@
+"""One ML-CTL pre-training job: tokenizer, model (pre-trained encoder, ML-CTL checkpoint or from scratch), data,
+[`MLCTLTrainer`], resume, save, model card and Hub push. `train_mlctl.py` is the command line over `train`."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Iterable
+
+from transformers import AutoConfig
+from transformers import PrinterCallback
+from transformers import ProgressCallback
+from transformers import TrainerCallback
+from transformers import TrainingArguments
+from transformers import set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from data_prep.tokenizer import load_auto_fast_tokenizer
+from mlctl.training.arguments import DataArguments
+from mlctl.training.arguments import ModelSourceArguments as ModelArguments
+from mlctl.training.collator import MLCTLDataCollator
+from mlctl.training.data import describe_training_data
+from mlctl.training.data import load_wps_splits
+from mlctl.training.errors import TrainingSetupError
+from mlctl.training.trainer import MLCTLTrainer
+from modeling_mlctl import MLCTLConfig
+from modeling_mlctl import MLCTLForPreTraining
+
+logger = logging.getLogger(__name__)
+
+
+def load_tokenizer(model_args: ModelArguments):
+    source = model_args.tokenizer_name or model_args.model_name_or_path or model_args.config_name
+    if source is None:
+        raise TrainingSetupError("pass --model_name_or_path (pre-trained) or --config_name with --tokenizer_name (scratch)")
+    try:
+        return load_auto_fast_tokenizer(source, "locating the marked words by offsets")
+    except ValueError as error:
+        raise TrainingSetupError(str(error)) from None
+
+
+def build_model(model_args: ModelArguments, tokenizer) -> MLCTLForPreTraining:
+    """From a pre-trained encoder (`from_backbone_pretrained`), an ML-CTL checkpoint, or from scratch (`config_name`)."""
+    overrides = model_args.mlctl_overrides()
+    source = model_args.model_name_or_path or model_args.config_name
+    try:
+        config = AutoConfig.from_pretrained(source)
+        if model_args.model_name_or_path:
+            if config.model_type == MLCTLConfig.model_type:
+                model = MLCTLForPreTraining.from_pretrained(source, **overrides)
+            else:
+                model = MLCTLForPreTraining.from_backbone_pretrained(source, **overrides)
+        else:
+            if config.model_type == MLCTLConfig.model_type:
+                config = MLCTLConfig(**{**config.to_dict(), **overrides})
+            else:
+                config = MLCTLConfig(encoder_config=config, **overrides)
+            model = MLCTLForPreTraining(config)
+    except (OSError, ValueError) as error:
+        raise TrainingSetupError(f"{source}: cannot build the model: {str(error).splitlines()[0]}") from None
+    if len(tokenizer) > model.config.vocab_size:
+        raise TrainingSetupError(
+            f"{source}: the tokenizer has {len(tokenizer)} tokens but the model's vocabulary only {model.config.vocab_size}")
+    return model
+
+
+def train(model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments,
+          callbacks: Iterable[TrainerCallback] = (), progress: TrainerCallback | None = None) -> dict:
+    """Runs one ML-CTL training job and returns {"output_dir", "train": metrics, "eval": metrics}. `progress`
+    replaces the Trainer's progress bar and printed logs (the demo's single bar).
+
+    Resumes from `--resume_from_checkpoint` or else from the last checkpoint in `--output_dir`; saves the model,
+    tokenizer and model card in `--output_dir`; pushes them with `--push_to_hub`."""
+    launched_processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched_processes > 1 and training_args.world_size == 1:
+        raise TrainingSetupError(
+            f"{launched_processes} processes were launched but train as independent jobs; without a GPU pass "
+            "--use_cpu true so that they join one gloo process group")
+    set_seed(training_args.seed)
+    tokenizer = load_tokenizer(model_args)
+    model = build_model(model_args, tokenizer)
+    train_split, validation_split = load_wps_splits(data_args, tokenizer)
+    training_data, languages = describe_training_data(data_args, train_split, validation_split)
+    collator = MLCTLDataCollator(
+        tokenizer,
+        mlm_probability=data_args.mlm_probability if model.config.mlm_weight > 0 else 0.0,
+        max_length=data_args.max_seq_length,
+        seed=training_args.seed,
+    )
+    base_model = model_args.model_name_or_path
+    trainer = MLCTLTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_split,
+        eval_dataset=validation_split,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=list(callbacks),
+        card_details=dict(
+            base_model=base_model if base_model and not Path(base_model).is_dir() else None,
+            training_data=training_data,
+            languages=languages,
+            xtreme_results=data_args.xtreme_results,
+        ),
+    )
+    if progress is not None:
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(progress)
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint is None and Path(training_args.output_dir).is_dir():
+        checkpoint = get_last_checkpoint(training_args.output_dir)
+    if checkpoint is not None:
+        logger.info("resuming from %s", checkpoint)
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model()
+    trainer.log_metrics("train", train_result.metrics)
+    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_state()
+    eval_metrics = {}
+    if validation_split is not None:
+        eval_metrics = trainer.evaluate()
+        trainer.log_metrics("eval", eval_metrics)
+        trainer.save_metrics("eval", eval_metrics)
+    if training_args.push_to_hub:
+        trainer.push_to_hub(commit_message="ML-CTL pre-training")
+    else:
+        trainer.create_model_card()
+    return {"output_dir": training_args.output_dir, "train": train_result.metrics, "eval": eval_metrics}

@@ -1,0 +1,169 @@
+"""[`MLCTLTrainer`]: the Hugging Face Trainer for ML-CTL pre-training, its logged metrics and its validation."""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import Trainer
+from transformers import TrainerCallback
+
+from mlctl.evaluation.retrieval import retrieval_accuracy
+from mlctl.training.collator import MLM_INPUTS
+from mlctl.training.model_card import TRAIN_METRICS
+from mlctl.training.model_card import write_model_card
+from modeling_mlctl import MLCTLConfig
+
+logger = logging.getLogger(__name__)
+
+#: A pair counts as retrieved when its positive scores the maximum up to this cosine tolerance, so that the
+#: identical embeddings of the "sentence" ablation (every word sample of one sentence) count as ties, not misses.
+RETRIEVAL_TIE_TOLERANCE = 1e-4
+
+
+def in_batch_retrieval_accuracy(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Accuracy of retrieving each anchor's positive among the other side of the (global) batch, within
+    `RETRIEVAL_TIE_TOLERANCE` (the in-batch counterpart of `mlctl.evaluation.retrieval_accuracy`, on the logits the
+    loss already computed).
+
+    `logits` are [`MLCTLForPreTraining`]'s x_logits or y_logits (n, 2N): columns [0, N) the other side, [N, 2N) the
+    anchors' side with the anchor itself at −inf, which locates this process's rows in the global batch."""
+    num_global = logits.shape[1] // 2
+    positive_index = logits[:, num_global:].isneginf().int().argmax(dim=1)
+    similarity = logits[:, :num_global]
+    positive = similarity.gather(1, positive_index.unsqueeze(1)).squeeze(1)
+    return (positive >= similarity.amax(dim=1) - RETRIEVAL_TIE_TOLERANCE / temperature).float().mean()
+
+
+def compute_validation_metrics(prediction) -> dict[str, float]:
+    """Validation metrics from [`MLCTLTrainer.prediction_step`]'s outputs gathered over the whole set: the
+    contrastive and MLM losses of the training objective (pair-weighted means of the batch values; in `shared`
+    mode the contrastive loss is on the masked input, as in training) and x→y / y→x retrieval accuracy among all
+    validation pairs, on CCEs of the clean (unmasked) input."""
+    x_embeddings, y_embeddings = prediction.predictions
+    batch_losses = np.asarray(prediction.label_ids, dtype=np.float64)
+    metrics = {
+        "contrastive_loss": float(batch_losses[:, 0].mean()),
+        "x2y_accuracy": retrieval_accuracy(x_embeddings, y_embeddings, RETRIEVAL_TIE_TOLERANCE)[0],
+        "y2x_accuracy": retrieval_accuracy(y_embeddings, x_embeddings, RETRIEVAL_TIE_TOLERANCE)[0],
+    }
+    if not np.isnan(batch_losses[:, 1]).any():
+        metrics["mlm_loss"] = float(batch_losses[:, 1].mean())
+    return metrics
+
+
+class CollatorEpochCallback(TrainerCallback):
+    """Tells the collator the epoch at each epoch start (also when a run resumes mid-epoch), for its masking."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.set_epoch(math.floor(state.epoch or 0))
+
+
+class MLCTLTrainer(Trainer):
+    """The Trainer for [`MLCTLForPreTraining`] with an [`MLCTLDataCollator`].
+
+    - `compute_loss` returns contrastive + α·MLM. With several processes the MLM term is re-weighted by this
+      process's share of the masked tokens, so that the processes' mean (what DDP's gradient averaging and the
+      logged loss compute) is the token-mean MLM loss of the global batch, exactly as one process would compute it.
+      (The Trainer's own `average_tokens_across_devices` does not apply: ML-CTL batches have no `labels` key.)
+    - At every logging step the contrastive loss, the MLM loss and the in-batch x→y / y→x retrieval accuracy are
+      logged beside the loss, averaged over the steps since the last log and over processes, so they reach
+      TensorBoard / W&B through `report_to`.
+    - Evaluation reports `eval_loss`, `eval_contrastive_loss`, `eval_mlm_loss` and the x→y / y→x retrieval accuracy
+      over the whole validation set (`eval_x2y_accuracy`, `eval_y2x_accuracy`).
+
+    `card_details` (a dict, see [`mlctl.training.model_card.write_model_card`]) feeds the model card written to `output_dir/README.md`.
+    """
+
+    def __init__(self, *args, card_details: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.args.remove_unused_columns:
+            logger.info("MLCTLTrainer: remove_unused_columns set to False: the collator reads the WPS columns")
+            self.args.remove_unused_columns = False
+        # compute_loss below normalises its own losses and never passes num_items_in_batch to the model.
+        self.model_accepts_loss_kwargs = False
+        self.loss_is_scaled_for_ga = False
+        if self.compute_metrics is None:
+            self.compute_metrics = compute_validation_metrics
+        if hasattr(self.data_collator, "set_epoch"):
+            self.add_callback(CollatorEpochCallback(self.data_collator))
+        self.card_details = card_details or {}
+        self._train_metric_sums = None
+        self._train_metric_steps = 0
+
+    @property
+    def mlctl_config(self) -> MLCTLConfig:
+        return self.accelerator.unwrap_model(self.model).config
+
+    def _mlm_token_share(self, inputs: dict) -> torch.Tensor | float:
+        """(masked tokens here) / (mean masked tokens per process); 1 with one process."""
+        if self.accelerator.num_processes == 1:
+            return 1.0
+        count = sum((inputs[name] != -100).sum() for name in ("x_labels", "y_labels")).float().reshape(1)
+        counts = self.accelerator.gather(count)
+        return count[0] * counts.numel() / counts.sum().clamp(min=1)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        mlm_loss = outputs.mlm_loss
+        if mlm_loss is not None:
+            mlm_loss = mlm_loss * self._mlm_token_share(inputs)
+        loss = self.accelerator.unwrap_model(model).combine_losses(outputs.contrastive_loss, mlm_loss)
+        if model.training:
+            self._accumulate_train_metrics(outputs, mlm_loss)
+        return (loss, outputs) if return_outputs else loss
+
+    def _accumulate_train_metrics(self, outputs, mlm_loss) -> None:
+        temperature = self.mlctl_config.temperature
+        nan = outputs.contrastive_loss.new_tensor(float("nan"))
+        values = torch.stack([
+            outputs.contrastive_loss.detach().float(),
+            mlm_loss.detach().float() if mlm_loss is not None else nan,
+            in_batch_retrieval_accuracy(outputs.x_logits.detach(), temperature),
+            in_batch_retrieval_accuracy(outputs.y_logits.detach(), temperature) if outputs.y_logits is not None else nan,
+        ])
+        self._train_metric_sums = values if self._train_metric_sums is None else self._train_metric_sums + values
+        self._train_metric_steps += 1
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Adds the ML-CTL training metrics to each training log (the one with `loss`); every process calls this
+        at the same steps, so the cross-process mean is safe here."""
+        if "loss" in logs and self._train_metric_steps:
+            means = self.accelerator.reduce(self._train_metric_sums / self._train_metric_steps, reduction="mean")
+            for name, value in zip(TRAIN_METRICS, means.tolist()):
+                if not math.isnan(value):
+                    logs[name] = value
+            self._train_metric_sums, self._train_metric_steps = None, 0
+        super().log(logs, start_time)
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Returns (loss, (x CCEs, y CCEs), per-pair [contrastive loss, MLM loss] of the batch).
+
+        The batch losses travel as `label_ids` because the evaluation loop gathers those across processes and only
+        calls `compute_metrics` when they exist. The CCEs are those of the clean input: in `shared` mode with MLM
+        the objective encodes the masked input, so the clean CCEs take one more forward pass."""
+        inputs = self._prepare_inputs(inputs)
+        config = self.mlctl_config
+        with torch.no_grad(), self.compute_loss_context_manager():
+            loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
+            if prediction_loss_only:
+                return loss.detach(), None, None
+            clean = outputs
+            if config.mlm_mode == "shared" and outputs.mlm_loss is not None:
+                clean = model(**{name: value for name, value in inputs.items() if name not in MLM_INPUTS})
+        num_pairs = outputs.x_embeddings.shape[0]
+        mlm_loss = outputs.mlm_loss if outputs.mlm_loss is not None else torch.full_like(loss, float("nan"))
+        batch_losses = torch.stack([outputs.contrastive_loss, mlm_loss]).float().expand(num_pairs, 2)
+        return loss.detach(), (clean.x_embeddings, clean.y_embeddings), batch_losses
+
+    def create_model_card(self, *args, **kwargs) -> None:
+        """Writes the ML-CTL model card (see [`write_model_card`]) instead of the Trainer's generic one; called by
+        `push_to_hub`, so the card is uploaded with the checkpoint."""
+        if self.is_world_process_zero():
+            write_model_card(self, Path(self.args.output_dir) / "README.md", **self.card_details)
+
