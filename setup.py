@@ -10,9 +10,15 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["modeling_mlctl", "data_prep"],
+    packages=["modeling_mlctl", "data_prep", "mlctl", "mlctl.training", "mlctl.evaluation"],
     py_modules=["train_mlctl", "run_xtreme_tasks"],
-    package_data={"modeling_mlctl": ["metrics/*/*.py", "metrics/*/*.md"], "data_prep": ["sample/*"]},
+    package_data={"mlctl.evaluation": ["metrics/*/*.py", "metrics/*/*.md"], "data_prep": ["sample/*", "sample/words/*"]},
+    entry_points={"console_scripts": [
+        "mlctl-prep = data_prep.__main__:main",
+        "mlctl-train = train_mlctl:cli",
+        "mlctl-xtreme = run_xtreme_tasks:cli",
+        "mlctl-demo = mlctl.demo:main",
+    ]},
     install_requires=[
         "torch>=2.1",
         "transformers>=5.0,<6",

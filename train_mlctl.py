@@ -21,13 +21,9 @@ import os
 import sys
 
 import torch
-from transformers import HfArgumentParser
-from transformers import TrainingArguments
-
-from mlctl.training import DataArguments
-from mlctl.training import ModelArguments
 from mlctl.training import TrainingSetupError
 from mlctl.training import train
+from mlctl.training import training_argument_parser
 
 logger = logging.getLogger("train_mlctl")
 
@@ -39,8 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
         # Without this, transformers/accelerate give each CPU process its own single-process job.
         logger.info("several processes on a machine without a GPU: adding --use_cpu true (gloo)")
         argv += ["--use_cpu", "true"]
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
-    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    model_args, data_args, training_args = training_argument_parser().parse_args_into_dataclasses(args=argv)
     return train(model_args, data_args, training_args)
 
 

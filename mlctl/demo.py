@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import logging
 import sys
 import time
@@ -16,9 +17,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 from transformers import AutoConfig
-from transformers import HfArgumentParser
 from transformers import TrainerCallback
-from transformers import TrainingArguments
 from transformers import set_seed
 
 import data_prep
@@ -34,8 +33,7 @@ from mlctl.evaluation.readers import XtremeData
 from mlctl.evaluation.retrieval import resolve_layer
 from mlctl.evaluation.retrieval import retrieval_accuracy
 from mlctl.evaluation.tasks import XtremeDataError
-from mlctl.training.arguments import DataArguments
-from mlctl.training.arguments import ModelArguments
+from mlctl.training.arguments import training_argument_parser
 from mlctl.training.errors import TrainingSetupError
 from mlctl.training.run import train
 from modeling_mlctl import MLCTLConfig
@@ -120,7 +118,7 @@ class StageProgress(TrainerCallback):
         self.bar = tqdm(total=state.max_steps, desc="training", unit="step", initial=state.global_step)
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.bar.update(state.global_step - self.bar.n)
+        self.bar.update(min(state.global_step, self.bar.total) - self.bar.n)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
@@ -155,9 +153,9 @@ def run_demo(output: Path = DEMO_OUTPUT) -> dict:
     the scores, the PNG path and the wall time."""
     started = time.perf_counter()
     print(f"ML-CTL demo in {output}: data, training, evaluation, picture")
+    shutil.rmtree(output / "model", ignore_errors=True)  # a demo trains from scratch, never resumes an old run
     argv = prepare_demo(output)
-    model_args, data_args, training_args = HfArgumentParser(
-        (ModelArguments, DataArguments, TrainingArguments)).parse_args_into_dataclasses(args=argv)
+    model_args, data_args, training_args = training_argument_parser().parse_args_into_dataclasses(args=argv)
     train(model_args, data_args, training_args, progress=StageProgress())
 
     trained, tokenizer = load_encoder(str(output / "model"))
@@ -193,6 +191,7 @@ def quiet() -> None:
 
     logging.basicConfig(level=logging.ERROR)
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
     datasets.disable_progress_bars()
     warnings.filterwarnings("ignore")
 

@@ -18,6 +18,24 @@ from transformers import AutoTokenizer
 from transformers import TrainerCallback
 
 import train_fixtures
+from mlctl.demo import DEMO_HELD_OUT_LINES
+from mlctl.demo import prepare_demo
+from mlctl.training.arguments import ModelArguments
+from mlctl.training.arguments import training_argument_parser
+from mlctl.training.collator import MLCTLDataCollator
+from mlctl.training.collator import MLM_INPUTS
+from mlctl.training.collator import tokenize_wps_sides
+from mlctl.training.data import load_wps_splits
+from mlctl.training.data import prepare_split
+from mlctl.training.errors import TrainingSetupError
+from mlctl.training.run import build_model
+from mlctl.training.run import train
+from data_prep.tokenizer import token_span
+from mlctl.evaluation.retrieval import retrieval_accuracy
+from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
+from mlctl.training.trainer import MLCTLTrainer
+from mlctl.training.trainer import in_batch_retrieval_accuracy
+from transformers import TrainingArguments
 import train_mlctl
 from modeling_mlctl import cross_lingual_similarity_logits
 
@@ -46,16 +64,19 @@ def cli_args(work, output_dir, *extra):
 
 def test_word_token_span_of_character_spans(tokenizer):
     text = "The children are playing in the garden."
-    [(ids, start, end)] = train_mlctl.tokenize_wps_sides(tokenizer, [text], [4], [12], max_length=64)  # "children"
+    [(ids, start, end)] = tokenize_wps_sides(tokenizer, [text], [4], [12], max_length=64)  # "children"
     assert tokenizer.decode(ids[start:end]).replace(" ##", "") == "children"
-    assert train_mlctl.word_token_span([(0, 0), (0, 3), (4, 8), (8, 12), (0, 0)], 4, 12) == (2, 4)
-    assert train_mlctl.word_token_span([(0, 0), (0, 3), (0, 0)], 10, 12) == (0, 0)  # cut off by truncation
+    assert token_span([(0, 0), (0, 3), (4, 8), (8, 12), (0, 0)], 4, 12) == (2, 4)
+    assert token_span([(0, 0), (0, 3), (0, 0)], 10, 12, may_be_truncated=True) == "truncated"
+    assert token_span([(0, 0), (0, 3), (4, 8), (0, 0)], 4, 12, may_be_truncated=True) == "truncated"  # half cut
+    assert token_span([(0, 0), (0, 3), (0, 0)], 10, 12) == "untokenizable"
+    assert token_span([(0, 0), (0, 3), (5, 8), (0, 0)], 4, 8) == (2, 3)  # a removed first character
 
 
 def test_text_and_pretokenised_rows_give_the_same_batch(tokenizer):
     text_rows = train_fixtures.wps_rows(6)
-    tokenised = train_mlctl.prepare_split(datasets.Dataset.from_list(text_rows), tokenizer, 64, None, "rows")
-    collator = train_mlctl.MLCTLDataCollator(tokenizer, seed=5)
+    tokenised = prepare_split(datasets.Dataset.from_list(text_rows), tokenizer, 64, None, "rows")
+    collator = MLCTLDataCollator(tokenizer, seed=5)
     from_text, from_ids = collator(text_rows), collator(list(tokenised))
     assert from_text.keys() == from_ids.keys()
     for name in from_text:
@@ -67,7 +88,7 @@ def test_text_and_pretokenised_rows_give_the_same_batch(tokenizer):
 
 def test_mlm_masking_follows_bert(tokenizer):
     rows = train_fixtures.wps_rows(300) * 4
-    collator = train_mlctl.MLCTLDataCollator(tokenizer, mlm_probability=0.15, seed=1)
+    collator = MLCTLDataCollator(tokenizer, mlm_probability=0.15, seed=1)
     batch = collator(rows)
     ids, masked, labels = batch["x_input_ids"], batch["x_mlm_input_ids"], batch["x_labels"]
     special = torch.isin(ids, torch.tensor(tokenizer.all_special_ids))  # [CLS], [SEP] and padding
@@ -84,7 +105,7 @@ def test_mlm_masking_follows_bert(tokenizer):
 
 def test_masking_is_a_function_of_seed_epoch_and_row(tokenizer):
     rows = train_fixtures.wps_rows(12)
-    collator = train_mlctl.MLCTLDataCollator(tokenizer, seed=1)
+    collator = MLCTLDataCollator(tokenizer, seed=1)
     whole = collator(rows)
     alone = collator(rows[3:4])  # the same row in another batch (another process, a resumed run) masks alike
     length = alone["x_labels"].shape[1]
@@ -92,18 +113,18 @@ def test_masking_is_a_function_of_seed_epoch_and_row(tokenizer):
     assert torch.equal(collator(rows)["y_labels"], whole["y_labels"])
     collator.set_epoch(1)
     assert not torch.equal(collator(rows)["x_labels"], whole["x_labels"])
-    assert not torch.equal(train_mlctl.MLCTLDataCollator(tokenizer, seed=2)(rows)["x_labels"], whole["x_labels"])
+    assert not torch.equal(MLCTLDataCollator(tokenizer, seed=2)(rows)["x_labels"], whole["x_labels"])
 
 
 def test_no_mlm_inputs_without_masking(tokenizer):
-    batch = train_mlctl.MLCTLDataCollator(tokenizer, mlm_probability=0.0)(train_fixtures.wps_rows(3))
-    assert not set(train_mlctl.MLM_INPUTS) & set(batch)
+    batch = MLCTLDataCollator(tokenizer, mlm_probability=0.0)(train_fixtures.wps_rows(3))
+    assert not set(MLM_INPUTS) & set(batch)
 
 
 def test_collator_rejects_an_empty_word_span(tokenizer):
     row = dict(train_fixtures.wps_rows(1)[0], src_char_start=500, src_char_end=505)
     with pytest.raises(ValueError, match="src word span"):
-        train_mlctl.MLCTLDataCollator(tokenizer)([row])
+        MLCTLDataCollator(tokenizer)([row])
 
 
 # ----------------------------------------------------------------------------------------------- metrics
@@ -115,18 +136,18 @@ def test_in_batch_retrieval_accuracy_locates_this_process_rows():
     x_all = y_all + 0.01 * torch.randn(6, 8)  # every x is nearest to its own y
     x_local = x_all[2:4]  # "rank 1 of 3" with 2 rows each
     logits = cross_lingual_similarity_logits(x_local, y_all, x_all, anchor_offset=2, temperature=0.1)
-    assert train_mlctl.in_batch_retrieval_accuracy(logits, 0.1).item() == 1.0
+    assert in_batch_retrieval_accuracy(logits, 0.1).item() == 1.0
     shuffled = cross_lingual_similarity_logits(x_local, y_all[[0, 1, 3, 2, 4, 5]], x_all, 2, 0.1)
-    assert train_mlctl.in_batch_retrieval_accuracy(shuffled, 0.1).item() == 0.0
+    assert in_batch_retrieval_accuracy(shuffled, 0.1).item() == 0.0
 
 
-def test_full_set_retrieval_accuracy_known_answers():
+def test_validation_retrieval_accuracy_known_answers():
     torch.manual_seed(0)
-    y = torch.randn(10, 4)
-    assert train_mlctl.full_set_retrieval_accuracy(y * 3, y, chunk_size=3) == 1.0
-    assert train_mlctl.full_set_retrieval_accuracy(y[[1, 0, *range(2, 10)]], y, chunk_size=4) == pytest.approx(0.8)
+    y = torch.randn(10, 4).numpy()
+    assert retrieval_accuracy(y * 3, y, RETRIEVAL_TIE_TOLERANCE)[0] == 1.0
+    assert retrieval_accuracy(y[[1, 0, *range(2, 10)]], y, RETRIEVAL_TIE_TOLERANCE)[0] == pytest.approx(0.8)
     # Identical candidates (the "sentence" ablation's word samples of one sentence) count as ties, not misses.
-    assert train_mlctl.full_set_retrieval_accuracy(y[[0, 0, 2]], y[[0, 0, 2]]) == 1.0
+    assert retrieval_accuracy(y[[0, 0, 2]], y[[0, 0, 2]], RETRIEVAL_TIE_TOLERANCE)[0] == 1.0
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -157,12 +178,12 @@ def test_validation_metrics_use_the_clean_input(work, tokenizer):
     """In shared mode the objective encodes the masked input; the retrieval metrics must not."""
     model = train_fixtures.tiny_model(len(tokenizer)).eval()
     rows = list(datasets.load_from_disk(str(work["wps"]))["validation"])[:8]
-    collator = train_mlctl.MLCTLDataCollator(tokenizer, max_length=64)
+    collator = MLCTLDataCollator(tokenizer, max_length=64)
     batch = collator(rows)
-    trainer = train_mlctl.MLCTLTrainer(model=model, args=train_mlctl.TrainingArguments(
+    trainer = MLCTLTrainer(model=model, args=TrainingArguments(
         output_dir=str(work["wps"].parent / "eval-only"), report_to="none", use_cpu=True), data_collator=collator)
     loss, (x_embeddings, _), batch_losses = trainer.prediction_step(model, batch, prediction_loss_only=False)
-    clean = model(**{name: value for name, value in batch.items() if name not in train_mlctl.MLM_INPUTS})
+    clean = model(**{name: value for name, value in batch.items() if name not in MLM_INPUTS})
     masked = model(**batch)
     torch.testing.assert_close(x_embeddings, clean.x_embeddings)
     assert not torch.allclose(x_embeddings, masked.x_embeddings)
@@ -185,9 +206,9 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(work, tmp_path):
     flags = ["--max_steps", "8", "--save_steps", "4", "--learning_rate", "2e-3", "--logging_steps", "4",
              "--eval_strategy", "no", "--warmup_steps", "2"]
     train_mlctl.main(cli_args(work, tmp_path / "straight", *flags))
-    model_args, data_args, training_args = train_mlctl.build_parser().parse_args_into_dataclasses(
+    model_args, data_args, training_args = training_argument_parser().parse_args_into_dataclasses(
         args=cli_args(work, tmp_path / "resumed", *flags))
-    train_mlctl.train(model_args, data_args, training_args, callbacks=[StopAfter(4)])
+    train(model_args, data_args, training_args, callbacks=[StopAfter(4)])
     interrupted = load_file(tmp_path / "resumed" / "model.safetensors")
     train_mlctl.main(cli_args(work, tmp_path / "resumed", *flags))  # finds checkpoint-4 and resumes from it
     straight = load_file(tmp_path / "straight" / "model.safetensors")
@@ -204,7 +225,7 @@ def test_two_processes_match_one_process_with_the_global_batch(tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(paths["tokenizer"])
     rows = list(datasets.load_from_disk(str(paths["wps"]))["train"])
     # The halves have different numbers of MLM targets, so the MLM term needs the token re-weighting.
-    batch = train_mlctl.MLCTLDataCollator(tokenizer, max_length=64, seed=7)(rows)
+    batch = MLCTLDataCollator(tokenizer, max_length=64, seed=7)(rows)
     counts = (batch["x_labels"] != -100).sum(1) + (batch["y_labels"] != -100).sum(1)
     assert counts[:4].sum() != counts[4:].sum()
 
@@ -232,8 +253,8 @@ def test_starts_from_a_pretrained_encoder(work, tmp_path, tokenizer):
     torch.manual_seed(1)
     AutoModelForMaskedLM.from_config(config).save_pretrained(tmp_path / "bert")
     tokenizer.save_pretrained(tmp_path / "bert")
-    model_args = train_mlctl.ModelArguments(model_name_or_path=str(tmp_path / "bert"), loss="info_nce", mlm_weight=0.5)
-    model = train_mlctl.build_model(model_args, tokenizer)
+    model_args = ModelArguments(model_name_or_path=str(tmp_path / "bert"), loss="info_nce", mlm_weight=0.5)
+    model = build_model(model_args, tokenizer)
     reference = AutoModelForMaskedLM.from_pretrained(tmp_path / "bert")
     torch.testing.assert_close(model.mlctl.encoder.encoder.layer[1].output.dense.weight,
                                reference.bert.encoder.layer[1].output.dense.weight)
@@ -319,18 +340,18 @@ def test_bad_train_dir_is_one_line_error(tmp_path, work, capsys, monkeypatch):
 
 def test_data_errors_name_the_problem(tmp_path, tokenizer):
     wrong = datasets.Dataset.from_list([{"src_text": "a", "tgt_text": "b"}])
-    with pytest.raises(train_mlctl.TrainingSetupError, match="not WPS data: needs src_/tgt_ columns"):
-        train_mlctl.prepare_split(wrong, tokenizer, 64, None, "wps [train]")
+    with pytest.raises(TrainingSetupError, match="not WPS data: needs src_/tgt_ columns"):
+        prepare_split(wrong, tokenizer, 64, None, "wps [train]")
     foreign = datasets.Dataset.from_list([dict(src_input_ids=[2, 5000, 3], src_word_start=1, src_word_end=2,
                                                tgt_input_ids=[2, 7, 3], tgt_word_start=1, tgt_word_end=2)])
-    with pytest.raises(train_mlctl.TrainingSetupError, match="src_input_ids holds token id 5000 but the tokenizer"):
-        train_mlctl.prepare_split(foreign, tokenizer, 64, None, "wps [train]")
+    with pytest.raises(TrainingSetupError, match="src_input_ids holds token id 5000 but the tokenizer"):
+        prepare_split(foreign, tokenizer, 64, None, "wps [train]")
 
 
 def test_pairs_whose_word_is_truncated_away_are_dropped_with_a_count(tokenizer, caplog):
     rows = train_fixtures.wps_rows(10)
     rows[0] = dict(rows[0], src_text="word " * 40 + "Haus", src_char_start=200, src_char_end=204)
-    kept = train_mlctl.prepare_split(datasets.Dataset.from_list(rows), tokenizer, 16, None, "wps [train]")
+    kept = prepare_split(datasets.Dataset.from_list(rows), tokenizer, 16, None, "wps [train]")
     assert len(kept) == 9
     assert "dropped 1 of 10 pairs whose marked word lies beyond --max_seq_length 16" in caplog.text
 
@@ -341,17 +362,17 @@ def test_pairs_whose_word_is_truncated_away_are_dropped_with_a_count(tokenizer, 
 def test_demo_preparation_holds_out_lines_and_builds_wps(tmp_path):
     """The embedded default's data: training lines and held-out Tatoeba files never overlap; data_prep's WPS are
     pre-tokenised with the demo tokenizer and the returned command line parses."""
-    argv = train_mlctl.prepare_demo(tmp_path)
-    model_args, data_args, training_args = train_mlctl.build_parser().parse_args_into_dataclasses(args=argv)
+    argv = prepare_demo(tmp_path)
+    model_args, data_args, training_args = training_argument_parser().parse_args_into_dataclasses(args=argv)
     assert (training_args.max_steps, training_args.output_dir) == (240, str(tmp_path / "model"))
     tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name)
-    train, validation = train_mlctl.load_wps_splits(data_args, tokenizer)
+    train, validation = load_wps_splits(data_args, tokenizer)
     assert len(train) > 1000 and len(validation) > 20
     assert {"src_input_ids", "src_word_start", "tgt_word_end"} <= set(train.column_names)
     for code, pair in (("deu", "en-de"), ("fra", "en-fr"), ("spa", "en-es")):
         held_out = (tmp_path / "heldout" / "tatoeba" / f"tatoeba.{code}-eng.eng").read_text().splitlines()
         training = set((tmp_path / "corpus" / f"{pair}.en").read_text().splitlines())
-        assert len(held_out) == train_mlctl.DEMO_HELD_OUT_LINES
+        assert len(held_out) == DEMO_HELD_OUT_LINES
         assert len(training) > 200 and not training & set(held_out)
         assert held_out == [en for en, _ in train_fixtures.sample_lines(*pair.split("-"))[-len(held_out):]]
     assert set(train["src_lang"]) == {"en"} and set(train["tgt_lang"]) == {"de", "fr", "es"}

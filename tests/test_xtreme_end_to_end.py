@@ -6,6 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlctl.evaluation.plots import draw_tsne
+from mlctl.evaluation.plots import read_word_lists
+from mlctl.evaluation.readers import read_bucc_gold
+from mlctl.evaluation.report import model_index_results
+from mlctl.evaluation.retrieval import bucc_f1
 import run_xtreme_tasks as xt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -77,9 +82,9 @@ def test_outputs_results_json_table_predictions_model_index_and_tsne(run):
     assert saved["table"].splitlines()[2] == f"| {root}/model | 100.0 | 100.0 | 100.0 | 100.0 | {bucc:.1f} | 50.0 |"
     assert (out / "predictions/xnli/test-de.tsv").read_text().splitlines() == ["entailment"] * sizes["test"]
     bucc_predictions = {tuple(line.split("\t")) for line in (out / "predictions/bucc2018/test-de.tsv").read_text().splitlines()}
-    gold = xt.read_bucc_gold(root / "data/bucc2018/de-en.test.gold")
-    assert xt.bucc_f1(bucc_predictions, gold)["f1"] == pytest.approx(bucc)
-    entries = xt.model_index_results(out / "results.json")
+    gold = read_bucc_gold(root / "data/bucc2018/de-en.test.gold")
+    assert bucc_f1(bucc_predictions, gold)["f1"] == pytest.approx(bucc)
+    entries = model_index_results(out / "results.json")
     assert {e.dataset_config: e.metric_value for e in entries} == {
         "xnli": 100.0, "pawsx": 100.0, "udpos": 100.0, "panx": 100.0, "bucc2018": round(bucc, 2), "tatoeba": 50.0}
     assert (out / "tsne.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -92,12 +97,13 @@ def test_tsne_points_one_per_word_and_language(fixture, tmp_path):
     root, model_dir, _ = fixture
     from transformers import AutoModel, AutoTokenizer
 
-    model = AutoModel.from_pretrained(model_dir, output_hidden_states=True).eval()
+    model = AutoModel.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    rows = xt.read_word_lists(root / "data/mlctl_word_lists", ["en", "de"], n_words=5)
+    rows = read_word_lists(root / "data/mlctl_word_lists", ["en", "de"], n_words=5)
     assert rows[:2] == [["the", "die"], ["cat", "katze"]]
-    points = xt.draw_tsne(model, tokenizer, rows, ["en", "de"], layer=2, path=tmp_path / "t.png")
-    assert points.shape == (10, 2) and np.isfinite(points).all()
+    panels = draw_tsne({"before": model, "after": model}, tokenizer, rows, ["en", "de"], layer=2, path=tmp_path / "t.png")
+    assert list(panels) == ["before", "after"]
+    assert panels["before"].shape == (10, 2) and np.isfinite(panels["before"]).all()
 
 
 def test_cli_bad_data_gives_one_line_error_and_nonzero_exit(fixture, tmp_path, monkeypatch, capsys, caplog):

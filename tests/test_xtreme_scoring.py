@@ -5,7 +5,21 @@ import random
 import numpy as np
 import pytest
 
-import run_xtreme_tasks as xt
+from mlctl.evaluation.finetune import chunk_long_sentences
+from mlctl.evaluation.finetune import first_subtoken_labels
+from mlctl.evaluation.finetune import load_metric
+from mlctl.evaluation.readers import BuccCorpus
+from mlctl.evaluation.report import markdown_table
+from mlctl.evaluation.report import model_index_results
+from mlctl.evaluation.report import summarize_task
+from mlctl.evaluation.retrieval import bucc_candidates
+from mlctl.evaluation.retrieval import bucc_f1
+from mlctl.evaluation.retrieval import extract_pairs
+from mlctl.evaluation.retrieval import mine_candidates
+from mlctl.evaluation.retrieval import optimal_threshold
+from mlctl.evaluation.retrieval import resolve_layer
+from mlctl.evaluation.retrieval import retrieval_accuracy
+from mlctl.evaluation.retrieval import unique_sentence_ids
 
 
 def one_hot(n: int, dim: int | None = None) -> np.ndarray:
@@ -18,16 +32,16 @@ def one_hot(n: int, dim: int | None = None) -> np.ndarray:
 
 def test_tatoeba_perfect_alignment_scores_100():
     embeddings = np.random.default_rng(0).normal(size=(30, 8)).astype(np.float32)
-    accuracy, predictions = xt.tatoeba_accuracy(embeddings * 3.0, embeddings)  # cosine ignores scale
-    assert accuracy == 100.0
+    accuracy, predictions = retrieval_accuracy(embeddings * 3.0, embeddings)  # cosine ignores scale
+    assert accuracy == 1.0
     assert predictions.tolist() == list(range(30))
 
 
 def test_tatoeba_shuffled_pairs_score_the_fixed_points_only():
     english = one_hot(10)
     permutation = [0, 1, 2, 3, 5, 4, 7, 8, 9, 6]  # 4 fixed points, 6 moved
-    accuracy, predictions = xt.tatoeba_accuracy(english[permutation], english)
-    assert accuracy == pytest.approx(40.0)
+    accuracy, predictions = retrieval_accuracy(english[permutation], english)
+    assert accuracy == pytest.approx(0.4)
     assert predictions.tolist() == permutation
 
 
@@ -36,9 +50,11 @@ def test_tatoeba_ties_go_to_the_lowest_english_index():
     english[1] = english[0]  # two English sentences with the same embedding
     xx = one_hot(4)
     xx[1] = xx[0]
-    accuracy, predictions = xt.tatoeba_accuracy(xx, english)
+    accuracy, predictions = retrieval_accuracy(xx, english)
     assert predictions.tolist() == [0, 0, 2, 3]
-    assert accuracy == 75.0
+    assert accuracy == 0.75
+    # With a tie tolerance (the trainer's validation, the ablation's word score) the tie counts as retrieved.
+    assert retrieval_accuracy(xx, english, tie_tolerance=1e-4)[0] == 1.0
 
 
 # --------------------------------------------------------------------------------------------- BUCC
@@ -47,7 +63,7 @@ def test_tatoeba_ties_go_to_the_lowest_english_index():
 def test_mining_perfect_alignment_finds_every_pair_with_ratio_margin_4():
     # One-hot rows: each sentence's 4 nearest neighbours have cosines 1, 0, 0, 0 -> mean 0.25 on both
     # sides, so a true pair scores 1 / 0.25 = 4 and every other candidate 0.
-    src, trg, scores = xt.mine_candidates(one_hot(6), one_hot(6), k=4)
+    src, trg, scores = mine_candidates(one_hot(6), one_hot(6), k=4)
     assert sorted(zip(src.tolist(), trg.tolist())) == [(i, i) for i in range(6)]
     assert scores == pytest.approx([4.0] * 6)
 
@@ -55,7 +71,7 @@ def test_mining_perfect_alignment_finds_every_pair_with_ratio_margin_4():
 def test_mining_recovers_a_shuffled_target_side():
     permutation = [3, 0, 4, 1, 5, 2]
     target = one_hot(6)[permutation]  # target row j is source row permutation[j]
-    src, trg, _ = xt.mine_candidates(one_hot(6), target, k=4)
+    src, trg, _ = mine_candidates(one_hot(6), target, k=4)
     assert dict(zip(src.tolist(), trg.tolist())) == {p: j for j, p in enumerate(permutation)}
 
 
@@ -66,7 +82,7 @@ def test_mining_ties_keep_one_pair_per_sentence_lowest_index_first():
     # and pairs with y1 score 0, which mining never proposes.
     source = np.array([[1, 0], [1, 0]], dtype=np.float32)
     target = np.array([[1, 0], [0, 1]], dtype=np.float32)
-    src, trg, scores = xt.mine_candidates(source, target, k=4)
+    src, trg, scores = mine_candidates(source, target, k=4)
     assert list(zip(src.tolist(), trg.tolist())) == [(0, 0)]
     assert scores.tolist() == pytest.approx([4 / 3])
 
@@ -74,7 +90,7 @@ def test_mining_ties_keep_one_pair_per_sentence_lowest_index_first():
 def test_mining_scores_match_the_ratio_margin_formula_on_random_embeddings():
     rng = np.random.default_rng(1)
     source, target = rng.normal(size=(15, 6)), rng.normal(size=(12, 6))
-    src, trg, scores = xt.mine_candidates(source, target, k=3)
+    src, trg, scores = mine_candidates(source, target, k=3)
     unit_s = source / np.linalg.norm(source, axis=1, keepdims=True)
     unit_t = target / np.linalg.norm(target, axis=1, keepdims=True)
     cosine = unit_s @ unit_t.T
@@ -87,7 +103,7 @@ def test_mining_scores_match_the_ratio_margin_formula_on_random_embeddings():
 
 
 def test_repeated_sentences_lose_their_id():
-    distinct, ids, repeated = xt.unique_sentence_ids(["a1", "a2", "a3", "a4"], ["x", "y", "x", "z"])
+    distinct, ids, repeated = unique_sentence_ids(["a1", "a2", "a3", "a4"], ["x", "y", "x", "z"])
     assert distinct == ["x", "y", "z"]
     assert ids == [None, "a2", "a4"]
     assert repeated == 1
@@ -96,18 +112,18 @@ def test_repeated_sentences_lose_their_id():
 def test_bucc_f1_counts_correct_pairs():
     gold = {("s1", "t1"), ("s2", "t2"), ("s3", "t3"), ("s4", "t4")}
     predicted = {("s1", "t1"), ("s2", "t2"), ("s2", "t9")}
-    scores = xt.bucc_f1(predicted, gold)
+    scores = bucc_f1(predicted, gold)
     assert scores["precision"] == pytest.approx(200 / 3)
     assert scores["recall"] == pytest.approx(50.0)
     assert scores["f1"] == pytest.approx(100 * 2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
-    assert xt.bucc_f1(set(), gold)["f1"] == 0.0
+    assert bucc_f1(set(), gold)["f1"] == 0.0
 
 
 def brute_force_best_f1(candidates: dict, gold: set) -> float:
     """Best F1 over every threshold that changes the extraction (each distinct score), or 0."""
     best = 0.0
     for threshold in set(candidates.values()):
-        best = max(best, xt.bucc_f1(xt.extract_pairs(candidates, threshold), gold)["f1"])
+        best = max(best, bucc_f1(extract_pairs(candidates, threshold), gold)["f1"])
     return best
 
 
@@ -119,16 +135,16 @@ def test_threshold_search_matches_brute_force(seed):
     # Rounded scores create ties; some gold pairs are never mined (they only cost recall).
     candidates = {pair: round(rng.uniform(0.9, 1.3), 1) for pair in pairs}
     gold = {pair for pair in pairs if rng.random() < 0.5} | {(f"s{n + i}", "t-missing") for i in range(rng.randint(0, 3))}
-    threshold, f1 = xt.optimal_threshold(candidates, gold)
+    threshold, f1 = optimal_threshold(candidates, gold)
     expected = brute_force_best_f1(candidates, gold)
     assert f1 == pytest.approx(expected)
-    applied = xt.bucc_f1(xt.extract_pairs(candidates, threshold), gold)["f1"] if math.isfinite(threshold) else 0.0
+    applied = bucc_f1(extract_pairs(candidates, threshold), gold)["f1"] if math.isfinite(threshold) else 0.0
     assert applied == pytest.approx(expected)
 
 
 def test_threshold_lies_midway_below_the_last_kept_score():
     candidates = {("a", "1"): 1.5, ("b", "2"): 1.4, ("c", "3"): 1.1, ("d", "4"): 1.0}
-    threshold, f1 = xt.optimal_threshold(candidates, {("a", "1"), ("b", "2")})
+    threshold, f1 = optimal_threshold(candidates, {("a", "1"), ("b", "2")})
     assert threshold == pytest.approx(1.25)
     assert f1 == pytest.approx(100.0)
 
@@ -136,19 +152,19 @@ def test_threshold_lies_midway_below_the_last_kept_score():
 def test_tied_candidates_are_kept_or_dropped_together():
     # Keeping only ("a","1") would give F1 100 but is not a threshold: it ties with a wrong pair.
     candidates = {("a", "1"): 1.2, ("x", "9"): 1.2, ("b", "2"): 0.5}
-    threshold, f1 = xt.optimal_threshold(candidates, {("a", "1")})
-    assert xt.extract_pairs(candidates, threshold) == {("a", "1"), ("x", "9")}
+    threshold, f1 = optimal_threshold(candidates, {("a", "1")})
+    assert extract_pairs(candidates, threshold) == {("a", "1"), ("x", "9")}
     assert f1 == pytest.approx(100 * 2 * 0.5 * 1 / 1.5)
 
 
 def test_no_correct_candidate_extracts_nothing():
-    threshold, f1 = xt.optimal_threshold({("a", "1"): 1.2}, {("b", "2")})
+    threshold, f1 = optimal_threshold({("a", "1"): 1.2}, {("b", "2")})
     assert threshold == math.inf and f1 == 0.0
-    assert xt.extract_pairs({("a", "1"): 1.2}, threshold) == set()
+    assert extract_pairs({("a", "1"): 1.2}, threshold) == set()
 
 
 def test_bucc_candidates_map_mined_rows_back_to_ids():
-    corpus = xt.BuccCorpus(
+    corpus = BuccCorpus(
         src_ids=["de-1", "de-2", "de-3", "de-4"], src_sentences=["A", "B", "C", "A"],
         en_ids=["en-1", "en-2", "en-3"], en_sentences=["b", "c", "a"], gold=None, source="hand-built",
     )
@@ -157,7 +173,7 @@ def test_bucc_candidates_map_mined_rows_back_to_ids():
     def encode(sentences, name):
         return one_hot(3)[[vectors[s] for s in sentences]]
 
-    candidates = xt.bucc_candidates(corpus, encode, k=4)
+    candidates = bucc_candidates(corpus, encode, k=4)
     # "A" occurs twice on the German side, so its pair with "a" is dropped as in XTREME.
     assert set(candidates) == {("de-2", "en-1"), ("de-3", "en-2")}
 
@@ -166,16 +182,16 @@ def test_bucc_candidates_map_mined_rows_back_to_ids():
 
 
 def test_layer_defaults_to_8_else_the_last_and_rejects_out_of_range():
-    assert xt.resolve_layer(13, None) == 8
-    assert xt.resolve_layer(3, None) == 2
-    assert xt.resolve_layer(13, -1) == 12
+    assert resolve_layer(13, None) == 8
+    assert resolve_layer(3, None) == 2
+    assert resolve_layer(13, -1) == 12
     with pytest.raises(ValueError, match="13 hidden states"):
-        xt.resolve_layer(13, 13)
+        resolve_layer(13, 13)
 
 
 def test_first_subtoken_labels():
     word_ids = [None, 0, 0, 1, 2, 2, 2, None]
-    assert xt.first_subtoken_labels(word_ids, [5, 6, 7]) == [-100, 5, -100, 6, 7, -100, -100, -100]
+    assert first_subtoken_labels(word_ids, [5, 6, 7]) == [-100, 5, -100, 6, 7, -100, -100, -100]
 
 
 def test_summary_table_and_model_index():
@@ -186,22 +202,22 @@ def test_summary_table_and_model_index():
             "tatoeba": {"languages": {"de": {"accuracy": 43.4}}, "average": 43.4},
         },
     }
-    table = xt.markdown_table(results).splitlines()
+    table = markdown_table(results).splitlines()
     assert table[0] == "| model | XNLI acc | PAWS-X acc | POS F1 | NER F1 | BUCC F1 | Tatoeba acc |"
     assert table[2] == "| ckpt | 75.0 | – | – | – | – | 43.4 |"
-    entries = xt.model_index_results(results)
+    entries = model_index_results(results)
     assert [(e.dataset_config, e.metric_type, e.metric_value) for e in entries] == [
         ("xnli", "accuracy", 75.0), ("tatoeba", "accuracy", 43.4)]
-    detailed = xt.model_index_results(results, per_language=True)
+    detailed = model_index_results(results, per_language=True)
     assert [e.dataset_config for e in detailed] == ["xnli", "xnli.en", "xnli.de", "tatoeba", "tatoeba.de"]
-    assert xt.summarize_task("xnli", results["tasks"]["xnli"]["languages"]) == 75.0
-    assert xt.summarize_task("xnli", {}) is None
+    assert summarize_task("xnli", results["tasks"]["xnli"]["languages"]) == 75.0
+    assert summarize_task("xnli", {}) is None
 
 
 def test_shipped_metrics_load_offline_and_score():
-    accuracy = xt.load_metric("accuracy")
+    accuracy = load_metric("accuracy")
     assert accuracy.compute(predictions=[0, 1, 1, 0], references=[0, 1, 0, 0]) == {"accuracy": 75.0}
-    tagging = xt.load_metric("tagging_f1")
+    tagging = load_metric("tagging_f1")
     ner = tagging.compute(predictions=[["B-PER", "I-PER", "O", "B-LOC"]], references=[["B-PER", "I-PER", "O", "B-ORG"]])
     assert ner["f1"] == pytest.approx(50.0) and ner["token_accuracy"] == pytest.approx(75.0)
     # XTREME's POS F1 is seqeval on POS tags: NOUN NOUN is one "chunk", so one wrong tag costs more.
@@ -223,7 +239,7 @@ def test_chunking_keeps_every_word_within_the_budget(n_words, lengths):
             return {"input_ids": [[0] * len(word) for word in words]}
 
     sentence = ["x" * length for length in lengths]
-    chunks, tags, owners, replaced = xt.chunk_long_sentences(CountingTokenizer(), [sentence, ["", "ab"]],
+    chunks, tags, owners, replaced = chunk_long_sentences(CountingTokenizer(), [sentence, ["", "ab"]],
                                                              [list(range(n_words)), ["t1", "t2"]], max_length=7)
     assert [w for chunk, owner in zip(chunks, owners) if owner == 0 for w in chunk] == sentence
     assert all(sum(len(w) for w in chunk) <= 5 for chunk, owner in zip(chunks, owners) if owner == 0)

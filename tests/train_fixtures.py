@@ -17,7 +17,10 @@ from transformers import AutoTokenizer  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 from transformers import TrainingArguments  # noqa: E402
 
-import train_mlctl  # noqa: E402
+from data_prep.tokenizer import train_wordpiece_tokenizer  # noqa: E402
+from mlctl.training.collator import MLCTLDataCollator  # noqa: E402
+from mlctl.training.data import prepare_split  # noqa: E402
+from mlctl.training.trainer import MLCTLTrainer  # noqa: E402
 from modeling_mlctl import MLCTLConfig  # noqa: E402
 from modeling_mlctl import MLCTLForPreTraining  # noqa: E402
 
@@ -54,7 +57,7 @@ def wps_rows(limit, src="en", tgt="de"):
 def build_tokenizer(directory):
     """A WordPiece tokenizer trained on the en-de/en-fr sample, saved to `directory` and reloaded."""
     texts = [text for pair in ("de", "fr") for line in sample_lines("en", pair) for text in line]
-    train_mlctl.train_wordpiece_tokenizer(texts, vocab_size=600, model_max_length=64).save_pretrained(directory)
+    train_wordpiece_tokenizer(texts, vocab_size=600, model_max_length=64).save_pretrained(directory)
     return AutoTokenizer.from_pretrained(directory)
 
 
@@ -69,7 +72,7 @@ def build_work_dir(directory, n_train=64, n_validation=16, pretokenize=False):
     })
     if pretokenize:
         splits = datasets.DatasetDict({
-            name: train_mlctl.prepare_split(split, tokenizer, 64, None, name) for name, split in splits.items()
+            name: prepare_split(split, tokenizer, 64, None, name) for name, split in splits.items()
         })
     splits.save_to_disk(directory / "wps")
     config = AutoConfig.for_model(**{**TINY_ENCODER, "vocab_size": len(tokenizer)})
@@ -105,9 +108,9 @@ def one_step(work_dir, batch_size, output_path):
     args = TrainingArguments(output_dir=str(work_dir / f"one-step-{batch_size}"), per_device_train_batch_size=batch_size,
                              max_steps=1, logging_steps=1, max_grad_norm=0.0, learning_rate=1e-3, report_to="none",
                              save_strategy="no", use_cpu=True, seed=7)
-    trainer = train_mlctl.MLCTLTrainer(
+    trainer = MLCTLTrainer(
         model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=[recorder],
-        data_collator=train_mlctl.MLCTLDataCollator(tokenizer, max_length=64, seed=7),
+        data_collator=MLCTLDataCollator(tokenizer, max_length=64, seed=7),
     )
     trainer.train()
     if trainer.is_world_process_zero():

@@ -3,6 +3,7 @@
 from `MLCTLConfig` (`arguments`), the model card (`model_card`) and one training job (`run`)."""
 from mlctl.training.arguments import DataArguments
 from mlctl.training.arguments import ModelArguments
+from mlctl.training.arguments import training_argument_parser
 from mlctl.training.collator import MLCTLDataCollator
 from mlctl.training.errors import TrainingSetupError
 from mlctl.training.run import build_model
@@ -11,4 +12,4 @@ from mlctl.training.run import train
 from mlctl.training.trainer import MLCTLTrainer
 
 __all__ = ["DataArguments", "MLCTLDataCollator", "MLCTLTrainer", "ModelArguments", "TrainingSetupError",
-           "build_model", "load_tokenizer", "train"]
+           "build_model", "load_tokenizer", "train", "training_argument_parser"]

@@ -83,3 +83,11 @@ class DataArguments:
     max_train_samples: int | None = _arg("Train on the first N pairs only.")
     max_eval_samples: int | None = _arg("Evaluate on the first N pairs only.")
     xtreme_results: str | None = _arg("results.json of run_xtreme_tasks.py to put in the model card's model-index.")
+
+
+def training_argument_parser():
+    """The parser of `train_mlctl.py`: `ModelArguments`, `DataArguments` and transformers' `TrainingArguments`."""
+    from transformers import HfArgumentParser
+    from transformers import TrainingArguments
+
+    return HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))

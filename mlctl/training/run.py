@@ -114,13 +114,15 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
         logger.info("resuming from %s", checkpoint)
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model()
-    trainer.log_metrics("train", train_result.metrics)
+    if progress is None:
+        trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
     eval_metrics = {}
     if validation_split is not None:
         eval_metrics = trainer.evaluate()
-        trainer.log_metrics("eval", eval_metrics)
+        if progress is None:
+            trainer.log_metrics("eval", eval_metrics)
         trainer.save_metrics("eval", eval_metrics)
     if training_args.push_to_hub:
         trainer.push_to_hub(commit_message="ML-CTL pre-training")
