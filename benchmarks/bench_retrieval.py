@@ -1,4 +1,4 @@
-"""Retrieval scoring time and memory: faiss (what run_xtreme_tasks uses) against a plain torch matmul.
+"""Retrieval scoring time and memory: faiss (what mlctl.evaluation.retrieval uses) against a plain torch matmul.
 
     python benchmarks/bench_retrieval.py                       # Tatoeba 1k x 1k and BUCC 100k x 100k, dim 768
     python benchmarks/bench_retrieval.py --bucc_size 20000     # a quicker BUCC-shaped run
@@ -34,11 +34,11 @@ def synthetic_embeddings(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.nd
 
 
 def faiss_neighbours(x: np.ndarray, y: np.ndarray, k: int, both_directions: bool):
-    """k nearest neighbours by cosine with faiss (run_xtreme_tasks.cosine_knn), x->y and optionally y->x."""
-    import run_xtreme_tasks
+    """k nearest neighbours by cosine with faiss (mlctl.evaluation.retrieval.cosine_knn), x->y and optionally y->x."""
+    from mlctl.evaluation.retrieval import cosine_knn
 
-    forward = run_xtreme_tasks.cosine_knn(x, y, k)
-    return (forward, run_xtreme_tasks.cosine_knn(y, x, k)) if both_directions else (forward,)
+    forward = cosine_knn(x, y, k)
+    return (forward, cosine_knn(y, x, k)) if both_directions else (forward,)
 
 
 def torch_neighbours(x: np.ndarray, y: np.ndarray, k: int, both_directions: bool, block: int = 8192):

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from modeling_mlctl import MLCTLConfig  # noqa: E402
 from modeling_mlctl import MLCTLForPreTraining  # noqa: E402
 from modeling_mlctl.modeling_mlctl import _pad_and_concat  # noqa: E402
-from train_mlctl import MLCTLDataCollator  # noqa: E402
+from mlctl.training.collator import MLCTLDataCollator  # noqa: E402
 
 VARIANTS = ("mlm floor", "shared", "separate")
 

@@ -13,7 +13,7 @@ What it does, all from ``../shared/data`` (read, never copied into the repositor
    learning rate, for every seed: MLM only; info-snt; CZ-snt; ML-CTL-info; ML-CTL-CZ (all + MLM). The
    *standard* regime uses a large batch in float32; the *low-resource* regime (the one the paper motivates CZ-NCE
    with) a small batch under ``torch.autocast("cpu", bfloat16)`` (``TrainingArguments(bf16=True)``).
-3. Evaluation through ``run_xtreme_tasks.main``: retrieval accuracy (xx → en) on Multi30k ``test_2016_flickr``
+3. Evaluation through ``mlctl.evaluation.run_xtreme`` (what ``run_xtreme_tasks.py`` runs): retrieval accuracy (xx → en) on Multi30k ``test_2016_flickr``
    (de, fr, cs; in-domain, written in Tatoeba layout), Tatoeba deu/fra → eng (out of domain), zero-shot POS en → de
    (UD English-EWT dev split 80/20 into train/dev, tested on UD German-GSD test); plus a word-level score
    (:func:`word_retrieval_accuracy`): for the aligned word pairs of held-out sentence pairs, how often a target
@@ -30,9 +30,7 @@ import argparse
 import gzip
 import json
 import logging
-import math
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -60,38 +58,11 @@ POS_TARGET = "de"
 POS_TRAIN_SHARE = 0.8
 
 
-@dataclass(frozen=True)
-class Arm:
-    """One row of the ablation: the ML-CTL settings it trains with (`contrastive` False: the MLM term alone)."""
-
-    name: str
-    levels: str
-    loss: str
-    contrastive: bool = True
-
-
-#: Rows of the table, in the paper's ablation order (baseline first).
-ARMS = (
-    Arm("MLM only", "sentence+word", "cz_nce", contrastive=False),
-    Arm("info-snt", "sentence", "info_nce"),
-    Arm("CZ-snt", "sentence", "cz_nce"),
-    Arm("ML-CTL-info", "sentence+word", "info_nce"),
-    Arm("ML-CTL-CZ", "sentence+word", "cz_nce"),
-)
-ARMS_BY_NAME = {arm.name: arm for arm in ARMS}
-#: The paper's claimed ordering (best first) of the arms it reports.
-PAPER_ORDER = ("ML-CTL-CZ", "CZ-snt", "info-snt", "MLM only")
-#: (CZ-NCE arm, its InfoNCE twin): the loss comparison at each level.
-LOSS_PAIRS = (("CZ-snt", "info-snt"), ("ML-CTL-CZ", "ML-CTL-info"))
-#: Table columns: result key, header, what it averages.
-METRICS = (
-    ("multi30k", "Multi30k retrieval acc", "test_2016_flickr de/fr/cs → en, mean"),
-    ("tatoeba", "Tatoeba acc", "deu/fra → eng, mean"),
-    ("pos_f1", "POS F1 (de)", "UD German-GSD test, fine-tuned on English"),
-    ("word", "word retrieval acc", "held-out aligned words, word vectors, xx → en"),
-    ("word_cce", "word CCE retrieval acc", "held-out aligned words, CCE (sentence+word arms only)"),
-)
-REGIMES = ("standard", "low-resource")
+from ablation_report import ARMS  # noqa: E402
+from ablation_report import ARMS_BY_NAME  # noqa: E402
+from ablation_report import Arm  # noqa: E402
+from ablation_report import git_commit  # noqa: E402
+from ablation_report import write_results  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -182,7 +153,7 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
     from data_prep import PairSpec
     from data_prep import build_wps_dataset
     from data_prep.tokenizer import train_wordpiece_tokenizer
-    from run_xtreme_tasks import TATOEBA_LANG3
+    from mlctl.evaluation.tasks import TATOEBA_LANG3
 
     multi30k = data_dir / "multi30k"
     paths = {name: work_dir / name for name in ("corpus", "tokenizer", "encoder_config", "wps", "multi30k_test", "pos")}
@@ -245,41 +216,25 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
 # ---------------------------------------------------------------------------------------------- training
 
 
-def mlm_only_trainer_class():
-    """[`MLCTLTrainer`] whose loss is the MLM term alone (α · MLM): the baseline sees the same model, data, masking
-    and MLM gradient as the contrastive arms; only the contrastive term is absent (its head gets no gradient)."""
-    from train_mlctl import MLCTLTrainer
-
-    class MLMOnlyTrainer(MLCTLTrainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            outputs = model(**inputs)
-            mlm_loss = outputs.mlm_loss * self._mlm_token_share(inputs)
-            if model.training:
-                self._accumulate_train_metrics(outputs, mlm_loss)
-            loss = self.mlctl_config.mlm_weight * mlm_loss
-            return (loss, outputs) if return_outputs else loss
-
-    return MLMOnlyTrainer
-
-
 def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings, model_dir: Path) -> dict:
-    """Trains one arm from scratch with train_mlctl's pieces; saves model + tokenizer in `model_dir`. Returns the
+    """Trains one arm from scratch with mlctl.training; saves model + tokenizer in `model_dir`. Returns the
     last logged training values and the training wall time."""
     from transformers import TrainingArguments
     from transformers import set_seed
 
-    from train_mlctl import DataArguments
-    from train_mlctl import MLCTLDataCollator
-    from train_mlctl import MLCTLTrainer
-    from train_mlctl import ModelArguments
-    from train_mlctl import build_model
-    from train_mlctl import final_losses
-    from train_mlctl import load_tokenizer
-    from train_mlctl import load_wps_splits
+    from mlctl.training import DataArguments
+    from mlctl.training import MLCTLDataCollator
+    from mlctl.training import MLCTLTrainer
+    from mlctl.training import ModelArguments
+    from mlctl.training import build_model
+    from mlctl.training import load_tokenizer
+    from mlctl.training.data import load_wps_splits
+    from mlctl.training.model_card import final_losses
 
     set_seed(seed)
     model_args = ModelArguments(config_name=shared["encoder_config"], tokenizer_name=shared["tokenizer"],
-                                levels=arm.levels, loss=arm.loss, mlm_weight=settings.mlm_weight)
+                                levels=arm.levels, loss=arm.loss, mlm_weight=settings.mlm_weight,
+                                contrastive_weight=arm.contrastive_weight)
     data_args = DataArguments(train_dir=shared["wps"], max_seq_length=settings.max_length, validation_split=None)
     tokenizer = load_tokenizer(model_args)
     model = build_model(model_args, tokenizer)
@@ -292,8 +247,7 @@ def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings
         save_strategy="no", eval_strategy="no", report_to="none", seed=seed, bf16=low_resource, use_cpu=True,
         disable_tqdm=True, dataloader_pin_memory=False,
     )
-    trainer_class = MLCTLTrainer if arm.contrastive else mlm_only_trainer_class()
-    trainer = trainer_class(model=model, args=arguments, train_dataset=train_split,
+    trainer = MLCTLTrainer(model=model, args=arguments, train_dataset=train_split,
                             data_collator=MLCTLDataCollator(tokenizer, max_length=settings.max_length, seed=seed),
                             processing_class=tokenizer)
     started = time.perf_counter()
@@ -306,88 +260,69 @@ def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings
 # -------------------------------------------------------------------------------------------- evaluation
 
 
-def word_retrieval_accuracy(queries, candidates) -> float:
-    """% of query rows whose own row of `candidates` is the most cosine-similar of all candidate rows."""
-    from train_mlctl import full_set_retrieval_accuracy
-
-    return 100.0 * full_set_retrieval_accuracy(queries, candidates)
-
-
-def encode_wps_side(model, collator, rows: list[dict], side: str, batch_size: int = 128):
-    """(word vectors, CCEs) of one side ("x" = src, "y" = tgt) of WPS rows, by the ML-CTL encoder (MLCTLModel)."""
-    import torch
-
-    words, cces = [], []
-    with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            batch = collator(rows[start:start + batch_size])
-            inputs = {name: batch[f"{side}_{name}"] for name in ("input_ids", "attention_mask", "word_mask")}
-            if f"{side}_token_type_ids" in batch:
-                inputs["token_type_ids"] = batch[f"{side}_token_type_ids"]
-            outputs = model(**inputs)
-            words.append(outputs.word_embeddings)
-            cces.append(outputs.cce_embeddings)
-    return torch.cat(words), torch.cat(cces)
-
-
-def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, sentence_level_cce: bool) -> dict:
+def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, max_length: int, sentence_level_cce: bool) -> dict:
     """Word retrieval on the held-out (validation) WPS, per target language: for each aligned pair, does the target
     word (in its sentence) retrieve its English word among the `per_language` held-out English words? Scored on
-    the word vectors (avg-first-last mean over the word's sub-words) and on the CCE; the CCE score is None when the
-    CCE does not see the word (`sentence_level_cce`)."""
+    the word vectors (`encode_words` pooling `cce_word`: avg-first-last mean over the word's sub-words) and on the
+    CCE (`cce`); the CCE score is None when the CCE does not see the word (`sentence_level_cce`)."""
     import datasets
-    from transformers import AutoTokenizer
 
-    from modeling_mlctl import MLCTLModel
-    from train_mlctl import MLCTLDataCollator
+    from mlctl.encoding import encode_words
+    from mlctl.encoding import load_encoder
+    from mlctl.evaluation.retrieval import retrieval_accuracy
+    from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
 
-    model = MLCTLModel.from_pretrained(model_dir).eval()
-    collator = MLCTLDataCollator(AutoTokenizer.from_pretrained(model_dir), mlm_probability=0.0)
+    model, tokenizer = load_encoder(str(model_dir), device="cpu")
     validation = datasets.load_from_disk(wps_dir)["validation"]
     scores = {}
     for lang in MULTI30K_TARGETS:
         rows = validation.filter(lambda tgt: tgt == lang, input_columns="tgt_lang")
-        rows = list(rows.select(range(min(per_language, len(rows)))))
-        english_words, english_cces = encode_wps_side(model, collator, rows, "x")
-        target_words, target_cces = encode_wps_side(model, collator, rows, "y")
-        scores[lang] = {
-            "word": word_retrieval_accuracy(target_words, english_words),
-            "word_cce": None if sentence_level_cce else word_retrieval_accuracy(target_cces, english_cces),
-            "n_pairs": len(rows),
-        }
+        rows = rows.select(range(min(per_language, len(rows))))
+
+        def encode(side: str, pooling: str):
+            spans = list(zip(rows[f"{side}_char_start"], rows[f"{side}_char_end"]))
+            return encode_words(model, tokenizer, rows[f"{side}_text"], spans, pooling=pooling, max_length=max_length,
+                                batch_size=128, show_progress=False)
+
+        def score(pooling: str) -> float:
+            return 100.0 * retrieval_accuracy(encode("tgt", pooling), encode("src", pooling), RETRIEVAL_TIE_TOLERANCE)[0]
+
+        scores[lang] = {"word": score("cce_word"), "word_cce": None if sentence_level_cce else score("cce"),
+                        "n_pairs": len(rows)}
     return scores
 
 
-def xtreme(argv: list[str]) -> dict:
-    """One run_xtreme_tasks evaluation; a task without results is an error (the ablation needs every number)."""
-    import run_xtreme_tasks
+def xtreme(arguments: dict, settings: dict | None = None) -> dict:
+    """One XTREME evaluation (`mlctl.evaluation.run_xtreme`, what run_xtreme_tasks.py runs); a task without results
+    is an error (the ablation needs every number)."""
+    from mlctl.evaluation import FineTuningSettings
+    from mlctl.evaluation import XtremeArguments
+    from mlctl.evaluation import run_xtreme
 
-    results = run_xtreme_tasks.main(argv)
+    results = run_xtreme(XtremeArguments(**arguments), FineTuningSettings(**(settings or {})))
     for task, entry in results["tasks"].items():
         if entry["errors"] or entry["missing"] or not entry["languages"]:
-            raise AblationError(f"run_xtreme_tasks {shlex.join(argv)}: {task}: "
+            raise AblationError(f"run_xtreme {arguments}: {task}: "
                                 f"{(entry['errors'] + entry['missing'] + ['no result'])[0]}")
     return results
 
 
 def evaluate_run(model_dir: Path, run_dir: Path, shared: dict, data_dir: Path, settings: Settings, seed: int,
                  sentence_level_cce: bool) -> dict:
-    """Every metric of one trained model: three run_xtreme_tasks evaluations and the word-level score."""
-    common = ["--model_name_or_path", str(model_dir), "--no_hub", "--retrieval_max_length", str(2 * settings.max_length)]
-    multi30k = xtreme(common + ["--tasks", "tatoeba", "--languages", ",".join(MULTI30K_TARGETS),
-                                "--data_dir", shared["multi30k_test"], "--output_dir", str(run_dir / "xtreme_multi30k")])
-    tatoeba = xtreme(common + ["--tasks", "tatoeba", "--languages", ",".join(TATOEBA_TARGETS),
-                               "--data_dir", str(data_dir), "--output_dir", str(run_dir / "xtreme_tatoeba")])
+    """Every metric of one trained model: three XTREME evaluations and the word-level score."""
+    common = {"model_name_or_path": str(model_dir), "no_hub": True, "retrieval_max_length": 2 * settings.max_length}
+    multi30k = xtreme({**common, "tasks": "tatoeba", "languages": ",".join(MULTI30K_TARGETS),
+                       "data_dir": shared["multi30k_test"], "output_dir": str(run_dir / "xtreme_multi30k")})
+    tatoeba = xtreme({**common, "tasks": "tatoeba", "languages": ",".join(TATOEBA_TARGETS),
+                      "data_dir": str(data_dir), "output_dir": str(run_dir / "xtreme_tatoeba")})
     pos_dir = Path(shared["pos"])
-    pos = xtreme(common + [
-        "--tasks", "udpos", "--languages", POS_TARGET, "--data_dir", str(data_dir),
-        "--data_file", f"udpos:train:en={pos_dir / 'en-train.conllu'}",
-        "--data_file", f"udpos:dev:en={pos_dir / 'en-dev.conllu'}",
-        "--max_steps", str(settings.pos_steps), "--learning_rate", str(settings.pos_learning_rate),
-        "--max_seq_length", str(2 * settings.max_length), "--seed", str(seed),
-        "--output_dir", str(run_dir / "xtreme_udpos"),
-    ])
-    words = word_level_scores(model_dir, shared["wps"], settings.word_pairs_per_language, sentence_level_cce)
+    pos = xtreme({**common, "tasks": "udpos", "languages": POS_TARGET, "data_dir": str(data_dir),
+                  "data_file": [f"udpos:train:en={pos_dir / 'en-train.conllu'}", f"udpos:dev:en={pos_dir / 'en-dev.conllu'}"],
+                  "output_dir": str(run_dir / "xtreme_udpos")},
+                 {"max_steps": settings.pos_steps, "learning_rate": settings.pos_learning_rate,
+                  "max_seq_length": 2 * settings.max_length, "seed": seed})
+    words = word_level_scores(model_dir, shared["wps"], settings.word_pairs_per_language, settings.max_length,
+                              sentence_level_cce)
     per_language = {
         "multi30k": {lang: v["accuracy"] for lang, v in multi30k["tasks"]["tatoeba"]["languages"].items()},
         "tatoeba": {lang: v["accuracy"] for lang, v in tatoeba["tasks"]["tatoeba"]["languages"].items()},
@@ -409,7 +344,7 @@ def run_one(regime: str, arm_name: str, seed: int, work_dir: Path, data_dir: Pat
     started = time.perf_counter()
     training = train_arm(arm, regime, seed, shared, settings, run_dir / "model")
     evaluation = evaluate_run(run_dir / "model", run_dir, shared, data_dir, settings, seed,
-                              sentence_level_cce=arm.levels == "sentence" or not arm.contrastive)
+                              sentence_level_cce=arm.levels == "sentence" or arm.contrastive_weight == 0)
     result = {"regime": regime, "arm": arm_name, "seed": seed, "training": training, **evaluation,
               "wall_seconds": round(time.perf_counter() - started, 1)}
     (run_dir / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -427,214 +362,6 @@ def planned_runs(settings: Settings) -> list[tuple[str, str, int]]:
         runs += [("standard", arm.name, seed) for arm in ARMS]
         runs += [("low-resource", name, seed) for name in settings.low_resource_arms]
     return runs
-
-
-# ------------------------------------------------------------------------------------------- aggregation
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
-    array = np.asarray(values, dtype=np.float64)
-    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
-
-
-def aggregate(results: list[dict]) -> dict:
-    """{regime: {arm: {metric: {"mean", "std", "n", "values"}}}} over seeds; metrics that are None are left out."""
-    table: dict = {}
-    for result in sorted(results, key=lambda r: r["seed"]):
-        arm_entry = table.setdefault(result["regime"], {}).setdefault(result["arm"], {})
-        for name, value in result["metrics"].items():
-            if value is not None:
-                arm_entry.setdefault(name, {"values": []})["values"].append(value)
-    for arms in table.values():
-        for metrics in arms.values():
-            for entry in metrics.values():
-                entry["mean"], entry["std"] = mean_std(entry["values"])
-                entry["n"] = len(entry["values"])
-    return table
-
-
-def format_cell(entry: dict | None) -> str:
-    return "–" if entry is None else f"{entry['mean']:.1f} ± {entry['std']:.1f}"
-
-
-def gap(arms: dict, better: str, worse: str, metric: str) -> dict | None:
-    """Difference of means (better − worse) and that difference over the pooled seed std sqrt((s1² + s2²) / 2)."""
-    if better not in arms or worse not in arms or metric not in arms[better] or metric not in arms[worse]:
-        return None
-    a, b = arms[better][metric], arms[worse][metric]
-    pooled = math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
-    difference = a["mean"] - b["mean"]
-    return {"difference": difference, "pooled_std": pooled,
-            "in_stds": difference / pooled if pooled > 0 else (math.inf if difference else 0.0)}
-
-
-def ordering_verdicts(arms: dict) -> list[dict]:
-    """Per metric that all four arms of the paper's ordering have: does ML-CTL-CZ > CZ-snt > info-snt > MLM only
-    hold on the means, and the gap of each step."""
-    verdicts = []
-    for metric, header, _ in METRICS:
-        present = [name for name in PAPER_ORDER if metric in arms.get(name, {})]
-        if len(present) < len(PAPER_ORDER):
-            continue
-        steps = [(better, worse, gap(arms, better, worse, metric)) for better, worse in zip(present, present[1:])]
-        verdicts.append({"metric": metric, "header": header, "arms": present,
-                         "held": all(step["difference"] > 0 for _, _, step in steps),
-                         "steps": [{"better": b, "worse": w, **step} for b, w, step in steps]})
-    return verdicts
-
-
-def markdown(summary: dict) -> str:
-    """The results note: header (command, commit, wall time, settings), the tables, and the plain verdicts."""
-    settings, shared, table = summary["settings"], summary["shared"], summary["table"]
-    lines = [
-        f"# ML-CTL ablation in miniature{' (QUICK MODE: smoke-sized, not the result)' if summary['quick'] else ''}",
-        "",
-        f"- Command: `{summary['command']}`",
-        f"- Commit: `{summary['commit']}`",
-        f"- Wall time: {summary['wall_seconds']:.0f} s for this invocation; {summary['run_seconds']:.0f} s summed over "
-        f"the {summary['n_runs']} runs (train + evaluate); data preparation {shared['seconds']:.0f} s "
-        f"({platform.node() or 'this machine'}, {os.cpu_count()} CPU cores, {summary['jobs']} run(s) at a time).",
-        f"- Data: the first {settings['pairs_per_language']:,} Multi30k training pairs of en–de, en–fr and en–cs; "
-        f"WPS by data_prep (eflomal, intersection): {shared['wps_train']:,} train / {shared['wps_validation']:,} "
-        f"held-out ({settings['validation_fraction']:.0%} of the sentence pairs); WordPiece vocabulary "
-        f"{shared['vocab_size']:,} trained on the same text.",
-        f"- Model: BERT from scratch, {settings['num_layers']} layers, hidden {settings['hidden_size']}, "
-        f"{settings['num_heads']} heads, FFN {settings['intermediate_size']}; MLM weight α = {settings['mlm_weight']} "
-        f"(shared pass), τ = 0.07, CCE = avg-first-last pooling.",
-        f"- Budget per run (every arm): {settings['steps']} steps, lr {settings['learning_rate']} (10% warm-up, linear "
-        f"decay), seeds {', '.join(map(str, settings['seeds']))}. Standard regime: batch {settings['batch_size']}, "
-        f"float32. Low-resource regime: batch {settings['low_resource_batch_size']}, bfloat16 autocast.",
-        f"- Evaluation (run_xtreme_tasks.py): retrieval = mean-pooled last layer, cosine, xx → en; Multi30k "
-        f"test_2016_flickr ({shared['multi30k_test_pairs']:,} pairs per language); Tatoeba 1,000 pairs per language; "
-        f"POS fine-tuned {settings['pos_steps']} steps (lr {settings['pos_learning_rate']}, batch 32) on "
-        f"{shared['pos_sentences']['train']:,} UD English-EWT dev sentences (checkpoint chosen on the other "
-        f"{shared['pos_sentences']['dev']:,}), tested on UD German-GSD test. Word retrieval: up to "
-        f"{settings['word_pairs_per_language']:,} held-out aligned word pairs per language; each target word (in its "
-        "sentence) must retrieve its English word among all of them.",
-        "",
-        "Numbers are mean ± sample std over seeds, in %. The paper's ablation rows are info-snt, CZ-snt and ML-CTL-CZ "
-        "over mBERT (here: the MLM-only baseline); ML-CTL-info completes the 2 × 2 (levels × loss).",
-        "",
-    ]
-    for regime in REGIMES:
-        arms = table.get(regime)
-        if not arms:
-            continue
-        lines += [f"## {regime.capitalize()} regime", "",
-                  "| model | " + " | ".join(header for _, header, _ in METRICS) + " |",
-                  "|---|" + "---|" * len(METRICS)]
-        for arm in ARMS:
-            if arm.name in arms:
-                n = max(entry["n"] for entry in arms[arm.name].values())
-                lines.append(f"| {arm.name} (n={n}) | "
-                             + " | ".join(format_cell(arms[arm.name].get(metric)) for metric, _, _ in METRICS) + " |")
-        if not all(name in arms for name in PAPER_ORDER):
-            lines.append("")
-            continue
-        lines += ["", "Does the paper's ordering (ML-CTL-CZ > CZ-snt > info-snt > MLM only) hold on the means? "
-                  "Each step: difference of means (points) and that difference in pooled seed stds.", ""]
-        for verdict in ordering_verdicts(arms):
-            steps = "; ".join(f"{s['better']} − {s['worse']} = {s['difference']:+.1f} ({s['in_stds']:+.1f} std)"
-                              for s in verdict["steps"])
-            lines.append(f"- **{verdict['header']}**: {'held' if verdict['held'] else 'did not hold'} — {steps}")
-        lines.append("")
-    lines += loss_comparison(table)
-    lines += ["## Per language (mean over seeds)", "", "| regime | model | metric | " + " | ".join(
-        ("de", "fr", "cs")) + " |", "|---|---|---|---|---|---|"]
-    for regime, arm, metric, per_language in summary["per_language_means"]:
-        cells = [("–" if per_language.get(lang) is None else f"{per_language[lang]:.1f}") for lang in ("de", "fr", "cs")]
-        lines.append(f"| {regime} | {arm} | {metric} | " + " | ".join(cells) + " |")
-    lines += ["", f"Every run's numbers: `{summary['json_name']}`; chart: `{summary['png_name']}`.", ""]
-    return "\n".join(lines)
-
-
-def loss_comparison(table: dict) -> list[str]:
-    """Markdown lines: CZ-NCE minus InfoNCE at equal levels, per metric, side by side for the two regimes (the
-    paper: CZ-NCE helps most when compute is limited, i.e. the gap should be larger in the low-resource regime)."""
-    rows = []
-    for cz, info in LOSS_PAIRS:
-        for metric, header, _ in METRICS:
-            cells = [gap(table.get(regime, {}), cz, info, metric) for regime in REGIMES]
-            if any(cells):
-                rows.append(f"| {cz} − {info} | {header} | " + " | ".join(
-                    "–" if c is None else f"{c['difference']:+.1f} ({c['in_stds']:+.1f} std)" for c in cells) + " |")
-    if not rows:
-        return []
-    return ["## CZ-NCE vs InfoNCE at equal levels", "",
-            "Difference of means in points (positive: CZ-NCE better), and in pooled seed stds.", "",
-            "| comparison | metric | " + " | ".join(f"{regime} regime" for regime in REGIMES) + " |",
-            "|---|---|" + "---|" * len(REGIMES), *rows, ""]
-
-
-def per_language_means(results: list[dict]) -> list[tuple[str, str, str, dict]]:
-    """(regime, arm, metric, {lang: mean over seeds}) rows for the per-language table."""
-    rows = []
-    for regime in REGIMES:
-        for arm in ARMS:
-            runs = [r for r in results if r["regime"] == regime and r["arm"] == arm.name]
-            if not runs:
-                continue
-            for metric, header, _ in METRICS:
-                languages = runs[0]["per_language"][metric]
-                means = {lang: (None if any(r["per_language"][metric][lang] is None for r in runs)
-                                else float(np.mean([r["per_language"][metric][lang] for r in runs])))
-                         for lang in languages}
-                if any(value is not None for value in means.values()):
-                    rows.append((regime, arm.name, header, means))
-    return rows
-
-
-def bar_chart(table: dict, path: Path, title: str) -> None:
-    """Grouped bars (metric groups, one bar per arm, seed std as error bars), one panel per regime."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    regimes = [regime for regime in REGIMES if regime in table]
-    figure, axes = plt.subplots(len(regimes), 1, figsize=(11, 4.2 * len(regimes)), squeeze=False)
-    width = 0.8 / len(ARMS)
-    for axis, regime in zip(axes[:, 0], regimes):
-        for position, arm in enumerate(ARMS):
-            metrics = table[regime].get(arm.name, {})
-            means = [metrics[m]["mean"] if m in metrics else np.nan for m, _, _ in METRICS]
-            stds = [metrics[m]["std"] if m in metrics else 0.0 for m, _, _ in METRICS]
-            axis.bar(np.arange(len(METRICS)) + (position - (len(ARMS) - 1) / 2) * width, means, width, yerr=stds,
-                     capsize=2, label=arm.name)
-        axis.set_xticks(np.arange(len(METRICS)), [header for _, header, _ in METRICS], fontsize=8)
-        axis.set_ylabel("%")
-        axis.set_title(f"{regime} regime")
-        axis.legend(fontsize=7, ncols=len(ARMS))
-    figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
-def git_commit() -> str:
-    """HEAD at run time, marked when the script itself differs from it."""
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
-
-    commit = git("rev-parse", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", str(Path(__file__).relative_to(REPO_ROOT)))
-    return commit + (" (with uncommitted changes to this script)" if dirty else "")
-
-
-def write_results(results: list[dict], summary: dict, results_dir: Path) -> Path:
-    """ablation.json, ablation.md and ablation.png in `results_dir`; returns the Markdown path."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    table = aggregate(results)
-    summary = {**summary, "table": table, "per_language_means": per_language_means(results),
-               "json_name": "ablation.json", "png_name": "ablation.png",
-               "verdicts": {regime: ordering_verdicts(arms) for regime, arms in table.items()}}
-    (results_dir / "ablation.json").write_text(json.dumps({**summary, "runs": results}, indent=2), encoding="utf-8")
-    bar_chart(table, results_dir / "ablation.png",
-              "ML-CTL ablation in miniature" + (" (quick mode)" if summary["quick"] else ""))
-    path = results_dir / "ablation.md"
-    path.write_text(markdown(summary), encoding="utf-8")
-    return path
 
 
 # ---------------------------------------------------------------------------------------------------- CLI
@@ -726,8 +453,8 @@ def main(argv: list[str] | None = None) -> Path | dict:
 def cli() -> int:
     """Console entry point: 0 on success, 2 with a one-line error when data, settings or a run are unusable."""
     from data_prep import DataPrepError
-    from run_xtreme_tasks import XtremeDataError
-    from train_mlctl import TrainingSetupError
+    from mlctl.evaluation import XtremeDataError
+    from mlctl.training import TrainingSetupError
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     try:

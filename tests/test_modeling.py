@@ -108,7 +108,8 @@ def test_config_round_trip_keeps_the_nested_encoder(tiny_xlmr_config, tmp_path):
 def test_cce_is_the_projection_of_sentence_and_word_means(model):
     batch = side(parallel_batch(), "x")
     with torch.no_grad():
-        output = model.mlctl(batch["input_ids"], batch["attention_mask"], word_mask=batch["word_mask"])
+        output = model.mlctl(batch["input_ids"], batch["attention_mask"], word_mask=batch["word_mask"],
+                             output_hidden_states=True)
         tokens = avg_first_last_pool(output.hidden_states, (1, -1), "average")
         sentence = masked_mean(tokens, batch["attention_mask"])
         word = masked_mean(tokens, batch["word_mask"])
@@ -120,6 +121,37 @@ def test_cce_is_the_projection_of_sentence_and_word_means(model):
     # padding does not leak into the sentence mean: row 0 has its last 2 tokens masked out
     manual = tokens[0, :-2].mean(0)
     torch.testing.assert_close(output.sentence_embeddings[0], manual)
+
+
+def test_model_honours_output_hidden_states_and_return_dict(model):
+    batch = side(parallel_batch(), "x")
+    with torch.no_grad():
+        default = model.mlctl(batch["input_ids"], batch["attention_mask"], word_mask=batch["word_mask"])
+        asked = model.mlctl(batch["input_ids"], batch["attention_mask"], word_mask=batch["word_mask"],
+                            output_hidden_states=True)
+        as_tuple = model.mlctl(batch["input_ids"], batch["attention_mask"], word_mask=batch["word_mask"],
+                               return_dict=False)
+    assert default.hidden_states is None and len(asked.hidden_states) == 4
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 4  # cce, sentence, word, last hidden state
+    torch.testing.assert_close(as_tuple[0], default.cce_embeddings)
+    torch.testing.assert_close(as_tuple[3], asked.last_hidden_state)
+
+
+def test_contrastive_weight_zero_is_the_mlm_only_baseline(model):
+    """contrastive_weight 0: the loss is α · MLM, the contrastive loss is still reported, and no gradient reaches
+    the CCE projection."""
+    batch = parallel_batch()
+    model.config.contrastive_weight = 0.0
+    try:
+        output = model(**batch)
+        output.loss.backward()
+    finally:
+        model.config.contrastive_weight = 1.0
+    torch.testing.assert_close(output.loss, model.config.mlm_weight * output.mlm_loss)
+    assert torch.isfinite(output.contrastive_loss) and not output.contrastive_loss.requires_grad
+    assert all(parameter.grad is None for parameter in model.mlctl.cce_head.parameters())
+    assert model.mlctl.encoder.embeddings.word_embeddings.weight.grad is not None
+    model.zero_grad(set_to_none=True)
 
 
 def test_pretraining_loss_is_contrastive_plus_alpha_mlm(model):

@@ -1,7 +1,6 @@
 """benchmarks/reproduce_ablation.py: the pieces, on fixtures with known answers (the real run is a benchmark).
 
-Aggregation and verdicts on hand-made run results, the word-level score on hand-built embeddings, the CoNLL-U
-split, and the MLM-only arm's trainer (loss = α · MLM, contrastive head untouched) on a tiny model.
+Aggregation and verdicts on hand-made run results, the CoNLL-U split, and the MLM-only arm's trainer (loss = α · MLM, contrastive head untouched) on a tiny model.
 """
 import json
 import math
@@ -15,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
+import ablation_report as report  # noqa: E402
 import reproduce_ablation as ablation  # noqa: E402
 
 
@@ -33,7 +33,7 @@ FIXTURE = [fake_result("standard", arm, seed, mean + offset, word_cce=20.0 + off
 
 
 def test_aggregate_gives_mean_and_sample_std_over_seeds():
-    table = ablation.aggregate(FIXTURE)
+    table = report.aggregate(FIXTURE)
     entry = table["standard"]["CZ-snt"]["multi30k"]
     assert entry["values"] == [7.0, 8.0, 9.0]
     assert entry["mean"] == pytest.approx(8.0)
@@ -44,20 +44,20 @@ def test_aggregate_gives_mean_and_sample_std_over_seeds():
 
 
 def test_mean_std_of_one_value_has_zero_std():
-    assert ablation.mean_std([3.5]) == (3.5, 0.0)
+    assert report.mean_std([3.5]) == (3.5, 0.0)
 
 
 def test_gap_is_difference_over_pooled_std():
     arms = {"a": {"m": {"mean": 10.0, "std": 3.0}}, "b": {"m": {"mean": 7.0, "std": 1.0}}}
-    step = ablation.gap(arms, "a", "b", "m")
+    step = report.gap(arms, "a", "b", "m")
     assert step["difference"] == pytest.approx(3.0)
     assert step["pooled_std"] == pytest.approx(math.sqrt(5.0))
     assert step["in_stds"] == pytest.approx(3.0 / math.sqrt(5.0))
-    assert ablation.gap(arms, "a", "missing", "m") is None
+    assert report.gap(arms, "a", "missing", "m") is None
 
 
 def test_ordering_verdict_holds_and_fails_on_known_fixtures():
-    verdicts = {v["metric"]: v for v in ablation.ordering_verdicts(ablation.aggregate(FIXTURE)["standard"])}
+    verdicts = {v["metric"]: v for v in report.ordering_verdicts(report.aggregate(FIXTURE)["standard"])}
     multi30k = verdicts["multi30k"]
     assert multi30k["held"] is True
     assert [(s["better"], s["worse"]) for s in multi30k["steps"]] == [
@@ -66,7 +66,7 @@ def test_ordering_verdict_holds_and_fails_on_known_fixtures():
     assert verdicts["tatoeba"]["held"] is False  # all arms tie at 2.0: no strict ordering
 
     swapped = [dict(r, arm={"CZ-snt": "info-snt", "info-snt": "CZ-snt"}.get(r["arm"], r["arm"])) for r in FIXTURE]
-    verdict = ablation.ordering_verdicts(ablation.aggregate(swapped)["standard"])[0]
+    verdict = report.ordering_verdicts(report.aggregate(swapped)["standard"])[0]
     assert verdict["held"] is False
     assert verdict["steps"][1]["difference"] == pytest.approx(-2.0)
 
@@ -76,7 +76,7 @@ def test_markdown_table_has_table1_rows_and_verdicts(tmp_path):
                "n_runs": len(FIXTURE), "jobs": 2, "settings": ablation.asdict(ablation.FULL),
                "shared": {"seconds": 1.0, "wps_train": 100, "wps_validation": 10, "vocab_size": 800,
                           "multi30k_test_pairs": 1000, "pos_sentences": {"train": 8, "dev": 2}}}
-    path = ablation.write_results(FIXTURE, summary, tmp_path)
+    path = report.write_results(FIXTURE, summary, tmp_path)
     text = path.read_text(encoding="utf-8")
     assert "| CZ-snt (n=3) | 8.0 ± 1.0 | 2.0 ± 0.0 | 30.0 ± 0.0 | 10.0 ± 0.0 | – |" in text
     assert "| ML-CTL-CZ (n=3) | 10.0 ± 1.0 |" in text
@@ -86,15 +86,6 @@ def test_markdown_table_has_table1_rows_and_verdicts(tmp_path):
     saved = json.loads((tmp_path / "ablation.json").read_text())
     assert len(saved["runs"]) == len(FIXTURE)
     assert (tmp_path / "ablation.png").stat().st_size > 1000
-
-
-def test_word_retrieval_accuracy_on_hand_built_embeddings():
-    candidates = torch.eye(4)
-    queries = torch.tensor([[1.0, 0.1, 0, 0],   # nearest: row 0, its own: hit
-                            [0, 0.2, 1.0, 0],   # nearest: row 2, not its row 1: miss
-                            [0, 0, 1.0, 0.5],   # hit
-                            [0, 0, 0, 3.0]])    # hit (cosine ignores the scale)
-    assert ablation.word_retrieval_accuracy(queries, candidates) == pytest.approx(75.0)
 
 
 def test_split_conllu_keeps_sentences_whole(tmp_path):

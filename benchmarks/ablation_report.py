@@ -1,0 +1,258 @@
+"""The ablation's arms and its report: aggregation over seeds, the paper's ordering verdicts, CZ-NCE vs InfoNCE,
+the Markdown note, the JSON and the bar chart (used by ``reproduce_ablation.py``)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = Path(__file__).resolve().with_name("reproduce_ablation.py")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One row of the ablation: the ML-CTL settings it trains with (`contrastive_weight` 0: the MLM term alone)."""
+
+    name: str
+    levels: str
+    loss: str
+    contrastive_weight: float = 1.0
+
+
+#: Rows of the table, in the paper's ablation order (baseline first).
+ARMS = (
+    Arm("MLM only", "sentence+word", "cz_nce", contrastive_weight=0.0),
+    Arm("info-snt", "sentence", "info_nce"),
+    Arm("CZ-snt", "sentence", "cz_nce"),
+    Arm("ML-CTL-info", "sentence+word", "info_nce"),
+    Arm("ML-CTL-CZ", "sentence+word", "cz_nce"),
+)
+ARMS_BY_NAME = {arm.name: arm for arm in ARMS}
+#: The paper's claimed ordering (best first) of the arms it reports.
+PAPER_ORDER = ("ML-CTL-CZ", "CZ-snt", "info-snt", "MLM only")
+#: (CZ-NCE arm, its InfoNCE twin): the loss comparison at each level.
+LOSS_PAIRS = (("CZ-snt", "info-snt"), ("ML-CTL-CZ", "ML-CTL-info"))
+#: Table columns: result key, header, what it averages.
+METRICS = (
+    ("multi30k", "Multi30k retrieval acc", "test_2016_flickr de/fr/cs → en, mean"),
+    ("tatoeba", "Tatoeba acc", "deu/fra → eng, mean"),
+    ("pos_f1", "POS F1 (de)", "UD German-GSD test, fine-tuned on English"),
+    ("word", "word retrieval acc", "held-out aligned words, word vectors, xx → en"),
+    ("word_cce", "word CCE retrieval acc", "held-out aligned words, CCE (sentence+word arms only)"),
+)
+REGIMES = ("standard", "low-resource")
+
+
+# ------------------------------------------------------------------------------------------- aggregation
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
+
+
+def aggregate(results: list[dict]) -> dict:
+    """{regime: {arm: {metric: {"mean", "std", "n", "values"}}}} over seeds; metrics that are None are left out."""
+    table: dict = {}
+    for result in sorted(results, key=lambda r: r["seed"]):
+        arm_entry = table.setdefault(result["regime"], {}).setdefault(result["arm"], {})
+        for name, value in result["metrics"].items():
+            if value is not None:
+                arm_entry.setdefault(name, {"values": []})["values"].append(value)
+    for arms in table.values():
+        for metrics in arms.values():
+            for entry in metrics.values():
+                entry["mean"], entry["std"] = mean_std(entry["values"])
+                entry["n"] = len(entry["values"])
+    return table
+
+
+def format_cell(entry: dict | None) -> str:
+    return "–" if entry is None else f"{entry['mean']:.1f} ± {entry['std']:.1f}"
+
+
+def gap(arms: dict, better: str, worse: str, metric: str) -> dict | None:
+    """Difference of means (better − worse) and that difference over the pooled seed std sqrt((s1² + s2²) / 2)."""
+    if better not in arms or worse not in arms or metric not in arms[better] or metric not in arms[worse]:
+        return None
+    a, b = arms[better][metric], arms[worse][metric]
+    pooled = math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
+    difference = a["mean"] - b["mean"]
+    return {"difference": difference, "pooled_std": pooled,
+            "in_stds": difference / pooled if pooled > 0 else (math.inf if difference else 0.0)}
+
+
+def ordering_verdicts(arms: dict) -> list[dict]:
+    """Per metric that all four arms of the paper's ordering have: does ML-CTL-CZ > CZ-snt > info-snt > MLM only
+    hold on the means, and the gap of each step."""
+    verdicts = []
+    for metric, header, _ in METRICS:
+        present = [name for name in PAPER_ORDER if metric in arms.get(name, {})]
+        if len(present) < len(PAPER_ORDER):
+            continue
+        steps = [(better, worse, gap(arms, better, worse, metric)) for better, worse in zip(present, present[1:])]
+        verdicts.append({"metric": metric, "header": header, "arms": present,
+                         "held": all(step["difference"] > 0 for _, _, step in steps),
+                         "steps": [{"better": b, "worse": w, **step} for b, w, step in steps]})
+    return verdicts
+
+
+def markdown(summary: dict) -> str:
+    """The results note: header (command, commit, wall time, settings), the tables, and the plain verdicts."""
+    settings, shared, table = summary["settings"], summary["shared"], summary["table"]
+    lines = [
+        f"# ML-CTL ablation in miniature{' (QUICK MODE: smoke-sized, not the result)' if summary['quick'] else ''}",
+        "",
+        f"- Command: `{summary['command']}`",
+        f"- Commit: `{summary['commit']}`",
+        f"- Wall time: {summary['wall_seconds']:.0f} s for this invocation; {summary['run_seconds']:.0f} s summed over "
+        f"the {summary['n_runs']} runs (train + evaluate); data preparation {shared['seconds']:.0f} s "
+        f"({platform.node() or 'this machine'}, {os.cpu_count()} CPU cores, {summary['jobs']} run(s) at a time).",
+        f"- Data: the first {settings['pairs_per_language']:,} Multi30k training pairs of en–de, en–fr and en–cs; "
+        f"WPS by data_prep (eflomal, intersection): {shared['wps_train']:,} train / {shared['wps_validation']:,} "
+        f"held-out ({settings['validation_fraction']:.0%} of the sentence pairs); WordPiece vocabulary "
+        f"{shared['vocab_size']:,} trained on the same text.",
+        f"- Model: BERT from scratch, {settings['num_layers']} layers, hidden {settings['hidden_size']}, "
+        f"{settings['num_heads']} heads, FFN {settings['intermediate_size']}; MLM weight α = {settings['mlm_weight']} "
+        f"(shared pass), τ = 0.07, CCE = avg-first-last pooling.",
+        f"- Budget per run (every arm): {settings['steps']} steps, lr {settings['learning_rate']} (10% warm-up, linear "
+        f"decay), seeds {', '.join(map(str, settings['seeds']))}. Standard regime: batch {settings['batch_size']}, "
+        f"float32. Low-resource regime: batch {settings['low_resource_batch_size']}, bfloat16 autocast.",
+        f"- Evaluation (run_xtreme_tasks.py): retrieval = mean-pooled last layer, cosine, xx → en; Multi30k "
+        f"test_2016_flickr ({shared['multi30k_test_pairs']:,} pairs per language); Tatoeba 1,000 pairs per language; "
+        f"POS fine-tuned {settings['pos_steps']} steps (lr {settings['pos_learning_rate']}, batch 32) on "
+        f"{shared['pos_sentences']['train']:,} UD English-EWT dev sentences (checkpoint chosen on the other "
+        f"{shared['pos_sentences']['dev']:,}), tested on UD German-GSD test. Word retrieval: up to "
+        f"{settings['word_pairs_per_language']:,} held-out aligned word pairs per language; each target word (in its "
+        "sentence) must retrieve its English word among all of them.",
+        "",
+        "Numbers are mean ± sample std over seeds, in %. The paper's ablation rows are info-snt, CZ-snt and ML-CTL-CZ "
+        "over mBERT (here: the MLM-only baseline); ML-CTL-info completes the 2 × 2 (levels × loss).",
+        "",
+    ]
+    for regime in REGIMES:
+        arms = table.get(regime)
+        if not arms:
+            continue
+        lines += [f"## {regime.capitalize()} regime", "",
+                  "| model | " + " | ".join(header for _, header, _ in METRICS) + " |",
+                  "|---|" + "---|" * len(METRICS)]
+        for arm in ARMS:
+            if arm.name in arms:
+                n = max(entry["n"] for entry in arms[arm.name].values())
+                lines.append(f"| {arm.name} (n={n}) | "
+                             + " | ".join(format_cell(arms[arm.name].get(metric)) for metric, _, _ in METRICS) + " |")
+        if not all(name in arms for name in PAPER_ORDER):
+            lines.append("")
+            continue
+        lines += ["", "Does the paper's ordering (ML-CTL-CZ > CZ-snt > info-snt > MLM only) hold on the means? "
+                  "Each step: difference of means (points) and that difference in pooled seed stds.", ""]
+        for verdict in ordering_verdicts(arms):
+            steps = "; ".join(f"{s['better']} − {s['worse']} = {s['difference']:+.1f} ({s['in_stds']:+.1f} std)"
+                              for s in verdict["steps"])
+            lines.append(f"- **{verdict['header']}**: {'held' if verdict['held'] else 'did not hold'} — {steps}")
+        lines.append("")
+    lines += loss_comparison(table)
+    lines += ["## Per language (mean over seeds)", "", "| regime | model | metric | " + " | ".join(
+        ("de", "fr", "cs")) + " |", "|---|---|---|---|---|---|"]
+    for regime, arm, metric, per_language in summary["per_language_means"]:
+        cells = [("–" if per_language.get(lang) is None else f"{per_language[lang]:.1f}") for lang in ("de", "fr", "cs")]
+        lines.append(f"| {regime} | {arm} | {metric} | " + " | ".join(cells) + " |")
+    lines += ["", f"Every run's numbers: `{summary['json_name']}`; chart: `{summary['png_name']}`.", ""]
+    return "\n".join(lines)
+
+
+def loss_comparison(table: dict) -> list[str]:
+    """Markdown lines: CZ-NCE minus InfoNCE at equal levels, per metric, side by side for the two regimes (the
+    paper: CZ-NCE helps most when compute is limited, i.e. the gap should be larger in the low-resource regime)."""
+    rows = []
+    for cz, info in LOSS_PAIRS:
+        for metric, header, _ in METRICS:
+            cells = [gap(table.get(regime, {}), cz, info, metric) for regime in REGIMES]
+            if any(cells):
+                rows.append(f"| {cz} − {info} | {header} | " + " | ".join(
+                    "–" if c is None else f"{c['difference']:+.1f} ({c['in_stds']:+.1f} std)" for c in cells) + " |")
+    if not rows:
+        return []
+    return ["## CZ-NCE vs InfoNCE at equal levels", "",
+            "Difference of means in points (positive: CZ-NCE better), and in pooled seed stds.", "",
+            "| comparison | metric | " + " | ".join(f"{regime} regime" for regime in REGIMES) + " |",
+            "|---|---|" + "---|" * len(REGIMES), *rows, ""]
+
+
+def per_language_means(results: list[dict]) -> list[tuple[str, str, str, dict]]:
+    """(regime, arm, metric, {lang: mean over seeds}) rows for the per-language table."""
+    rows = []
+    for regime in REGIMES:
+        for arm in ARMS:
+            runs = [r for r in results if r["regime"] == regime and r["arm"] == arm.name]
+            if not runs:
+                continue
+            for metric, header, _ in METRICS:
+                languages = runs[0]["per_language"][metric]
+                means = {lang: (None if any(r["per_language"][metric][lang] is None for r in runs)
+                                else float(np.mean([r["per_language"][metric][lang] for r in runs])))
+                         for lang in languages}
+                if any(value is not None for value in means.values()):
+                    rows.append((regime, arm.name, header, means))
+    return rows
+
+
+def bar_chart(table: dict, path: Path, title: str) -> None:
+    """Grouped bars (metric groups, one bar per arm, seed std as error bars), one panel per regime."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    regimes = [regime for regime in REGIMES if regime in table]
+    figure, axes = plt.subplots(len(regimes), 1, figsize=(11, 4.2 * len(regimes)), squeeze=False)
+    width = 0.8 / len(ARMS)
+    for axis, regime in zip(axes[:, 0], regimes):
+        for position, arm in enumerate(ARMS):
+            metrics = table[regime].get(arm.name, {})
+            means = [metrics[m]["mean"] if m in metrics else np.nan for m, _, _ in METRICS]
+            stds = [metrics[m]["std"] if m in metrics else 0.0 for m, _, _ in METRICS]
+            axis.bar(np.arange(len(METRICS)) + (position - (len(ARMS) - 1) / 2) * width, means, width, yerr=stds,
+                     capsize=2, label=arm.name)
+        axis.set_xticks(np.arange(len(METRICS)), [header for _, header, _ in METRICS], fontsize=8)
+        axis.set_ylabel("%")
+        axis.set_title(f"{regime} regime")
+        axis.legend(fontsize=7, ncols=len(ARMS))
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def git_commit() -> str:
+    """HEAD at run time, marked when the script itself differs from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", str(SCRIPT.relative_to(REPO_ROOT)), str(Path(__file__).relative_to(REPO_ROOT)))
+    return commit + (" (with uncommitted changes to this script)" if dirty else "")
+
+
+def write_results(results: list[dict], summary: dict, results_dir: Path) -> Path:
+    """ablation.json, ablation.md and ablation.png in `results_dir`; returns the Markdown path."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    table = aggregate(results)
+    summary = {**summary, "table": table, "per_language_means": per_language_means(results),
+               "json_name": "ablation.json", "png_name": "ablation.png",
+               "verdicts": {regime: ordering_verdicts(arms) for regime, arms in table.items()}}
+    (results_dir / "ablation.json").write_text(json.dumps({**summary, "runs": results}, indent=2), encoding="utf-8")
+    bar_chart(table, results_dir / "ablation.png",
+              "ML-CTL ablation in miniature" + (" (quick mode)" if summary["quick"] else ""))
+    path = results_dir / "ablation.md"
+    path.write_text(markdown(summary), encoding="utf-8")
+    return path
