@@ -376,3 +376,33 @@ def test_demo_preparation_holds_out_lines_and_builds_wps(tmp_path):
         assert len(training) > 200 and not training & set(held_out)
         assert held_out == [en for en, _ in train_fixtures.sample_lines(*pair.split("-"))[-len(held_out):]]
     assert set(train["src_lang"]) == {"en"} and set(train["tgt_lang"]) == {"de", "fr", "es"}
+
+
+def test_data_prep_token_rows_and_trainer_text_rows_mark_the_same_tokens(tmp_path, tokenizer):
+    """One span function for both data layouts: the WPS that data_prep tokenises and the same WPS given as text
+    (character spans), tokenised by the trainer, give identical ids and word spans; and the words data_prep drops as
+    truncated are the ones the trainer drops."""
+    from data_prep import PairSpec
+    from data_prep import build_wps_dataset
+    from data_prep_fixtures import write_lines
+
+    lines = train_fixtures.sample_lines("en", "de", 120)
+    spec = PairSpec("en", "de", write_lines(tmp_path / "c.en", [en for en, _ in lines]),
+                    write_lines(tmp_path / "c.de", [de for _, de in lines]))
+    tokenised = build_wps_dataset([spec], tmp_path / "wps", tokenizer=tokenizer, max_length=12,
+                                  validation_fraction=0.0, seed=0, show_progress=False)["train"]
+    assert len(tokenised) > 100
+    untokenised = build_wps_dataset([spec], tmp_path / "wps_text", validation_fraction=0.0, seed=0,
+                                    show_progress=False)["train"]
+    from_text = prepare_split(untokenised, tokenizer, 12, None, "text rows")
+    key = lambda row: tuple(row[f"{side}_{name}"] for side in ("src", "tgt") for name in ("text", "char_start", "char_end"))  # noqa: E731
+    spans = lambda row: tuple(row[f"{side}_{name}"] for side in ("src", "tgt") for name in ("input_ids", "word_start", "word_end"))  # noqa: E731
+    by_data_prep = {key(row): spans(row) for row in tokenised}
+    by_trainer = {key(row): spans(row) for row in from_text}
+    assert len(by_trainer) < len(untokenised)  # words cut off by the 12 tokens were dropped, with a count
+    # data_prep samples its 4 words per pair after dropping truncated ones, so it keeps WPS the text rows lack.
+    shared = by_data_prep.keys() & by_trainer.keys()
+    assert len(shared) > 50
+    assert all(by_data_prep[k] == by_trainer[k] for k in shared)
+    truncated = {key(row) for row in untokenised} - by_trainer.keys()
+    assert not truncated & by_data_prep.keys()
