@@ -38,6 +38,11 @@ def _check_choice(name, value, choices):
         raise ValueError(f"MLCTLConfig: {name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
 
 
+def _read_through(name: str) -> property:
+    """A read-only attribute that is the backbone encoder's own (`config.encoder_config.<name>`)."""
+    return property(lambda config: getattr(config.encoder_config, name), doc=f"The encoder's `{name}`.")
+
+
 class MLCTLConfig(PreTrainedConfig):
     r"""
     Configuration of [`MLCTLModel`] and [`MLCTLForPreTraining`]: a multilingual encoder (the backbone) with the
@@ -131,21 +136,10 @@ class MLCTLConfig(PreTrainedConfig):
         self.tie_word_embeddings = getattr(self.encoder_config, "tie_word_embeddings", True)
 
     # The encoder's shape, read through: scripts that ask any config for these (e.g. the longest input) work as-is.
-    @property
-    def hidden_size(self) -> int:
-        return self.encoder_config.hidden_size
-
-    @property
-    def vocab_size(self) -> int:
-        return self.encoder_config.vocab_size
-
-    @property
-    def num_hidden_layers(self) -> int:
-        return self.encoder_config.num_hidden_layers
-
-    @property
-    def max_position_embeddings(self) -> int:
-        return self.encoder_config.max_position_embeddings
+    hidden_size = _read_through("hidden_size")
+    vocab_size = _read_through("vocab_size")
+    num_hidden_layers = _read_through("num_hidden_layers")
+    max_position_embeddings = _read_through("max_position_embeddings")
 
     @property
     def initializer_range(self) -> float:

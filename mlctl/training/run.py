@@ -89,13 +89,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
     )
     base_model = model_args.model_name_or_path
     trainer = MLCTLTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_split,
-        eval_dataset=validation_split,
-        data_collator=collator,
-        processing_class=tokenizer,
-        callbacks=list(callbacks),
+        model=model, args=training_args, train_dataset=train_split, eval_dataset=validation_split,
+        data_collator=collator, processing_class=tokenizer, callbacks=list(callbacks),
         card_details=dict(
             base_model=base_model if base_model and not Path(base_model).is_dir() else None,
             training_data=training_data,

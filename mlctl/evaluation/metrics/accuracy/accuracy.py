@@ -28,12 +28,9 @@ class Accuracy(evaluate.Metric):
     """Percentage of exact matches between predicted and gold label ids."""
 
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
-        )
+        label_ids = datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")})
+        return evaluate.MetricInfo(description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS_DESCRIPTION,
+                                   features=label_ids)
 
     def _compute(self, predictions, references):
         predictions = numpy.asarray(predictions)
