@@ -95,7 +95,7 @@ def masked_lm_head_spec(encoder_config) -> tuple[type[nn.Module], str, str, dict
         template = AutoModelForMaskedLM.from_config(encoder_config)
     encoder_name = template.base_model_prefix
     head_name = next(name for name, _ in template.named_children() if name != encoder_name)
-    return type(getattr(template, head_name)), head_name, encoder_name, dict(template._tied_weights_keys or {})
+    return type(getattr(template, head_name)), head_name, encoder_name, template.get_expanded_tied_weights_keys()
 
 
 class MLCTLPreTrainedModel(PreTrainedModel):
