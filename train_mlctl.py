@@ -21,6 +21,7 @@ import os
 import sys
 
 import torch
+from mlctl.training import TrainingDivergedError
 from mlctl.training import TrainingSetupError
 from mlctl.training import train
 from mlctl.training import training_argument_parser
@@ -40,8 +41,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def cli() -> int:
-    """Console entry point (`mlctl-train`): 0 on success, 2 when the job cannot start (a one-line error on stderr).
-    With no arguments at all it runs the embedded demo."""
+    """Console entry point (`mlctl-train`): 0 on success, 2 when the job cannot start, 1 when a non-finite loss or
+    gradient stopped it (a one-line error on stderr). With no arguments at all it runs the embedded demo."""
     if len(sys.argv) == 1:
         from mlctl.demo import main as demo
 
@@ -52,6 +53,9 @@ def cli() -> int:
     except TrainingSetupError as error:
         print(f"train_mlctl: error: {error}", file=sys.stderr)
         return 2
+    except TrainingDivergedError as error:
+        print(f"train_mlctl: error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -48,7 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="longest phrase built from aligned links, in words (default: 4)")
     parser.add_argument("--validation-fraction", type=float, default=0.01,
                         help="share of sentence pairs in the validation split (default: 0.01)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the word sampling and the train/validation split (default: 0). Not eflomal: "
+                             "eflomal 2.0 takes no seed (its sampler seeds itself from /dev/urandom), so two "
+                             "--aligner eflomal runs can give different WPS; --aligner pharaoh or word-list are "
+                             "reproducible")
     parser.add_argument("--num-proc", type=int, default=1, help="worker processes (default: 1)")
     parser.add_argument("--align-chunk-size", type=int, default=500_000,
                         help="pairs eflomal aligns at once; bounds its memory (default: 500000)")

@@ -25,8 +25,10 @@ import datasets
 from tqdm.auto import tqdm
 
 from data_prep.languages import check_language, read_stopword_file, stopwordsiso_words
+from data_prep.output_dir import ensure_writable_directory
 from data_prep.reading import DataPrepError, PairSpec, SentencePair, read_sentence_pairs
 from data_prep.tokenizer import load_auto_fast_tokenizer
+from data_prep.tokenizer import vocabulary_sha256
 from data_prep.word_pairs import SYMMETRIZATIONS, WordList, load_word_list_dir
 from data_prep.wps import (
     ALIGNERS,
@@ -131,8 +133,8 @@ def load_fast_tokenizer(tokenizer, max_length: int) -> tuple[str, dict]:
     backend = copy.deepcopy(tokenizer.backend_tokenizer)
     backend.no_padding()
     backend.enable_truncation(max_length)
-    entry = {"name_or_path": str(name), "class": type(tokenizer).__name__,
-             "vocab_size": backend.get_vocab_size(), "max_length": max_length}
+    entry = {"name_or_path": str(name), "class": type(tokenizer).__name__, "vocab_size": backend.get_vocab_size(),
+             "vocab_sha256": vocabulary_sha256(tokenizer), "max_length": max_length}
     return backend.to_str(), entry
 
 
@@ -272,7 +274,7 @@ def build_wps_dataset(
         max_words_per_pair: most WPS kept per sentence pair (a seeded sample).
         max_phrase_words: longest phrase (in words, either side) built from aligned links.
         validation_fraction: share of sentence pairs whose WPS go to ``validation``.
-        seed: seeds the sampling and the split.
+        seed: seeds the sampling and the split (not eflomal, which takes no seed: see ``--seed`` in ``--help``).
         num_proc: worker processes (and eflomal threads).
         align_chunk_size: pairs eflomal aligns at once (its memory grows with this).
         batch_size: sentence pairs per worker task.
@@ -288,6 +290,10 @@ def build_wps_dataset(
     pairs = list(pairs)
     _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_pair, max_phrase_words,
                      validation_fraction, num_proc, align_chunk_size, batch_size)
+    try:
+        out_dir = ensure_writable_directory(out_dir)
+    except ValueError as error:
+        raise DataPrepError(f"--out-dir {error}") from None
     stopword_files = dict(stopword_files or {})
     languages = sorted({lang for spec in pairs for lang in (spec.src_lang, spec.tgt_lang)})
     for lang in stopword_files:
@@ -302,8 +308,6 @@ def build_wps_dataset(
     builder = WpsBuilder(aligner, symmetrization, stopwords, max_words_per_pair, max_phrase_words, seed,
                          validation_fraction, lists, tokenizer_json, max_length)
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     progress = {"disable": None if show_progress is None else not show_progress}
     work_dir = Path(tempfile.mkdtemp(prefix=".data_prep-", dir=out_dir.parent))
     try:

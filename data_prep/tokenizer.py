@@ -99,3 +99,13 @@ def token_span(offsets, char_start: int, char_end: int, may_be_truncated: bool =
         if not (covered(char_start) and covered(char_end - 1)):
             return "truncated"
     return (hits[0], hits[-1] + 1) if hits else "untokenizable"
+
+
+def vocabulary_sha256(tokenizer) -> str:
+    """SHA-256 of a fast tokenizer's vocabulary (every piece with its id, added tokens included): the identity of
+    the token ids that data_prep writes, which training compares with its own tokenizer's."""
+    import hashlib
+    import json
+
+    vocabulary = sorted(tokenizer.backend_tokenizer.get_vocab(with_added_tokens=True).items(), key=lambda item: item[1])
+    return hashlib.sha256(json.dumps(vocabulary, ensure_ascii=False).encode("utf-8")).hexdigest()

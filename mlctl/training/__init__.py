@@ -5,11 +5,12 @@ from mlctl.training.arguments import DataArguments
 from mlctl.training.arguments import ModelArguments
 from mlctl.training.arguments import training_argument_parser
 from mlctl.training.collator import MLCTLDataCollator
+from mlctl.training.errors import TrainingDivergedError
 from mlctl.training.errors import TrainingSetupError
 from mlctl.training.run import build_model
 from mlctl.training.run import load_tokenizer
 from mlctl.training.run import train
 from mlctl.training.trainer import MLCTLTrainer
 
-__all__ = ["DataArguments", "MLCTLDataCollator", "MLCTLTrainer", "ModelArguments", "TrainingSetupError",
-           "build_model", "load_tokenizer", "train", "training_argument_parser"]
+__all__ = ["DataArguments", "MLCTLDataCollator", "MLCTLTrainer", "ModelArguments", "TrainingDivergedError",
+           "TrainingSetupError", "build_model", "load_tokenizer", "train", "training_argument_parser"]

@@ -2,8 +2,12 @@
 text rows tokenised once, and a description of the data for the model card."""
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 from typing import Any
+
+from data_prep.tokenizer import vocabulary_sha256
 
 from mlctl.training.arguments import DataArguments
 from mlctl.training.collator import SIDES
@@ -64,13 +68,71 @@ def prepare_split(dataset, tokenizer, max_seq_length: int, limit: int | None, wh
     if len(kept) < len(dataset):
         logger.warning("%s: dropped %d of %d pairs whose marked word lies beyond --max_seq_length %d tokens",
                        where, len(dataset) - len(kept), len(dataset), max_seq_length)
-    if len(kept) == 0:
-        raise TrainingSetupError(f"{where}: no pair left to train on")
     return kept
 
 
-def load_wps_splits(data_args: DataArguments, tokenizer) -> tuple[Any, Any | None]:
-    """(train split, validation split or None) of `--train_dir`, checked and ready for the collator."""
+def fit_to_model_length(dataset, max_positions: int, truncate: bool, where: str):
+    """Checks that no token sequence is longer than the model's `max_positions` (its position embeddings) before
+    training starts. Longer ones are refused with one line naming their count and the longest length, or with
+    `truncate` (`--truncate_to_model_length`) cut to `max_positions` tokens keeping the final special token, as the
+    tokenizer's own truncation does; pairs whose marked word is cut off are dropped, with a count."""
+    import pyarrow.compute as pc
+
+    lengths = {prefix: pc.list_value_length(dataset.data.column(f"{prefix}_input_ids")) for _, prefix in SIDES}
+    too_long = pc.or_(*(pc.greater(length, max_positions) for length in lengths.values()))
+    count = pc.sum(too_long).as_py() or 0
+    if count == 0:
+        return dataset
+    longest = max(pc.max(length).as_py() for length in lengths.values())
+    if not truncate:
+        raise TrainingSetupError(
+            f"{where}: {count} of {len(dataset)} pairs have more tokens than the model's {max_positions} positions "
+            f"(longest {longest}); rebuild the data with a smaller --max-length or pass --truncate_to_model_length")
+
+    def truncate_sides(row):
+        for _, prefix in SIDES:
+            ids = row[f"{prefix}_input_ids"]
+            if len(ids) > max_positions:
+                row[f"{prefix}_input_ids"] = ids[:max_positions - 1] + ids[-1:]
+        return row
+
+    def word_inside(row):
+        return all(row[f"{prefix}_word_end"] < len(row[f"{prefix}_input_ids"]) for _, prefix in SIDES)
+
+    truncated = dataset.map(truncate_sides, desc=f"truncating {where}")
+    kept = truncated.filter(word_inside, desc=f"checking {where}")
+    logger.warning("%s: %d of %d pairs truncated to the model's %d positions (longest was %d); %d of them dropped "
+                   "because the marked word was cut off", where, count, len(dataset), max_positions, longest,
+                   len(dataset) - len(kept))
+    return kept
+
+
+def check_tokenizer_identity(train_dir: str, tokenizer) -> None:
+    """Pre-tokenised data must come from this very tokenizer: data_prep records its identity (name, vocabulary size,
+    vocabulary SHA-256) in its report, and a different vocabulary is refused with one line naming both. Data from
+    an older data_prep (no identity recorded) pass with a warning."""
+    report_path = Path(train_dir) / "data_prep_report.json"
+    try:
+        recorded = json.loads(report_path.read_text(encoding="utf-8")).get("tokenizer") or {}
+    except (OSError, ValueError):
+        recorded = {}
+    if "vocab_sha256" not in recorded:
+        logger.warning("%s: no tokenizer identity recorded (data_prep report missing or older): cannot check that the "
+                       "token ids come from %r", train_dir, tokenizer.name_or_path)
+        return
+    digest = vocabulary_sha256(tokenizer)
+    if recorded["vocab_sha256"] != digest:
+        raise TrainingSetupError(
+            f"{train_dir}: token ids built with tokenizer {recorded.get('name_or_path')!r} (vocabulary "
+            f"{recorded.get('vocab_size')}, sha256 {recorded['vocab_sha256'][:12]}) but training uses "
+            f"{tokenizer.name_or_path!r} (vocabulary {len(tokenizer)}, sha256 {digest[:12]}): rebuild the data with "
+            "this tokenizer or pass the data's one as --tokenizer_name")
+
+
+def load_wps_splits(data_args: DataArguments, tokenizer, max_positions: int | None = None) -> tuple[Any, Any | None]:
+    """(train split, validation split or None) of `--train_dir`, checked and ready for the collator: the tokenizer
+    is the data's (pre-tokenised data), no sequence exceeds the model's `max_positions` (when given), the training
+    split has rows; an empty or absent validation split gives None (training without validation)."""
     import datasets
 
     if not data_args.train_dir:
@@ -83,14 +145,28 @@ def load_wps_splits(data_args: DataArguments, tokenizer) -> tuple[Any, Any | Non
         splits = datasets.DatasetDict({data_args.train_split: splits})
     if data_args.train_split not in splits:
         raise TrainingSetupError(f"{data_args.train_dir}: no split {data_args.train_split!r} (has {', '.join(splits)})")
-    where = f"{data_args.train_dir} [{data_args.train_split}]"
-    train = prepare_split(splits[data_args.train_split], tokenizer, data_args.max_seq_length,
-                          data_args.max_train_samples, where)
+
+    def prepare(name: str, limit: int | None):
+        where = f"{data_args.train_dir} [{name}]"
+        split = prepare_split(splits[name], tokenizer, data_args.max_seq_length, limit, where)
+        if max_positions is None:
+            return split
+        return fit_to_model_length(split, max_positions, data_args.truncate_to_model_length, where)
+
+    if _check_columns(splits[data_args.train_split], data_args.train_dir) == "tokenized":
+        check_tokenizer_identity(data_args.train_dir, tokenizer)
+    if len(splits[data_args.train_split]) == 0:
+        raise TrainingSetupError(f"{data_args.train_dir} [{data_args.train_split}]: no rows to train on")
+    train = prepare(data_args.train_split, data_args.max_train_samples)
+    if len(train) == 0:
+        raise TrainingSetupError(f"{data_args.train_dir} [{data_args.train_split}]: no pair left to train on")
     validation = None
     if data_args.validation_split and data_args.validation_split in splits:
-        where = f"{data_args.train_dir} [{data_args.validation_split}]"
-        validation = prepare_split(splits[data_args.validation_split], tokenizer, data_args.max_seq_length,
-                                   data_args.max_eval_samples, where)
+        if len(splits[data_args.validation_split]) > 0:
+            validation = prepare(data_args.validation_split, data_args.max_eval_samples)
+        if validation is None or len(validation) == 0:
+            logger.warning("%s: the %r split is empty, so no evaluation", data_args.train_dir, data_args.validation_split)
+            validation = None
     elif data_args.validation_split:
         logger.warning("%s: no %r split, so no evaluation", data_args.train_dir, data_args.validation_split)
     return train, validation

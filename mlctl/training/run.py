@@ -13,15 +13,18 @@ from transformers import ProgressCallback
 from transformers import TrainerCallback
 from transformers import TrainingArguments
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
+from data_prep.output_dir import ensure_writable_directory
 from data_prep.tokenizer import load_auto_fast_tokenizer
+from mlctl.encoding import default_max_length
 from mlctl.training.arguments import DataArguments
 from mlctl.training.arguments import ModelSourceArguments as ModelArguments
 from mlctl.training.collator import MLCTLDataCollator
 from mlctl.training.data import describe_training_data
 from mlctl.training.data import load_wps_splits
 from mlctl.training.errors import TrainingSetupError
+from mlctl.training.guards import check_batching
+from mlctl.training.guards import resume_checkpoint
 from mlctl.training.trainer import MLCTLTrainer
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl import MLCTLForPreTraining
@@ -69,17 +72,29 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
     """Runs one ML-CTL training job and returns {"output_dir", "train": metrics, "eval": metrics}. `progress`
     replaces the Trainer's progress bar and printed logs (the demo's single bar).
 
-    Resumes from `--resume_from_checkpoint` or else from the last checkpoint in `--output_dir`; saves the model,
-    tokenizer and model card in `--output_dir`; pushes them with `--push_to_hub`."""
+    Resumes from `--resume_from_checkpoint` or else from the last complete checkpoint in `--output_dir`; saves the
+    model, tokenizer and model card in `--output_dir`; pushes them with `--push_to_hub`. Bad input (an unwritable
+    `--output_dir`, data that do not fit the tokenizer, the model or the batch size) raises `TrainingSetupError`
+    before training; a non-finite loss or gradient raises `TrainingDivergedError` with nothing saved from it."""
     launched_processes = int(os.environ.get("WORLD_SIZE", "1"))
     if launched_processes > 1 and training_args.world_size == 1:
         raise TrainingSetupError(
             f"{launched_processes} processes were launched but train as independent jobs; without a GPU pass "
             "--use_cpu true so that they join one gloo process group")
+    try:
+        ensure_writable_directory(training_args.output_dir)
+    except ValueError as error:
+        raise TrainingSetupError(f"--output_dir {error}") from None
     set_seed(training_args.seed)
     tokenizer = load_tokenizer(model_args)
     model = build_model(model_args, tokenizer)
-    train_split, validation_split = load_wps_splits(data_args, tokenizer)
+    train_split, validation_split = load_wps_splits(data_args, tokenizer, default_max_length(model))
+    train_split, validation_split = check_batching(training_args, train_split, validation_split,
+                                                   model.config.gather_negatives)
+    if validation_split is None and (training_args.eval_strategy != "no" or training_args.load_best_model_at_end):
+        raise TrainingSetupError(
+            f"--eval_strategy {training_args.eval_strategy.value} needs validation pairs but {data_args.train_dir} "
+            f"has none in {data_args.validation_split!r}: pass --eval_strategy no")
     training_data, languages = describe_training_data(data_args, train_split, validation_split)
     collator = MLCTLDataCollator(
         tokenizer,
@@ -102,9 +117,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
         trainer.remove_callback(ProgressCallback)
         trainer.remove_callback(PrinterCallback)
         trainer.add_callback(progress)
-    checkpoint = training_args.resume_from_checkpoint
-    if checkpoint is None and Path(training_args.output_dir).is_dir():
-        checkpoint = get_last_checkpoint(training_args.output_dir)
+    checkpoint = resume_checkpoint(training_args)
     if checkpoint is not None:
         logger.info("resuming from %s", checkpoint)
     train_result = trainer.train(resume_from_checkpoint=checkpoint)

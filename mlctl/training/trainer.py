@@ -12,6 +12,8 @@ from transformers import TrainerCallback
 
 from mlctl.evaluation.retrieval import retrieval_accuracy
 from mlctl.training.collator import MLM_INPUTS
+from mlctl.training.collator import SIDES
+from mlctl.training.guards import NonFiniteGuard
 from mlctl.training.model_card import TRAIN_METRICS
 from mlctl.training.model_card import write_model_card
 from modeling_mlctl import MLCTLConfig
@@ -39,18 +41,19 @@ def in_batch_retrieval_accuracy(logits: torch.Tensor, temperature: float) -> tor
 
 def compute_validation_metrics(prediction) -> dict[str, float]:
     """Validation metrics from [`MLCTLTrainer.prediction_step`]'s outputs gathered over the whole set: the
-    contrastive and MLM losses of the training objective (pair-weighted means of the batch values; in `shared`
-    mode the contrastive loss is on the masked input, as in training) and x→y / y→x retrieval accuracy among all
-    validation pairs, on CCEs of the clean (unmasked) input."""
+    contrastive and MLM losses of the training objective (pair-weighted means of the batch values over the batches
+    that have them; in `shared` mode the contrastive loss is on the masked input, as in training) and x→y / y→x
+    retrieval accuracy among all validation pairs, on CCEs of the clean (unmasked) input. A NaN loss stays NaN."""
     x_embeddings, y_embeddings = prediction.predictions
     batch_losses = np.asarray(prediction.label_ids, dtype=np.float64)
     metrics = {
-        "contrastive_loss": float(batch_losses[:, 0].mean()),
         "x2y_accuracy": retrieval_accuracy(x_embeddings, y_embeddings, RETRIEVAL_TIE_TOLERANCE)[0],
         "y2x_accuracy": retrieval_accuracy(y_embeddings, x_embeddings, RETRIEVAL_TIE_TOLERANCE)[0],
     }
-    if not np.isnan(batch_losses[:, 1]).any():
-        metrics["mlm_loss"] = float(batch_losses[:, 1].mean())
+    for name, column in (("contrastive_loss", 0), ("mlm_loss", 1)):
+        present = batch_losses[:, column + 2] > 0
+        if present.any():
+            metrics[name] = float(batch_losses[present, column].mean())
     return metrics
 
 
@@ -93,6 +96,9 @@ class MLCTLTrainer(Trainer):
         if hasattr(self.data_collator, "set_epoch"):
             self.add_callback(CollatorEpochCallback(self.data_collator))
         self.card_details = card_details or {}
+        self.non_finite_guard = NonFiniteGuard()
+        self.add_callback(self.non_finite_guard)
+        self._train_metric_present = None
         self._train_metric_sums = None
         self._train_metric_steps = 0
 
@@ -115,6 +121,7 @@ class MLCTLTrainer(Trainer):
             mlm_loss = mlm_loss * self._mlm_token_share(inputs)
         loss = self.accelerator.unwrap_model(model).combine_losses(outputs.contrastive_loss, mlm_loss)
         if model.training:
+            self.non_finite_guard.record(outputs.contrastive_loss, mlm_loss)
             self._accumulate_train_metrics(outputs, mlm_loss)
         return (loss, outputs) if return_outputs else loss
 
@@ -128,27 +135,43 @@ class MLCTLTrainer(Trainer):
             in_batch_retrieval_accuracy(outputs.y_logits.detach(), temperature) if outputs.y_logits is not None else nan,
         ])
         self._train_metric_sums = values if self._train_metric_sums is None else self._train_metric_sums + values
+        self._train_metric_present = (True, mlm_loss is not None, True, outputs.y_logits is not None)
         self._train_metric_steps += 1
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Adds the ML-CTL training metrics to each training log (the one with `loss`); every process calls this
-        at the same steps, so the cross-process mean is safe here."""
+        """Adds the ML-CTL training metrics that the run has (no MLM loss without MLM, no y→x accuracy when not
+        `symmetric`) to each training log (the one with `loss`), NaN included; every process calls this at the same
+        steps, so the cross-process mean is safe here."""
         if "loss" in logs and self._train_metric_steps:
             means = self.accelerator.reduce(self._train_metric_sums / self._train_metric_steps, reduction="mean")
-            for name, value in zip(TRAIN_METRICS, means.tolist()):
-                if not math.isnan(value):
+            for name, value, present in zip(TRAIN_METRICS, means.tolist(), self._train_metric_present):
+                if present:
                     logs[name] = value
             self._train_metric_sums, self._train_metric_steps = None, 0
         super().log(logs, start_time)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        """Returns (loss, (x CCEs, y CCEs), per-pair [contrastive loss, MLM loss] of the batch).
+        """Returns (loss, (x CCEs, y CCEs), per-pair [contrastive loss, MLM loss, has contrastive, has MLM] of the
+        batch).
 
         The batch losses travel as `label_ids` because the evaluation loop gathers those across processes and only
         calls `compute_metrics` when they exist. The CCEs are those of the clean input: in `shared` mode with MLM
-        the objective encodes the masked input, so the clean CCEs take one more forward pass."""
+        the objective encodes the masked input, so the clean CCEs take one more forward pass. A batch of a single
+        pair (an evaluation set's tail) has no contrastive loss (no negative): its CCEs count for retrieval, its
+        loss is None and its rows are marked as without losses."""
         inputs = self._prepare_inputs(inputs)
         config = self.mlctl_config
+        num_pairs = inputs["x_input_ids"].shape[0]
+        if num_pairs < 2 and (self.accelerator.num_processes == 1 or not config.gather_negatives):
+            if prediction_loss_only:
+                return None, None, None
+            encoder = self.accelerator.unwrap_model(model).mlctl
+            with torch.no_grad(), self.compute_loss_context_manager():
+                x_embeddings, y_embeddings = (encoder(
+                    input_ids=inputs[f"{side}_input_ids"], attention_mask=inputs[f"{side}_attention_mask"],
+                    token_type_ids=inputs.get(f"{side}_token_type_ids"), word_mask=inputs.get(f"{side}_word_mask"),
+                ).cce_embeddings for side, _ in SIDES)
+            return None, (x_embeddings, y_embeddings), x_embeddings.new_tensor([[float("nan")] * 2 + [0.0] * 2])
         with torch.no_grad(), self.compute_loss_context_manager():
             loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
             if prediction_loss_only:
@@ -156,9 +179,10 @@ class MLCTLTrainer(Trainer):
             clean = outputs
             if config.mlm_mode == "shared" and outputs.mlm_loss is not None:
                 clean = model(**{name: value for name, value in inputs.items() if name not in MLM_INPUTS})
-        num_pairs = outputs.x_embeddings.shape[0]
-        mlm_loss = outputs.mlm_loss if outputs.mlm_loss is not None else torch.full_like(loss, float("nan"))
-        batch_losses = torch.stack([outputs.contrastive_loss, mlm_loss]).float().expand(num_pairs, 2)
+        has_mlm = outputs.mlm_loss is not None
+        mlm_loss = outputs.mlm_loss if has_mlm else torch.full_like(loss, float("nan"))
+        flags = loss.new_tensor([1.0, float(has_mlm)])
+        batch_losses = torch.cat([torch.stack([outputs.contrastive_loss, mlm_loss]), flags]).float().expand(num_pairs, 4)
         return loss.detach(), (clean.x_embeddings, clean.y_embeddings), batch_losses
 
     def create_model_card(self, *args, **kwargs) -> None:

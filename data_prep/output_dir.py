@@ -1,0 +1,28 @@
+"""The write probe every command runs on its output directory before any work (data_prep's --out-dir,
+train_mlctl's --output_dir), so that a file in the way, a read-only file system, missing permissions or a full
+disk end the run at once with one line instead of a traceback after hours of work."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+#: Bytes the probe writes and syncs: less free space than this counts as a full disk.
+PROBE_BYTES = 1 << 20
+
+
+def ensure_writable_directory(path: str | os.PathLike) -> Path:
+    """Creates `path` (and its parents) when missing and proves it writable by writing, syncing and removing a
+    `PROBE_BYTES` file in it. Returns the path; raises `ValueError` with a one-line reason naming it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-probe-") as probe:
+            probe.write(bytes(PROBE_BYTES))
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        raise ValueError(f"{path}: cannot write there: {error.strerror or error}") from None
+    return path
