@@ -250,6 +250,7 @@ class XtremeData:
             return self._from_hub(task, split, lang, candidates, lambda datasets: self._hub_pairs(datasets, task, split, lang))
         path = found[0]
         rows = read_sentence_pair_tsv(path, raw_paws=task == "pawsx" and path.parent.name == lang)
+        _require_examples(rows, path)
         if rows and len(rows[0]) == 2:
             rows = self._attach_test_labels(task, lang, path, rows)
         label_set = CLASSIFICATION_LABELS[task]
@@ -301,6 +302,7 @@ class XtremeData:
             tokens += file_tokens
             tags += file_tags
         source = ", ".join(str(path) for path in found)
+        _require_examples(tokens, source)
         if split != "test":
             allowed = set(TAGGING_LABELS[task])
             for index, sentence_tags in enumerate(tags):
@@ -347,6 +349,7 @@ class XtremeData:
         if not en_path.is_file():
             raise MissingDataError(f"tatoeba: {src_path} has no English side {en_path}")
         src, en = read_lines(src_path), read_lines(en_path)
+        _require_examples(src, src_path)
         if len(src) != len(en):
             raise XtremeDataError(f"{en_path}: {len(en)} lines but {src_path} has {len(src)}; Tatoeba pairs are line-aligned")
         return src, en, f"{src_path}, {en_path}"
@@ -365,6 +368,13 @@ class XtremeData:
             raise MissingDataError(f"bucc2018: {src_path} has no English side {en_path}")
         src_ids, src_sentences = read_bucc_file(src_path)
         en_ids, en_sentences = read_bucc_file(en_path)
+        _require_examples(src_ids, src_path)
+        _require_examples(en_ids, en_path)
         gold = read_bucc_gold(gold_path) if gold_path.is_file() else None
         return BuccCorpus(src_ids, src_sentences, en_ids, en_sentences, gold, f"{src_path}, {en_path}")
 
+
+def _require_examples(examples: list, source) -> None:
+    """An empty data file is unusable data, not a score of 0: one line naming it."""
+    if not examples:
+        raise XtremeDataError(f"{source}: no examples (empty file)")

@@ -6,10 +6,10 @@ every language, and ``results.json`` with the Table-1 row.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
+from typing import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from data_prep.output_dir import ensure_writable_directory
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from mlctl.encoding import default_max_length
 from mlctl.encoding import encode_sentences
@@ -43,6 +44,8 @@ from mlctl.evaluation.tasks import TASKS
 from mlctl.evaluation.tasks import FineTuningSettings
 from mlctl.evaluation.tasks import MissingDataError
 from mlctl.evaluation.tasks import XtremeDataError
+from mlctl.files import safetensors_problem
+from mlctl.files import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -136,9 +139,10 @@ class XtremeEvaluation:
         chosen = [lang.strip() for lang in self.args.languages.split(",") if lang.strip()]
         return [lang for lang in chosen if not (task in RETRIEVAL_TASKS and lang == "en")]
 
-    def run_task(self, task: str) -> dict:
-        """Evaluate one task on all its languages; missing languages are recorded, not fatal."""
-        entry = {"metric": TABLE_COLUMNS[task][1], "languages": {}, "missing": [], "errors": []}
+    def run_task(self, task: str, entry: dict, save: Callable[[], None]) -> None:
+        """Evaluate one task on all its languages into `entry` (`languages`, `missing`, `errors`), calling `save`
+        after each language. A language without data is recorded under `missing`, one with unusable data (a
+        malformed or empty file) under `errors` as "LANG: problem"; the other languages still run."""
         languages = self.languages(task)
         if task in RETRIEVAL_TASKS:
             evaluate_language = self._tatoeba if task == "tatoeba" else self._bucc
@@ -156,8 +160,10 @@ class XtremeEvaluation:
             except MissingDataError as error:
                 logger.warning("%s", error)
                 entry["missing"].append(str(error))
-        entry["average"] = summarize_task(task, entry["languages"])
-        return entry
+            except XtremeDataError as error:
+                logger.error("%s: %s", lang, error)
+                entry["errors"].append(f"{lang}: {error}")
+            save()
 
     def _tatoeba(self, lang: str) -> dict:
         """Tatoeba accuracy of one language (xx -> en nearest neighbour)."""
@@ -200,26 +206,67 @@ class XtremeEvaluation:
         return str(path)
 
 
+def model_files_problem(model_name_or_path: str) -> str | None:
+    """Why a local checkpoint directory cannot load (no config.json, a damaged safetensors file), or None; Hub
+    names are left to `from_pretrained`."""
+    directory = Path(model_name_or_path)
+    if not directory.is_dir():
+        return None
+    if not (directory / "config.json").is_file():
+        return f"{directory}: no config.json"
+    for weights in sorted(directory.glob("*.safetensors")):
+        problem = safetensors_problem(weights)
+        if problem:
+            return f"{directory}: {problem}"
+    return None
+
+
 def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None, command: str | None = None) -> dict:
-    """Runs the evaluation that ``args`` describe and returns the ``results.json`` dict (also written to
-    ``args.output_dir``). Missing data for a task or language is logged and recorded under ``missing``; unusable
-    data (a malformed file) under ``errors`` of its task; the other tasks still run. Raises `XtremeDataError` when
-    the run cannot start (unknown task, tokenizer that does not load)."""
+    """Runs the evaluation that ``args`` describe and returns the ``results.json`` dict, written to
+    ``args.output_dir`` atomically after every language and task, so that it always holds what finished. Missing
+    data for a task or language is logged and recorded under ``missing``; unusable data (a malformed or empty file)
+    under ``errors`` of its task, per language where only that language's file is at fault; the other tasks and
+    languages still run. Raises `XtremeDataError` when the run cannot start (unknown task, an output directory that
+    cannot be written, a checkpoint or tokenizer that does not load), after writing ``results.json`` with the
+    error when the output directory allows."""
     tasks = _selected(args.tasks, TASKS, "task(s)")
-    evaluation = XtremeEvaluation(args, settings or FineTuningSettings())
-    results = {"model": args.model_name_or_path, "command": command or f"run_xtreme({args})",
-               "model_config": describe_model(args.model_name_or_path), "tasks": {}}
+    output_dir = Path(args.output_dir)
+    try:
+        ensure_writable_directory(output_dir)
+    except ValueError as error:
+        raise XtremeDataError(f"--output_dir {error}") from None
+    results = {"model": args.model_name_or_path, "command": command or f"run_xtreme({args})", "model_config": None,
+               "tasks": {}}
+
+    def save() -> None:
+        results["table"] = markdown_table(results)
+        write_json_atomic(output_dir / "results.json", results)
+
+    try:
+        problem = model_files_problem(args.model_name_or_path)
+        if problem:
+            raise XtremeDataError(problem)
+        try:
+            results["model_config"] = describe_model(args.model_name_or_path)
+        except (OSError, ValueError) as error:
+            raise XtremeDataError(f"{args.model_name_or_path}: cannot load its config: {str(error).splitlines()[0]}") from None
+        evaluation = XtremeEvaluation(args, settings or FineTuningSettings())
+    except XtremeDataError as error:
+        results["error"] = str(error)
+        save()
+        raise
     for task in tasks:
         started = time.perf_counter()
+        entry = results["tasks"][task] = {"metric": TABLE_COLUMNS[task][1], "languages": {}, "missing": [],
+                                          "errors": []}
         try:
-            entry = evaluation.run_task(task)
+            evaluation.run_task(task, entry, save)
         except XtremeDataError as error:
             logger.error("%s", error)
-            kind = "missing" if isinstance(error, MissingDataError) else "errors"
-            entry = {"metric": TABLE_COLUMNS[task][1], "languages": {}, "missing": [], "errors": [], "average": None}
-            entry[kind].append(str(error))
+            entry["missing" if isinstance(error, MissingDataError) else "errors"].append(str(error))
+        entry["average"] = summarize_task(task, entry["languages"])
         entry["wall_time_s"] = round(time.perf_counter() - started, 2)
-        results["tasks"][task] = entry
+        save()
     if evaluation.layer is not None:
         results["retrieval_layer"] = evaluation.layer
     if args.tsne:
@@ -228,9 +275,7 @@ def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None
         except XtremeDataError as error:
             logger.error("%s", error)
             results["tsne_error"] = str(error)
-    results["table"] = markdown_table(results)
-    evaluation.output_dir.mkdir(parents=True, exist_ok=True)
-    (evaluation.output_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    save()
     if args.report_md:
         Path(args.report_md).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report_md).write_text(markdown_report(results), encoding="utf-8")
