@@ -97,7 +97,8 @@ def parsed(args):
 
 def test_non_finite_loss_stops_the_run_at_its_step_and_keeps_the_last_good_checkpoint(work, tmp_path, monkeypatch,
                                                                                       capsys):
-    train_dir = save_splits(tmp_path / "wps", train=train_fixtures.wps_rows(16), validation=[])
+    rows = train_fixtures.wps_rows(20)
+    train_dir = save_splits(tmp_path / "wps", train=rows[:16], validation=rows[16:])
     out = tmp_path / "out"
     status, error = run_cli(monkeypatch, capsys, with_train_dir(cli_args(
         work, out, "--max_steps", "4", "--learning_rate", "1e6", "--save_steps", "1", "--logging_steps", "1",
@@ -143,7 +144,8 @@ def test_logged_training_metrics_show_nan(tokenizer, tmp_path):
 
 
 def test_a_tail_batch_of_one_pair_is_left_out_with_a_count(work, tmp_path, caplog):
-    train_dir = save_splits(tmp_path / "wps", train=train_fixtures.wps_rows(17), validation=[])
+    rows = train_fixtures.wps_rows(21)
+    train_dir = save_splits(tmp_path / "wps", train=rows[:17], validation=rows[17:])
     args = with_train_dir(cli_args(work, tmp_path / "out", "--num_train_epochs", "2", "--save_strategy", "no",
                                    "--eval_strategy", "no"), train_dir)
     with caplog.at_level(logging.WARNING):
@@ -159,7 +161,8 @@ def test_a_tail_batch_of_one_pair_is_left_out_with_a_count(work, tmp_path, caplo
     (1, "8", "1 training pair(s): the contrastive loss needs at least 2"),
 ])
 def test_batch_size_one_and_a_one_row_dataset_are_refused(work, tmp_path, monkeypatch, capsys, rows, batch, message):
-    train_dir = save_splits(tmp_path / "wps", train=train_fixtures.wps_rows(rows), validation=[])
+    validation = train_fixtures.wps_rows(20)[16:]
+    train_dir = save_splits(tmp_path / "wps", train=train_fixtures.wps_rows(rows), validation=validation)
     args = with_train_dir(cli_args(work, tmp_path / "out", "--max_steps", "2", "--eval_strategy", "no"), train_dir)
     args[args.index("--per_device_train_batch_size") + 1] = batch
     status, error = run_cli(monkeypatch, capsys, args)
@@ -393,11 +396,16 @@ def test_an_output_dir_that_is_a_file_is_refused_before_any_work(work, tmp_path,
 
 @pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.EACCES])
 def test_read_only_or_full_output_dir_is_one_line(work, tmp_path, monkeypatch, capsys, code):
-    """A read-only file system, a full disk and missing permissions, as the write probe meets them."""
-    def refuse(descriptor):
-        raise OSError(code, os.strerror(code))
+    """A read-only file system, a full disk and missing permissions: every file opened in the output directory
+    fails as the operating system would fail it."""
+    real_open = os.open
 
-    monkeypatch.setattr("data_prep.output_dir.os.fsync", refuse)
+    def refuse(path, *args, **kwargs):
+        if str(path).startswith((str(tmp_path / "out"), str(tmp_path / "wps"))):
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
     status, error = run_cli(monkeypatch, capsys, cli_args(work, tmp_path / "out", "--max_steps", "2"))
     assert (status, error) == (2, f"train_mlctl: error: --output_dir {tmp_path / 'out'}: cannot write there: "
                                   f"{os.strerror(code)}")
