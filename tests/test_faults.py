@@ -30,7 +30,6 @@ from data_prep.tokenizer import vocabulary_sha256
 from data_prep_fixtures import write_lines
 from mlctl.evaluation import FineTuningSettings
 from mlctl.evaluation import XtremeArguments
-from mlctl.evaluation import XtremeDataError
 from mlctl.evaluation import run_xtreme
 from mlctl.evaluation.retrieval import retrieval_accuracy
 from mlctl.training.arguments import DataArguments
@@ -48,19 +47,11 @@ from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
 from mlctl.training.trainer import MLCTLTrainer
 from test_train_mlctl import StopAfter
 from test_train_mlctl import cli_args
+from test_train_mlctl import tokenizer  # noqa: F401  (the module-scoped fixtures: tokenizer, text WPS, config)
+from test_train_mlctl import work  # noqa: F401
 
 pytestmark = pytest.mark.timeout(300)
 SAMPLE_WORDS = train_fixtures.SAMPLE_DIR / "words"
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    return train_fixtures.build_work_dir(tmp_path_factory.mktemp("work"))
-
-
-@pytest.fixture(scope="module")
-def tokenizer(work):
-    return AutoTokenizer.from_pretrained(work["tokenizer"])
 
 
 def save_splits(path, **splits):
