@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm.auto import tqdm

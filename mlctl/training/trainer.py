@@ -171,7 +171,8 @@ class MLCTLTrainer(Trainer):
                     input_ids=inputs[f"{side}_input_ids"], attention_mask=inputs[f"{side}_attention_mask"],
                     token_type_ids=inputs.get(f"{side}_token_type_ids"), word_mask=inputs.get(f"{side}_word_mask"),
                 ).cce_embeddings for side, _ in SIDES)
-            return None, (x_embeddings, y_embeddings), x_embeddings.new_tensor([[float("nan")] * 2 + [0.0] * 2])
+            no_losses = torch.tensor([[float("nan")] * 2 + [0.0] * 2], device=x_embeddings.device)
+            return None, (x_embeddings, y_embeddings), no_losses
         with torch.no_grad(), self.compute_loss_context_manager():
             loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
             if prediction_loss_only:
