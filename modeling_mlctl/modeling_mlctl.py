@@ -81,11 +81,25 @@ class MLCTLForPreTrainingOutput(ModelOutput):
 
 
 def build_encoder(encoder_config) -> PreTrainedModel:
-    """The backbone encoder from its config, without the pooler that ML-CTL does not use."""
+    """The backbone encoder from its config, with the family's pooler (e.g. `BertPooler`) kept but frozen.
+
+    ML-CTL never uses the pooler: its parameters do not require gradients (so they are out of the optimizer, the
+    gradients and DDP's reduction and stay bit-identical through training), but they are in the state dict, so
+    that `from_backbone_pretrained` → training → `save_backbone` hands the encoder family's own classification
+    head (e.g. `BertForSequenceClassification`) its pre-trained pooler. The pooler is built and initialised with a
+    forked random generator: every other weight is initialised exactly as without it."""
     try:
-        return AutoModel.from_config(encoder_config, add_pooling_layer=False)
+        encoder = AutoModel.from_config(encoder_config, add_pooling_layer=False)
     except TypeError:  # families without a pooler do not take the argument
         return AutoModel.from_config(encoder_config)
+    with torch.device("meta"):
+        pooler_class = type(AutoModel.from_config(encoder_config).pooler)
+    with torch.random.fork_rng(devices=[]):
+        pooler = pooler_class(encoder_config)
+        pooler.apply(encoder._init_weights)
+    pooler._is_hf_initialized = True  # post_init of the ML-CTL model must not draw from the generator for it
+    encoder.pooler = pooler.requires_grad_(False)
+    return encoder
 
 
 def masked_lm_head_spec(encoder_config) -> tuple[type[nn.Module], str, str, dict[str, str]]:
@@ -131,20 +145,25 @@ class MLCTLPreTrainedModel(PreTrainedModel):
             loading_kwargs: passed to `AutoModelForMaskedLM.from_pretrained` (e.g. `revision`, `dtype`, `token`).
             config_kwargs: [`MLCTLConfig`] fields, e.g. `levels="sentence"`, `loss="info_nce"`.
         """
-        masked_lm = AutoModelForMaskedLM.from_pretrained(pretrained_model_name_or_path, **(loading_kwargs or {}))
-        model = cls(MLCTLConfig(encoder_config=masked_lm.config, **config_kwargs))
-        model.base_model.encoder.load_state_dict(masked_lm.base_model.state_dict())
+        loading_kwargs = loading_kwargs or {}
+        backbone = AutoModel.from_pretrained(pretrained_model_name_or_path, **loading_kwargs)  # with its pooler
+        model = cls(MLCTLConfig(encoder_config=backbone.config, **config_kwargs))
+        model.base_model.encoder.load_state_dict(backbone.state_dict())
         if isinstance(model, MLCTLForPreTraining):
+            masked_lm = AutoModelForMaskedLM.from_pretrained(pretrained_model_name_or_path, **loading_kwargs)
             model.mlm_head.load_state_dict(getattr(masked_lm, model.mlm_head_source_name).state_dict())
         model.name_or_path = str(pretrained_model_name_or_path)
-        return model.to(masked_lm.dtype)
+        return model.to(backbone.dtype)
 
     def save_backbone(self, save_directory, tokenizer=None) -> str:
         """Exports the encoder as a plain checkpoint of its own family (e.g. `BertForMaskedLM` when an MLM head is
-        present, else `BertModel`), loadable by stock scripts with no knowledge of mlctl. Returns the directory."""
+        present, else `BertModel`), loadable by stock scripts with no knowledge of mlctl; the pooler goes with it
+        (`AutoModelForSequenceClassification` loads it, `AutoModelForMaskedLM` ignores it). Returns the directory."""
         encoder = self.base_model.encoder
         if isinstance(self, MLCTLForPreTraining):
             exported = AutoModelForMaskedLM.from_config(encoder.config)
+            if getattr(encoder, "pooler", None) is not None:  # the MLM model has none; its checkpoint keeps ours
+                exported.base_model.pooler = type(encoder.pooler)(encoder.config)
             exported.base_model.load_state_dict(encoder.state_dict())
             getattr(exported, self.mlm_head_source_name).load_state_dict(self.mlm_head.state_dict())
             exported.to(encoder.dtype).save_pretrained(save_directory)

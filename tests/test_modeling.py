@@ -345,3 +345,41 @@ def test_half_precision_autocast_matches_float32(model, dtype):
     assert low.contrastive_loss.dtype == torch.float32 and low.mlm_loss.dtype == torch.float32
     torch.testing.assert_close(low.contrastive_loss, reference.contrastive_loss, atol=0.1, rtol=0.02)
     torch.testing.assert_close(low.mlm_loss, reference.mlm_loss, atol=0.05, rtol=0.01)
+
+
+def test_pooler_is_carried_unchanged_from_backbone_through_training_to_sequence_classification(tiny_bert_config,
+                                                                                                tmp_path):
+    torch.manual_seed(3)
+    source = AutoModelForPreTraining.from_config(AutoConfig.for_model(**tiny_bert_config))  # BertForPreTraining
+    source.save_pretrained(tmp_path / "backbone")
+    original = {k: v.clone() for k, v in source.bert.pooler.state_dict().items()}
+    model = MLCTLForPreTraining.from_backbone_pretrained(tmp_path / "backbone")
+    assert not any(p.requires_grad for p in model.mlctl.encoder.pooler.parameters())
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.1)
+    for _ in range(2):
+        model(**parallel_batch()).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    encoder_weight = model.mlctl.encoder.encoder.layer[0].attention.self.query.weight
+    assert not torch.equal(encoder_weight, source.bert.encoder.layer[0].attention.self.query.weight)
+    model.save_pretrained(tmp_path / "mlctl")
+    MLCTLForPreTraining.from_pretrained(tmp_path / "mlctl").save_backbone(tmp_path / "exported")
+    classifier = AutoModelForSequenceClassification.from_pretrained(tmp_path / "exported", num_labels=3)
+    assert type(classifier).__name__ == "BertForSequenceClassification"
+    for key, value in original.items():
+        assert torch.equal(classifier.bert.pooler.state_dict()[key], value), key
+    assert type(AutoModelForMaskedLM.from_pretrained(tmp_path / "exported")).__name__ == "BertForMaskedLM"
+
+
+def test_the_frozen_pooler_changes_no_other_initial_weight(tiny_bert_config):
+    from modeling_mlctl.modeling_mlctl import build_encoder
+
+    config = AutoConfig.for_model(**tiny_bert_config)
+    torch.manual_seed(5)
+    with_pooler = build_encoder(config)
+    after = torch.rand(3)
+    torch.manual_seed(5)
+    without = AutoModel.from_config(config, add_pooling_layer=False)
+    assert torch.equal(torch.rand(3), after)
+    for key, value in without.state_dict().items():
+        assert torch.equal(with_pooler.state_dict()[key], value), key
