@@ -202,9 +202,10 @@ class StopAfter(TrainerCallback):
             control.should_training_stop = True
 
 
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(work, tmp_path):
+@pytest.mark.parametrize("batch_sampler", ["random", "no_duplicates"])
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(work, tmp_path, batch_sampler):
     flags = ["--max_steps", "8", "--save_steps", "4", "--learning_rate", "2e-3", "--logging_steps", "4",
-             "--eval_strategy", "no", "--warmup_steps", "2"]
+             "--eval_strategy", "no", "--warmup_steps", "2", "--batch_sampler", batch_sampler]
     train_mlctl.main(cli_args(work, tmp_path / "straight", *flags))
     model_args, data_args, training_args = training_argument_parser().parse_args_into_dataclasses(
         args=cli_args(work, tmp_path / "resumed", *flags))

@@ -80,6 +80,10 @@ class DataArguments:
     validation_split: str | None = _arg("Split to evaluate on (skipped when absent from --train_dir).", "validation")
     max_seq_length: int = _arg("Truncation length when the data are text (pre-tokenised ids are used as they are).", 128)
     mlm_probability: float = _arg("Fraction of non-special tokens selected for MLM (80/10/10 [MASK]/random/same).", 0.15)
+    batch_sampler: str = _arg(
+        "How training batches are drawn: 'random' (the Trainer's default sampler) or 'no_duplicates' (never two WPS "
+        "sharing a source or target sentence in one global batch, whose pairs would be false negatives; see "
+        "mlctl.training.sampler).", "random", choices=["random", "no_duplicates"])
     max_train_samples: int | None = _arg("Train on the first N pairs only.")
     max_eval_samples: int | None = _arg("Evaluate on the first N pairs only.")
     xtreme_results: str | None = _arg("results.json of run_xtreme_tasks.py to put in the model card's model-index.")
