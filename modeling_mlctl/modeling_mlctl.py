@@ -18,6 +18,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_mlctl import MLCTLConfig
 from .losses import MLCTLContrastiveLoss
+from .losses import with_sentence_term
 from .pooling import avg_first_last_pool
 from .pooling import masked_mean
 
@@ -60,7 +61,8 @@ class MLCTLForPreTrainingOutput(ModelOutput):
     loss (`torch.FloatTensor` of shape `()`):
         contrastive_loss + mlm_weight · mlm_loss (eqs. 3 and 7).
     contrastive_loss (`torch.FloatTensor` of shape `()`):
-        The symmetric InfoNCE (eq. 2) or CZ-NCE (eq. 5) batch loss.
+        The symmetric InfoNCE (eq. 2) or CZ-NCE (eq. 5) batch loss of the CCEs, plus `sentence_weight` ·
+        `sentence_loss` when the config adds the explicit sentence term.
     mlm_loss (`torch.FloatTensor` of shape `()`):
         Masked-LM cross-entropy over the masked tokens of both sides; `None` without labels or with mlm_weight 0.
     x_logits (`torch.FloatTensor` of shape `(batch_size, 2 * global_batch_size)`):
@@ -69,6 +71,8 @@ class MLCTLForPreTrainingOutput(ModelOutput):
         The same for the y anchors against [x_1..x_N | y_1..y_N]; `None` when `config.symmetric` is False.
     x_embeddings, y_embeddings (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
         The CCEs of both sides.
+    sentence_loss (`torch.FloatTensor` of shape `()`):
+        The same loss on the separately projected sentence means; `None` with `sentence_weight` 0 (the paper).
     """
 
     loss: torch.FloatTensor | None = None
@@ -78,6 +82,7 @@ class MLCTLForPreTrainingOutput(ModelOutput):
     y_logits: torch.FloatTensor | None = None
     x_embeddings: torch.FloatTensor | None = None
     y_embeddings: torch.FloatTensor | None = None
+    sentence_loss: torch.FloatTensor | None = None
 
 
 def build_encoder(encoder_config) -> PreTrainedModel:
@@ -175,11 +180,13 @@ class MLCTLPreTrainedModel(PreTrainedModel):
 
 
 class MLCTLProjection(nn.Module):
-    """The FC part of the CCE encoder: two linear layers with a ReLU between them."""
+    """The FC part of the CCE encoder: two linear layers with a ReLU between them (on [sentence ; word], or on the
+    sentence mean alone with `sentence_only`)."""
 
-    def __init__(self, config: MLCTLConfig):
+    def __init__(self, config: MLCTLConfig, sentence_only: bool | None = None):
         super().__init__()
-        in_features = config.hidden_size * (1 if config.sentence_only else 2)
+        sentence_only = config.sentence_only if sentence_only is None else sentence_only
+        in_features = config.hidden_size * (1 if sentence_only else 2)
         self.dense_in = nn.Linear(in_features, config.projection_dim)
         self.activation = nn.ReLU()
         self.dense_out = nn.Linear(config.projection_dim, config.projection_dim)
@@ -287,6 +294,8 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
 
         self._tied_weights_keys = {renamed(target): renamed(source) for target, source in tied.items()}
         self.contrastive = MLCTLContrastiveLoss.from_config(config)
+        # The explicit sentence term's own projection (config.sentence_weight > 0), shaped as the "-snt" CCE head.
+        self.sentence_head = MLCTLProjection(config, sentence_only=True) if config.sentence_weight > 0 else None
         self.post_init()
 
     def get_input_embeddings(self):
@@ -365,8 +374,14 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
         encoded = self.mlctl(contrastive_ids, attention_mask, token_type_ids, word_mask, return_dict=True, **kwargs)
         n = x_input_ids.shape[0]
         x_embeddings, y_embeddings = encoded.cce_embeddings[:n], encoded.cce_embeddings[n:]
+        sentence_loss = None
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.contrastive_weight > 0):
             contrastive_loss, x_logits, y_logits = self.contrastive(x_embeddings, y_embeddings)
+            if self.sentence_head is not None:
+                sentences = self.sentence_head(encoded.sentence_embeddings)
+                contrastive_loss, sentence_loss = with_sentence_term(
+                    contrastive_loss, sentences[:n], sentences[n:], self.config.sentence_weight,
+                    **self.contrastive.settings)
 
         mlm_loss = None
         if use_mlm:
@@ -380,6 +395,7 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
         return MLCTLForPreTrainingOutput(
             loss=self.combine_losses(contrastive_loss, mlm_loss),
             contrastive_loss=contrastive_loss,
+            sentence_loss=sentence_loss,
             mlm_loss=mlm_loss,
             x_logits=x_logits,
             y_logits=y_logits,

@@ -383,3 +383,19 @@ def test_the_frozen_pooler_changes_no_other_initial_weight(tiny_bert_config):
     assert torch.equal(torch.rand(3), after)
     for key, value in without.state_dict().items():
         assert torch.equal(with_pooler.state_dict()[key], value), key
+
+
+def test_sentence_term_adds_weighted_sentence_loss_through_its_own_projection(tiny_bert_config):
+    torch.manual_seed(0)
+    paper = MLCTLForPreTraining(MLCTLConfig(encoder_config=tiny_bert_config)).eval()
+    assert paper.sentence_head is None
+    torch.manual_seed(0)
+    model = MLCTLForPreTraining(MLCTLConfig(encoder_config=tiny_bert_config, sentence_weight=0.5)).eval()
+    batch = parallel_batch()
+    base, out = paper(**batch), model(**batch)  # same initial weights: the sentence head is built last
+    assert torch.equal(base.x_embeddings, out.x_embeddings)
+    assert out.sentence_loss is not None and base.sentence_loss is None
+    torch.testing.assert_close(out.contrastive_loss, base.contrastive_loss + 0.5 * out.sentence_loss)
+    torch.testing.assert_close(out.loss, out.contrastive_loss + 0.1 * out.mlm_loss)
+    out.loss.backward()
+    assert model.sentence_head.dense_in.weight.grad.abs().sum() > 0
