@@ -14,6 +14,8 @@ import random
 import time
 from pathlib import Path
 
+from reproduce_ablation import AblationError
+
 STAGE0_LANGUAGES = ("en", "de", "fr", "cs")
 
 
@@ -25,7 +27,7 @@ def monolingual_corpus(multi30k: Path, held_out_per_language: int, seed: int = 0
     for offset, lang in enumerate(STAGE0_LANGUAGES):
         path = multi30k / f"train.{lang}.gz"
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: not found (the shared Multi30k data is needed)")
+            raise AblationError(f"{path}: not found (the shared Multi30k data is needed)")
         with gzip.open(path, "rt", encoding="utf-8") as stream:
             lines = [line.strip() for line in stream if line.strip()]
         random.Random(seed + offset).shuffle(lines)
