@@ -110,7 +110,7 @@ def xtreme_layer(num_layers: int) -> int:
 FULL = Settings(
     **{**asdict(ABLATION_FULL), "steps": 300, "batch_size": 64, "low_resource_batch_size": 8, "pos_steps": 400,
        "pos_learning_rate": 5e-4},
-    stage0_steps=4000, stage0_batch_size=64, stage0_learning_rate=5e-4, stage0_held_out=500,
+    stage0_steps=3000, stage0_batch_size=64, stage0_learning_rate=5e-4, stage0_held_out=500,
     lr_candidates=(1e-5, 3e-5, 1e-4), retrieval_layer=xtreme_layer(ABLATION_FULL.num_layers),
     selection_pairs_per_language=500,
 )
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None):
     commit = git_commit(Path(__file__), HERE / "continued_stage0.py", HERE / "reproduce_ablation.py",
                         HERE / "ablation_report.py")
     shared = prepare_shared(data_dir, work_dir, settings)
-    torch.set_num_threads(max(args.jobs * args.threads, 1))
+    torch.set_num_threads(args.threads)  # more threads than free cores stalls torch on a shared machine
     stage0 = stage0_report(data_dir, work_dir, settings, shared)
     duplicates = duplicate_measurement(shared["wps"], settings)
     script = Path(__file__).resolve()
