@@ -102,7 +102,8 @@ def build_encoder(encoder_config) -> PreTrainedModel:
     with torch.random.fork_rng(devices=[]):
         pooler = pooler_class(encoder_config)
         pooler.apply(encoder._init_weights)
-    pooler._is_hf_initialized = True  # post_init of the ML-CTL model must not draw from the generator for it
+    for tensor in (pooler, *pooler.parameters()):  # post_init of the ML-CTL model must not draw from the generator
+        tensor._is_hf_initialized = True
     encoder.pooler = pooler.requires_grad_(False)
     return encoder
 

@@ -371,18 +371,21 @@ def test_pooler_is_carried_unchanged_from_backbone_through_training_to_sequence_
     assert type(AutoModelForMaskedLM.from_pretrained(tmp_path / "exported")).__name__ == "BertForMaskedLM"
 
 
-def test_the_frozen_pooler_changes_no_other_initial_weight(tiny_bert_config):
-    from modeling_mlctl.modeling_mlctl import build_encoder
+def test_the_frozen_pooler_changes_no_other_initial_weight(tiny_bert_config, monkeypatch):
+    import modeling_mlctl.modeling_mlctl as modeling
 
-    config = AutoConfig.for_model(**tiny_bert_config)
+    config = MLCTLConfig(encoder_config=tiny_bert_config)
     torch.manual_seed(5)
-    with_pooler = build_encoder(config)
+    with_pooler = MLCTLForPreTraining(config).state_dict()
     after = torch.rand(3)
+    monkeypatch.setattr(modeling, "build_encoder", lambda c: AutoModel.from_config(c, add_pooling_layer=False))
     torch.manual_seed(5)
-    without = AutoModel.from_config(config, add_pooling_layer=False)
-    assert torch.equal(torch.rand(3), after)
-    for key, value in without.state_dict().items():
-        assert torch.equal(with_pooler.state_dict()[key], value), key
+    without = MLCTLForPreTraining(config).state_dict()
+    assert torch.equal(torch.rand(3), after)  # the generator is where it would be without the pooler
+    assert sorted(set(with_pooler) - set(without)) == ["mlctl.encoder.pooler.dense.bias",
+                                                      "mlctl.encoder.pooler.dense.weight"]
+    for key, value in without.items():
+        assert torch.equal(with_pooler[key], value), key
 
 
 def test_sentence_term_adds_weighted_sentence_loss_through_its_own_projection(tiny_bert_config):
