@@ -203,6 +203,8 @@ def per_language_means(results: list[dict], arms_order=ARMS, metrics=METRICS) ->
             if not runs:
                 continue
             for metric, header, _ in metrics:
+                if metric not in runs[0]["per_language"]:  # e.g. the English dev score: no per-language values
+                    continue
                 languages = runs[0]["per_language"][metric]
                 means = {lang: (None if any(r["per_language"][metric][lang] is None for r in runs)
                                 else float(np.mean([r["per_language"][metric][lang] for r in runs])))
