@@ -231,7 +231,8 @@ def header_lines(summary: dict) -> list[str]:
         "",
         f"- Command: `{summary['command']}`",
         f"- Commit: `{summary['commit']}`",
-        f"- Wall time: {summary['wall_seconds']:.0f} s for this invocation; {summary['run_seconds']:.0f} s summed over "
+        f"- Wall time: {summary['wall_seconds']:.0f} s for this invocation (runs found done are read from their "
+        f"result.json, not re-run); {summary['run_seconds']:.0f} s summed over "
         f"the {summary['n_runs']} stage-1 runs; stage 0 trained in {stage0['train_seconds']:.0f} s; "
         f"{summary['jobs']} run(s) at a time on a machine shared with other jobs (timings are not clean).",
         f"- Stage 0 (the \"mBERT\" stand-in): BERT {settings['num_layers']} layers, hidden {settings['hidden_size']}, "
