@@ -197,9 +197,9 @@ def run_one(regime: str, arm_name: str, seed: int, work_dir: Path, data_dir: Pat
     return result
 
 
-def duplicate_measurement(wps_dir: str, settings: Settings) -> dict:
+def duplicate_measurement(wps_dir: str, batch_sizes: dict[str, int]) -> dict:
     """How often the default sampler batches WPS sharing a sentence, on the training WPS (one epoch, seed 0), at
-    both regimes' batch sizes; and how many batches the no-duplicates sampler needs for the same epoch."""
+    each of `batch_sizes` ({name: size}); and how many batches the no-duplicates sampler needs for that epoch."""
     import datasets
     import torch
 
@@ -211,7 +211,7 @@ def duplicate_measurement(wps_dir: str, settings: Settings) -> dict:
     order = torch.randperm(len(keys), generator=torch.Generator().manual_seed(0)).tolist()
     measured = {"wps": len(keys), "distinct_source_sentences": len({k[0] for k in keys}),
                 "distinct_target_sentences": len({k[1] for k in keys})}
-    for name, size in (("standard", settings.batch_size), ("low-resource", settings.low_resource_batch_size)):
+    for name, size in batch_sizes.items():
         batches = [order[i:i + size] for i in range(0, len(order), size)]
         measured[name] = {"batch_size": size, **duplicate_statistics(batches, keys),
                           "no_duplicates_batches": len(NoDuplicatesBatchSampler(keys, size))}
@@ -320,7 +320,8 @@ def main(argv: list[str] | None = None):
     shared = prepare_shared(data_dir, work_dir, settings)
     torch.set_num_threads(args.threads)  # more threads than free cores stalls torch on a shared machine
     stage0 = stage0_report(data_dir, work_dir, settings, shared)
-    duplicates = duplicate_measurement(shared["wps"], settings)
+    duplicates = duplicate_measurement(shared["wps"], {"standard": settings.batch_size,
+                                                       "low-resource": settings.low_resource_batch_size})
     script = Path(__file__).resolve()
     run_all(args, settings, work_dir, [(f"lr={lr:g}", "CZ-snt", settings.seeds[0]) for lr in settings.lr_candidates],
             script)
