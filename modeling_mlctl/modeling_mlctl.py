@@ -102,10 +102,14 @@ def build_encoder(encoder_config) -> PreTrainedModel:
     with torch.random.fork_rng(devices=[]):
         pooler = pooler_class(encoder_config)
         pooler.apply(encoder._init_weights)
-    for tensor in (pooler, *pooler.parameters()):  # post_init of the ML-CTL model must not draw from the generator
-        tensor._is_hf_initialized = True
+    for module in pooler.modules():  # post_init must not draw from the generator for it again
+        module._is_hf_initialized = True
     encoder.pooler = pooler.requires_grad_(False)
     return encoder
+
+
+def _frozen_pooler(model) -> nn.Module | None:
+    return getattr(model.base_model.encoder, "pooler", None)
 
 
 def masked_lm_head_spec(encoder_config) -> tuple[type[nn.Module], str, str, dict[str, str]]:
@@ -134,6 +138,17 @@ class MLCTLPreTrainedModel(PreTrainedModel):
         """The CCE projection, the MLM head and the classifiers are initialised as the encoder family initialises
         its own modules (normal(0, initializer_range) for linear layers, zero biases, unit LayerNorms)."""
         self.base_model.encoder._init_weights(module)
+
+    def _initialize_missing_keys(self, *args, **kwargs):
+        """Loading: a checkpoint saved without the pooler (before it was carried) gets it initialised like any
+        other missing weight (`build_encoder` marked it initialised for construction only); it stays frozen."""
+        pooler = _frozen_pooler(self)
+        if pooler is not None:
+            for module in pooler.modules():
+                module._is_hf_initialized = False
+        super()._initialize_missing_keys(*args, **kwargs)
+        if pooler is not None:
+            _frozen_pooler(self).requires_grad_(False)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         self.config.auto_map = dict(AUTO_MAP)

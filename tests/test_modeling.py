@@ -402,3 +402,18 @@ def test_sentence_term_adds_weighted_sentence_loss_through_its_own_projection(ti
     torch.testing.assert_close(out.loss, out.contrastive_loss + 0.1 * out.mlm_loss)
     out.loss.backward()
     assert model.sentence_head.dense_in.weight.grad.abs().sum() > 0
+
+
+def test_a_checkpoint_saved_without_the_pooler_loads_with_an_initialised_frozen_one(model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model.save_pretrained(tmp_path / "old")
+    weights = load_file(tmp_path / "old" / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if ".pooler." not in k}, tmp_path / "old" / "model.safetensors",
+              metadata={"format": "pt"})
+    loaded, info = MLCTLForPreTraining.from_pretrained(tmp_path / "old", output_loading_info=True)
+    assert info["missing_keys"] == {"mlctl.encoder.pooler.dense.weight", "mlctl.encoder.pooler.dense.bias"}
+    weight = loaded.mlctl.encoder.pooler.dense.weight
+    assert weight.device.type == "cpu" and not weight.requires_grad
+    assert 0.01 < float(weight.std()) < 0.03  # BERT's normal(0, 0.02) initialisation, not empty memory
+    assert torch.equal(loaded.mlctl.encoder.pooler.dense.bias, torch.zeros_like(loaded.mlctl.encoder.pooler.dense.bias))

@@ -138,7 +138,7 @@ class FineTunedTask:
     # -- training
     def fine_tuning_source(self) -> str:
         """What the classifier is loaded from. A plain encoder: itself. An ML-CTL checkpoint: by default its backbone,
-        exported once with ``save_backbone`` (pooler included) to ``OUTPUT_DIR/backbone``, so that it gets the
+        exported with ``save_backbone`` (pooler included) to ``OUTPUT_DIR/backbone``, so that it gets the
         encoder family's own head exactly as a plain encoder does; with ``--mlctl_head`` the checkpoint itself
         (``MLCTLFor*Classification``: the mean vector and a new head)."""
         from transformers import AutoConfig
@@ -152,8 +152,7 @@ class FineTunedTask:
         if model_type != "mlctl" or self.settings.mlctl_head:
             return self.model_name_or_path
         backbone_dir = self.output_dir / "backbone"
-        if not (backbone_dir / "config.json").is_file():
-            MLCTLModel.from_pretrained(self.model_name_or_path).save_backbone(backbone_dir)
+        MLCTLModel.from_pretrained(self.model_name_or_path).save_backbone(backbone_dir)
         return str(backbone_dir)
 
     def train(self) -> dict:
