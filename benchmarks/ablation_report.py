@@ -130,8 +130,8 @@ def markdown(summary: dict, arms_order=ARMS, metrics=METRICS, header: list[str] 
         f"- Budget per run (every arm): {settings['steps']} steps, lr {settings['learning_rate']} (10% warm-up, linear "
         f"decay), seeds {', '.join(map(str, settings['seeds']))}. Standard regime: batch {settings['batch_size']}, "
         f"float32. Low-resource regime: batch {settings['low_resource_batch_size']}, bfloat16 autocast.",
-        f"- Evaluation (run_xtreme_tasks.py): retrieval = mean-pooled last layer, cosine, en → xx (XTREME's "
-        f"direction; xx → en in the JSON); Multi30k "
+        "- Evaluation (run_xtreme_tasks.py): retrieval = mean-pooled last layer, cosine, en → xx (XTREME's "
+        "direction; xx → en in the JSON); Multi30k "
         f"test_2016_flickr ({shared['multi30k_test_pairs']:,} pairs per language); Tatoeba 1,000 pairs per language; "
         f"POS fine-tuned {settings['pos_steps']} steps (lr {settings['pos_learning_rate']}, batch 32) on "
         f"{shared['pos_sentences']['train']:,} UD English-EWT dev sentences (checkpoint chosen on the other "
