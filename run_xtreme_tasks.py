@@ -5,7 +5,8 @@
 
 The protocol is XTREME's: classification (XNLI, PAWS-X) and tagging (UD POS, PAN-X NER) fine-tune on English with the
 Trainer, keep the checkpoint that is best on English dev and evaluate every target language; retrieval (BUCC 2018,
-Tatoeba) uses no fine-tuning and compares mean-pooled ``hidden_states[layer]`` by cosine similarity. Results go to
+Tatoeba) uses no fine-tuning and compares ``hidden_states[layer]`` pooled by ``--pool_type`` (XTREME's per-task
+defaults: Tatoeba mean, BUCC cls) by cosine similarity; Tatoeba is scored en -> xx as XTREME does. Results go to
 ``OUT/results.json`` and the row of the ML-CTL paper's Table 1 is printed.
 
 Data come from ``--data_dir`` in the layout of XTREME's ``scripts/download_data.sh`` (``xnli/``, ``pawsx/``,

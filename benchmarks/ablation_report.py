@@ -24,6 +24,8 @@ class Arm:
     levels: str
     loss: str
     contrastive_weight: float = 1.0
+    sentence_weight: float = 0.0
+    batch_sampler: str = "random"
 
 
 #: Rows of the table, in the paper's ablation order (baseline first).
@@ -41,8 +43,8 @@ PAPER_ORDER = ("ML-CTL-CZ", "CZ-snt", "info-snt", "MLM only")
 LOSS_PAIRS = (("CZ-snt", "info-snt"), ("ML-CTL-CZ", "ML-CTL-info"))
 #: Table columns: result key, header, what it averages.
 METRICS = (
-    ("multi30k", "Multi30k retrieval acc", "test_2016_flickr de/fr/cs → en, mean"),
-    ("tatoeba", "Tatoeba acc", "deu/fra → eng, mean"),
+    ("multi30k", "Multi30k retrieval acc", "test_2016_flickr en → de/fr/cs (XTREME's direction), mean"),
+    ("tatoeba", "Tatoeba acc", "eng → deu/fra (XTREME's direction), mean"),
     ("pos_f1", "POS F1 (de)", "UD German-GSD test, fine-tuned on English"),
     ("word", "word retrieval acc", "held-out aligned words, word vectors, xx → en"),
     ("word_cce", "word CCE retrieval acc", "held-out aligned words, CCE (sentence+word arms only)"),
@@ -90,11 +92,11 @@ def gap(arms: dict, better: str, worse: str, metric: str) -> dict | None:
             "in_stds": difference / pooled if pooled > 0 else (math.inf if difference else 0.0)}
 
 
-def ordering_verdicts(arms: dict) -> list[dict]:
+def ordering_verdicts(arms: dict, metrics=METRICS) -> list[dict]:
     """Per metric that all four arms of the paper's ordering have: does ML-CTL-CZ > CZ-snt > info-snt > MLM only
     hold on the means, and the gap of each step."""
     verdicts = []
-    for metric, header, _ in METRICS:
+    for metric, header, _ in metrics:
         present = [name for name in PAPER_ORDER if metric in arms.get(name, {})]
         if len(present) < len(PAPER_ORDER):
             continue
@@ -105,10 +107,12 @@ def ordering_verdicts(arms: dict) -> list[dict]:
     return verdicts
 
 
-def markdown(summary: dict) -> str:
-    """The results note: header (command, commit, wall time, settings), the tables, and the plain verdicts."""
+def markdown(summary: dict, arms_order=ARMS, metrics=METRICS, header: list[str] | None = None,
+             extra: list[str] = ()) -> str:
+    """The results note: header (command, commit, wall time, settings; `header` replaces the ablation's), the
+    tables, the plain verdicts and `extra` lines."""
     settings, shared, table = summary["settings"], summary["shared"], summary["table"]
-    lines = [
+    lines = header if header is not None else [
         f"# ML-CTL ablation in miniature{' (QUICK MODE: smoke-sized, not the result)' if summary['quick'] else ''}",
         "",
         f"- Command: `{summary['command']}`",
@@ -126,7 +130,8 @@ def markdown(summary: dict) -> str:
         f"- Budget per run (every arm): {settings['steps']} steps, lr {settings['learning_rate']} (10% warm-up, linear "
         f"decay), seeds {', '.join(map(str, settings['seeds']))}. Standard regime: batch {settings['batch_size']}, "
         f"float32. Low-resource regime: batch {settings['low_resource_batch_size']}, bfloat16 autocast.",
-        f"- Evaluation (run_xtreme_tasks.py): retrieval = mean-pooled last layer, cosine, xx → en; Multi30k "
+        "- Evaluation (run_xtreme_tasks.py): retrieval = mean-pooled last layer, cosine, en → xx (XTREME's "
+        "direction; xx → en in the JSON); Multi30k "
         f"test_2016_flickr ({shared['multi30k_test_pairs']:,} pairs per language); Tatoeba 1,000 pairs per language; "
         f"POS fine-tuned {settings['pos_steps']} steps (lr {settings['pos_learning_rate']}, batch 32) on "
         f"{shared['pos_sentences']['train']:,} UD English-EWT dev sentences (checkpoint chosen on the other "
@@ -138,29 +143,31 @@ def markdown(summary: dict) -> str:
         "over mBERT (here: the MLM-only baseline); ML-CTL-info completes the 2 × 2 (levels × loss).",
         "",
     ]
+    lines = list(lines)
     for regime in REGIMES:
         arms = table.get(regime)
         if not arms:
             continue
         lines += [f"## {regime.capitalize()} regime", "",
-                  "| model | " + " | ".join(header for _, header, _ in METRICS) + " |",
-                  "|---|" + "---|" * len(METRICS)]
-        for arm in ARMS:
+                  "| model | " + " | ".join(name for _, name, _ in metrics) + " |",
+                  "|---|" + "---|" * len(metrics)]
+        for arm in arms_order:
             if arm.name in arms:
                 n = max(entry["n"] for entry in arms[arm.name].values())
                 lines.append(f"| {arm.name} (n={n}) | "
-                             + " | ".join(format_cell(arms[arm.name].get(metric)) for metric, _, _ in METRICS) + " |")
+                             + " | ".join(format_cell(arms[arm.name].get(metric)) for metric, _, _ in metrics) + " |")
         if not all(name in arms for name in PAPER_ORDER):
             lines.append("")
             continue
         lines += ["", "Does the paper's ordering (ML-CTL-CZ > CZ-snt > info-snt > MLM only) hold on the means? "
                   "Each step: difference of means (points) and that difference in pooled seed stds.", ""]
-        for verdict in ordering_verdicts(arms):
+        for verdict in ordering_verdicts(arms, metrics):
             steps = "; ".join(f"{s['better']} − {s['worse']} = {s['difference']:+.1f} ({s['in_stds']:+.1f} std)"
                               for s in verdict["steps"])
             lines.append(f"- **{verdict['header']}**: {'held' if verdict['held'] else 'did not hold'} — {steps}")
         lines.append("")
-    lines += loss_comparison(table)
+    lines += list(extra)
+    lines += loss_comparison(table, metrics)
     lines += ["## Per language (mean over seeds)", "", "| regime | model | metric | " + " | ".join(
         ("de", "fr", "cs")) + " |", "|---|---|---|---|---|---|"]
     for regime, arm, metric, per_language in summary["per_language_means"]:
@@ -170,12 +177,12 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def loss_comparison(table: dict) -> list[str]:
+def loss_comparison(table: dict, metrics=METRICS) -> list[str]:
     """Markdown lines: CZ-NCE minus InfoNCE at equal levels, per metric, side by side for the two regimes (the
     paper: CZ-NCE helps most when compute is limited, i.e. the gap should be larger in the low-resource regime)."""
     rows = []
     for cz, info in LOSS_PAIRS:
-        for metric, header, _ in METRICS:
+        for metric, header, _ in metrics:
             cells = [gap(table.get(regime, {}), cz, info, metric) for regime in REGIMES]
             if any(cells):
                 rows.append(f"| {cz} − {info} | {header} | " + " | ".join(
@@ -188,15 +195,17 @@ def loss_comparison(table: dict) -> list[str]:
             "|---|---|" + "---|" * len(REGIMES), *rows, ""]
 
 
-def per_language_means(results: list[dict]) -> list[tuple[str, str, str, dict]]:
+def per_language_means(results: list[dict], arms_order=ARMS, metrics=METRICS) -> list[tuple[str, str, str, dict]]:
     """(regime, arm, metric, {lang: mean over seeds}) rows for the per-language table."""
     rows = []
     for regime in REGIMES:
-        for arm in ARMS:
+        for arm in arms_order:
             runs = [r for r in results if r["regime"] == regime and r["arm"] == arm.name]
             if not runs:
                 continue
-            for metric, header, _ in METRICS:
+            for metric, header, _ in metrics:
+                if metric not in runs[0]["per_language"]:  # e.g. the English dev score: no per-language values
+                    continue
                 languages = runs[0]["per_language"][metric]
                 means = {lang: (None if any(r["per_language"][metric][lang] is None for r in runs)
                                 else float(np.mean([r["per_language"][metric][lang] for r in runs])))
@@ -206,7 +215,7 @@ def per_language_means(results: list[dict]) -> list[tuple[str, str, str, dict]]:
     return rows
 
 
-def bar_chart(table: dict, path: Path, title: str) -> None:
+def bar_chart(table: dict, path: Path, title: str, arms_order=ARMS, metrics=METRICS) -> None:
     """Grouped bars (metric groups, one bar per arm, seed std as error bars), one panel per regime."""
     import matplotlib
 
@@ -215,44 +224,49 @@ def bar_chart(table: dict, path: Path, title: str) -> None:
 
     regimes = [regime for regime in REGIMES if regime in table]
     figure, axes = plt.subplots(len(regimes), 1, figsize=(11, 4.2 * len(regimes)), squeeze=False)
-    width = 0.8 / len(ARMS)
+    width = 0.8 / len(arms_order)
     for axis, regime in zip(axes[:, 0], regimes):
-        for position, arm in enumerate(ARMS):
-            metrics = table[regime].get(arm.name, {})
-            means = [metrics[m]["mean"] if m in metrics else np.nan for m, _, _ in METRICS]
-            stds = [metrics[m]["std"] if m in metrics else 0.0 for m, _, _ in METRICS]
-            axis.bar(np.arange(len(METRICS)) + (position - (len(ARMS) - 1) / 2) * width, means, width, yerr=stds,
-                     capsize=2, label=arm.name)
-        axis.set_xticks(np.arange(len(METRICS)), [header for _, header, _ in METRICS], fontsize=8)
+        for position, arm in enumerate(arms_order):
+            values = table[regime].get(arm.name, {})
+            means = [values[m]["mean"] if m in values else np.nan for m, _, _ in metrics]
+            stds = [values[m]["std"] if m in values else 0.0 for m, _, _ in metrics]
+            axis.bar(np.arange(len(metrics)) + (position - (len(arms_order) - 1) / 2) * width, means, width,
+                     yerr=stds, capsize=2, label=arm.name)
+        axis.set_xticks(np.arange(len(metrics)), [header for _, header, _ in metrics], fontsize=8)
         axis.set_ylabel("%")
         axis.set_title(f"{regime} regime")
-        axis.legend(fontsize=7, ncols=len(ARMS))
+        axis.legend(fontsize=7, ncols=min(len(arms_order), 5))
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
-def git_commit() -> str:
-    """HEAD at run time, marked when the script itself differs from it."""
+def git_commit(*scripts: Path) -> str:
+    """HEAD at run time, marked when a script (default the ablation's and this one) differs from it."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
 
     commit = git("rev-parse", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", str(SCRIPT.relative_to(REPO_ROOT)), str(Path(__file__).relative_to(REPO_ROOT)))
+    paths = [str(Path(p).resolve().relative_to(REPO_ROOT)) for p in (scripts or (SCRIPT, Path(__file__)))]
+    dirty = git("status", "--porcelain", "--", *paths)
     return commit + (" (with uncommitted changes to this script)" if dirty else "")
 
 
-def write_results(results: list[dict], summary: dict, results_dir: Path) -> Path:
-    """ablation.json, ablation.md and ablation.png in `results_dir`; returns the Markdown path."""
+def write_results(results: list[dict], summary: dict, results_dir: Path, stem: str = "ablation",
+                  title: str = "ML-CTL ablation in miniature", arms_order=ARMS, metrics=METRICS,
+                  header_fn=None, extra_fn=None) -> Path:
+    """{stem}.json, {stem}.md and {stem}.png in `results_dir`; returns the Markdown path. `header_fn(summary)` and
+    `extra_fn(summary)` give the note's header and extra sections (default: the ablation's header, none)."""
     results_dir.mkdir(parents=True, exist_ok=True)
     table = aggregate(results)
-    summary = {**summary, "table": table, "per_language_means": per_language_means(results),
-               "json_name": "ablation.json", "png_name": "ablation.png",
-               "verdicts": {regime: ordering_verdicts(arms) for regime, arms in table.items()}}
-    (results_dir / "ablation.json").write_text(json.dumps({**summary, "runs": results}, indent=2), encoding="utf-8")
-    bar_chart(table, results_dir / "ablation.png",
-              "ML-CTL ablation in miniature" + (" (quick mode)" if summary["quick"] else ""))
-    path = results_dir / "ablation.md"
-    path.write_text(markdown(summary), encoding="utf-8")
+    summary = {**summary, "table": table, "per_language_means": per_language_means(results, arms_order, metrics),
+               "json_name": f"{stem}.json", "png_name": f"{stem}.png",
+               "verdicts": {regime: ordering_verdicts(arms, metrics) for regime, arms in table.items()}}
+    (results_dir / f"{stem}.json").write_text(json.dumps({**summary, "runs": results}, indent=2), encoding="utf-8")
+    bar_chart(table, results_dir / f"{stem}.png", title + (" (quick mode)" if summary["quick"] else ""),
+              arms_order, metrics)
+    path = results_dir / f"{stem}.md"
+    path.write_text(markdown(summary, arms_order, metrics, header_fn(summary) if header_fn else None,
+                             extra_fn(summary) if extra_fn else ()), encoding="utf-8")
     return path

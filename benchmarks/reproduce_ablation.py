@@ -216,9 +216,11 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
 # ---------------------------------------------------------------------------------------------- training
 
 
-def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings, model_dir: Path) -> dict:
-    """Trains one arm from scratch with mlctl.training; saves model + tokenizer in `model_dir`. Returns the
-    last logged training values and the training wall time."""
+def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings, model_dir: Path,
+              start_from: str | None = None, learning_rate: float | None = None) -> dict:
+    """Trains one arm with mlctl.training, from scratch or (`start_from`, a pre-trained encoder) continuing it, at
+    `learning_rate` (default the settings'); saves model + tokenizer in `model_dir`. Returns the last logged
+    training values and the training wall time."""
     from transformers import TrainingArguments
     from transformers import set_seed
 
@@ -232,9 +234,11 @@ def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings
     from mlctl.training.model_card import final_losses
 
     set_seed(seed)
-    model_args = ModelArguments(config_name=shared["encoder_config"], tokenizer_name=shared["tokenizer"],
-                                levels=arm.levels, loss=arm.loss, mlm_weight=settings.mlm_weight,
-                                contrastive_weight=arm.contrastive_weight)
+    model_args = ModelArguments(model_name_or_path=start_from,
+                                config_name=None if start_from else shared["encoder_config"],
+                                tokenizer_name=shared["tokenizer"], levels=arm.levels, loss=arm.loss,
+                                mlm_weight=settings.mlm_weight, contrastive_weight=arm.contrastive_weight,
+                                sentence_weight=arm.sentence_weight)
     data_args = DataArguments(train_dir=shared["wps"], max_seq_length=settings.max_length, validation_split=None)
     tokenizer = load_tokenizer(model_args)
     model = build_model(model_args, tokenizer)
@@ -243,13 +247,13 @@ def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings
     arguments = TrainingArguments(
         output_dir=str(model_dir), max_steps=settings.steps,
         per_device_train_batch_size=settings.low_resource_batch_size if low_resource else settings.batch_size,
-        learning_rate=settings.learning_rate, warmup_steps=settings.steps // 10, logging_steps=max(settings.steps // 10, 1),
+        learning_rate=learning_rate or settings.learning_rate, warmup_steps=settings.steps // 10, logging_steps=max(settings.steps // 10, 1),
         save_strategy="no", eval_strategy="no", report_to="none", seed=seed, bf16=low_resource, use_cpu=True,
         disable_tqdm=True, dataloader_pin_memory=False,
     )
     trainer = MLCTLTrainer(model=model, args=arguments, train_dataset=train_split,
                             data_collator=MLCTLDataCollator(tokenizer, max_length=settings.max_length, seed=seed),
-                            processing_class=tokenizer)
+                            processing_class=tokenizer, batch_sampler=arm.batch_sampler)
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -260,11 +264,14 @@ def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings
 # -------------------------------------------------------------------------------------------- evaluation
 
 
-def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, max_length: int, sentence_level_cce: bool) -> dict:
+def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, max_length: int, sentence_level_cce: bool,
+                      plain_encoder: bool = False) -> dict:
     """Word retrieval on the held-out (validation) WPS, per target language: for each aligned pair, does the target
     word (in its sentence) retrieve its English word among the `per_language` held-out English words? Scored on
     the word vectors (`encode_words` pooling `cce_word`: avg-first-last mean over the word's sub-words) and on the
-    CCE (`cce`); the CCE score is None when the CCE does not see the word (`sentence_level_cce`)."""
+    CCE (`cce`); the CCE score is None when the CCE does not see the word (`sentence_level_cce`). A
+    `plain_encoder` (no CCE) gets the same word vectors computed from its layers: the average of the word's
+    sub-word means in hidden_states[1] and hidden_states[-1]; its CCE score is None."""
     import datasets
 
     from mlctl.encoding import encode_words
@@ -281,13 +288,17 @@ def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, max_leng
 
         def encode(side: str, pooling: str):
             spans = list(zip(rows[f"{side}_char_start"], rows[f"{side}_char_end"]))
+            if plain_encoder:
+                return sum(encode_words(model, tokenizer, rows[f"{side}_text"], spans, pooling="mean", layer=layer,
+                                        max_length=max_length, batch_size=128, show_progress=False)
+                           for layer in (1, -1)) / 2
             return encode_words(model, tokenizer, rows[f"{side}_text"], spans, pooling=pooling, max_length=max_length,
                                 batch_size=128, show_progress=False)
 
         def score(pooling: str) -> float:
             return 100.0 * retrieval_accuracy(encode("tgt", pooling), encode("src", pooling), RETRIEVAL_TIE_TOLERANCE)[0]
 
-        scores[lang] = {"word": score("cce_word"), "word_cce": None if sentence_level_cce else score("cce"),
+        scores[lang] = {"word": score("cce_word"), "word_cce": None if sentence_level_cce or plain_encoder else score("cce"),
                         "n_pairs": len(rows)}
     return scores
 
@@ -308,9 +319,11 @@ def xtreme(arguments: dict, settings: dict | None = None) -> dict:
 
 
 def evaluate_run(model_dir: Path, run_dir: Path, shared: dict, data_dir: Path, settings: Settings, seed: int,
-                 sentence_level_cce: bool) -> dict:
-    """Every metric of one trained model: three XTREME evaluations and the word-level score."""
-    common = {"model_name_or_path": str(model_dir), "no_hub": True, "retrieval_max_length": 2 * settings.max_length}
+                 sentence_level_cce: bool, layer: int | None = None, plain_encoder: bool = False) -> dict:
+    """Every metric of one trained model: three XTREME evaluations (retrieval at hidden_states[`layer`], default
+    run_xtreme's) and the word-level score."""
+    common = {"model_name_or_path": str(model_dir), "no_hub": True, "retrieval_max_length": 2 * settings.max_length,
+              "layer": layer}
     multi30k = xtreme({**common, "tasks": "tatoeba", "languages": ",".join(MULTI30K_TARGETS),
                        "data_dir": shared["multi30k_test"], "output_dir": str(run_dir / "xtreme_multi30k")})
     tatoeba = xtreme({**common, "tasks": "tatoeba", "languages": ",".join(TATOEBA_TARGETS),
@@ -322,10 +335,12 @@ def evaluate_run(model_dir: Path, run_dir: Path, shared: dict, data_dir: Path, s
                  {"max_steps": settings.pos_steps, "learning_rate": settings.pos_learning_rate,
                   "max_seq_length": 2 * settings.max_length, "seed": seed})
     words = word_level_scores(model_dir, shared["wps"], settings.word_pairs_per_language, settings.max_length,
-                              sentence_level_cce)
+                              sentence_level_cce, plain_encoder)
     per_language = {
         "multi30k": {lang: v["accuracy"] for lang, v in multi30k["tasks"]["tatoeba"]["languages"].items()},
         "tatoeba": {lang: v["accuracy"] for lang, v in tatoeba["tasks"]["tatoeba"]["languages"].items()},
+        "multi30k_xx2en": {lang: v["accuracy_xx_to_en"] for lang, v in multi30k["tasks"]["tatoeba"]["languages"].items()},
+        "tatoeba_xx2en": {lang: v["accuracy_xx_to_en"] for lang, v in tatoeba["tasks"]["tatoeba"]["languages"].items()},
         "pos_f1": {lang: v["f1"] for lang, v in pos["tasks"]["udpos"]["languages"].items()},
         "word": {lang: v["word"] for lang, v in words.items()},
         "word_cce": {lang: v["word_cce"] for lang, v in words.items()},
@@ -355,11 +370,11 @@ def run_directory(work_dir: Path, regime: str, arm_name: str, seed: int) -> Path
     return work_dir / "runs" / regime / arm_name.replace(" ", "_") / f"seed{seed}"
 
 
-def planned_runs(settings: Settings) -> list[tuple[str, str, int]]:
+def planned_runs(settings: Settings, arms=ARMS) -> list[tuple[str, str, int]]:
     """(regime, arm, seed) of every run, seed-major so that a cut-short run still has every arm."""
     runs = []
     for seed in settings.seeds:
-        runs += [("standard", arm.name, seed) for arm in ARMS]
+        runs += [("standard", arm.name, seed) for arm in arms]
         runs += [("low-resource", name, seed) for name in settings.low_resource_arms]
     return runs
 
@@ -380,23 +395,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def launch(run: tuple[str, str, int], args, work_dir: Path) -> subprocess.Popen:
-    """Starts one run in its own process (log in its run folder)."""
+def launch(run: tuple[str, str, int], args, work_dir: Path, script: Path | None = None) -> subprocess.Popen:
+    """Starts one run of `script` (default this one) in its own process (log in its run folder)."""
     regime, arm, seed = run
     run_dir = run_directory(work_dir, regime, arm, seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(Path(__file__).resolve()), "--data", args.data, "--work-dir", str(work_dir),
+    command = [sys.executable, str(script or Path(__file__).resolve()), "--data", args.data, "--work-dir", str(work_dir),
                "--threads", str(args.threads), "--run", regime, arm, str(seed)] + (["--quick"] if args.quick else [])
     environment = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     log = open(run_dir / "log.txt", "w", encoding="utf-8")
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=REPO_ROOT)
 
 
-def run_all(args, settings: Settings, work_dir: Path) -> list[dict]:
-    """Runs every planned (regime, arm, seed) without a result.json, `--jobs` at a time; returns all results."""
+def run_all(args, settings: Settings, work_dir: Path, runs: list | None = None, script: Path | None = None) -> list[dict]:
+    """Runs every planned (regime, arm, seed) (`runs`, default `planned_runs`) without a result.json, `--jobs` at a
+    time, each a `--run` of `script` (default this one); returns all results."""
     from tqdm.auto import tqdm
 
-    runs = planned_runs(settings)
+    runs = runs if runs is not None else planned_runs(settings)
     pending = [run for run in runs if not (run_directory(work_dir, *run) / "result.json").is_file()]
     logger.info("%d runs planned, %d already done", len(runs), len(runs) - len(pending))
     active: dict = {}
@@ -404,7 +420,7 @@ def run_all(args, settings: Settings, work_dir: Path) -> list[dict]:
         while pending or active:
             while pending and len(active) < args.jobs:
                 run = pending.pop(0)
-                active[run] = launch(run, args, work_dir)
+                active[run] = launch(run, args, work_dir, script)
             time.sleep(1)
             for run, process in list(active.items()):
                 if process.poll() is None:
@@ -420,23 +436,32 @@ def run_all(args, settings: Settings, work_dir: Path) -> list[dict]:
     return [json.loads((run_directory(work_dir, *run) / "result.json").read_text()) for run in runs]
 
 
-def main(argv: list[str] | None = None) -> Path | dict:
+def parse_invocation(argv: list[str] | None, script: str, outputs_name: str, full, quick, run_one_function=None):
+    """(args, settings, work_dir, data_dir, command) of the command line of `script` (work dirs under
+    outputs/`outputs_name`); a ``--run`` is run here with `run_one_function` (default this script's) and its
+    result returned in place of ``args``, with None for the rest. Checks the shared data folder."""
     args = build_parser().parse_args(argv)
-    settings = QUICK if args.quick else FULL
-    mode = "quick" if args.quick else "full"
-    work_dir = Path(args.work_dir or REPO_ROOT / "outputs" / "ablation" / mode)
+    settings = quick if args.quick else full
+    work_dir = Path(args.work_dir or REPO_ROOT / "outputs" / outputs_name / ("quick" if args.quick else "full"))
     data_dir = Path(args.data)
     if args.run:
         import torch
 
         torch.set_num_threads(args.threads)
         regime, arm, seed = args.run
-        return run_one(regime, arm, int(seed), work_dir, data_dir, settings)
+        return (run_one_function or run_one)(regime, arm, int(seed), work_dir, data_dir, settings), None, None, None, None
     for needed in ("multi30k", "tatoeba", "udpos"):
         if not (data_dir / needed).is_dir():
             raise AblationError(f"{data_dir / needed}: not found (pass --data, the shared data folder)")
+    command = shlex.join([".venv/bin/python", f"benchmarks/{script}", *(argv if argv is not None else sys.argv[1:])])
+    return args, settings, work_dir, data_dir, command
+
+
+def main(argv: list[str] | None = None) -> Path | dict:
+    args, settings, work_dir, data_dir, command = parse_invocation(argv, "reproduce_ablation.py", "ablation", FULL, QUICK)
+    if settings is None:
+        return args
     started = time.perf_counter()
-    command = shlex.join([".venv/bin/python", "benchmarks/reproduce_ablation.py", *(argv if argv is not None else sys.argv[1:])])
     commit = git_commit()
     shared = prepare_shared(data_dir, work_dir, settings)
     results = run_all(args, settings, work_dir)
@@ -450,17 +475,18 @@ def main(argv: list[str] | None = None) -> Path | dict:
     return path
 
 
-def cli() -> int:
-    """Console entry point: 0 on success, 2 with a one-line error when data, settings or a run are unusable."""
+def cli(main_function=None, name: str = "reproduce_ablation") -> int:
+    """Console entry point of `main_function` (default this script's `main`): 0 on success, 2 with a one-line error
+    when data, settings or a run are unusable."""
     from data_prep import DataPrepError
     from mlctl.evaluation import XtremeDataError
     from mlctl.training import TrainingSetupError
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     try:
-        main()
+        (main_function or main)()
     except (AblationError, DataPrepError, XtremeDataError, TrainingSetupError) as error:
-        print(f"reproduce_ablation: error: {error}", file=sys.stderr)
+        print(f"{name}: error: {error}", file=sys.stderr)
         return 2
     return 0
 

@@ -19,6 +19,7 @@ from .losses import cz_nce_loss
 from .losses import gather_with_grad
 from .losses import info_nce_loss
 from .losses import symmetric_contrastive_loss
+from .losses import with_sentence_term
 from .modeling_mlctl import MLCTLForPreTraining
 from .modeling_mlctl import MLCTLForPreTrainingOutput
 from .modeling_mlctl import MLCTLForSequenceClassification
@@ -50,6 +51,7 @@ __all__ = [
     "cz_nce_loss",
     "info_nce_loss",
     "symmetric_contrastive_loss",
+    "with_sentence_term",
     "gather_with_grad",
     "avg_first_last_pool",
     "masked_mean",

@@ -80,6 +80,12 @@ class MLCTLConfig(PreTrainedConfig):
         contrastive_weight (`float`, *optional*, defaults to 1.0):
             Weight of the contrastive term in eqs. (3) and (7) (1 in the paper). 0 is the "MLM only" baseline: the
             contrastive loss is still computed and logged, but without gradient, so the CCE projection never trains.
+        sentence_weight (`float`, *optional*, defaults to 0.0):
+            Weight w of an explicit sentence-level contrastive term beside the CCE term (0 = the paper): the
+            contrastive loss becomes L_CCE + w · L_snt, where L_snt is the same loss (eq. 2 or eq. 7, with `loss`,
+            `temperature`, `symmetric`) on the sentence means projected by a separate head of the CCE head's shape
+            (the "-snt" ablation's projection), so that the word level can be added without giving up the
+            sentence alignment that the "-snt" arms get.
         mlm_weight (`float`, *optional*, defaults to 0.1):
             α of eqs. (3) and (7): the weight of the masked-language-modelling loss. 0 disables MLM.
         mlm_mode (`str`, *optional*, defaults to `"shared"`):
@@ -106,6 +112,7 @@ class MLCTLConfig(PreTrainedConfig):
     symmetric: bool = True
     gather_negatives: bool = True
     contrastive_weight: float = 1.0
+    sentence_weight: float = 0.0
     mlm_weight: float = 0.1
     mlm_mode: str = "shared"
     classifier_dropout: float | None = None
@@ -123,7 +130,7 @@ class MLCTLConfig(PreTrainedConfig):
             )
         if not self.temperature > 0:
             raise ValueError(f"MLCTLConfig: temperature={self.temperature!r} is not valid; it must be > 0")
-        for name in ("contrastive_weight", "mlm_weight"):
+        for name in ("contrastive_weight", "sentence_weight", "mlm_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"MLCTLConfig: {name}={getattr(self, name)!r} is not valid; it must be >= 0")
         if self.contrastive_weight == 0 and self.mlm_weight == 0:

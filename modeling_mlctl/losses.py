@@ -145,6 +145,15 @@ def symmetric_contrastive_loss(
     return (x_loss + y_loss) / 2, x_logits, y_logits
 
 
+def with_sentence_term(cce_loss: torch.Tensor, x_sentence: torch.Tensor, y_sentence: torch.Tensor,
+                       sentence_weight: float, **settings) -> tuple[torch.Tensor, torch.Tensor]:
+    """The multi-level contrastive loss with an explicit sentence term: L_CCE + w · L_snt, where L_snt is
+    [`symmetric_contrastive_loss`] (eq. 2, or eq. 7 for CZ-NCE; `settings` are its keyword arguments) of the
+    projected sentence embeddings `x_sentence`, `y_sentence` (n, d). Returns (total, L_snt)."""
+    sentence_loss = symmetric_contrastive_loss(x_sentence, y_sentence, **settings)[0]
+    return cce_loss + sentence_weight * sentence_loss, sentence_loss
+
+
 class MLCTLContrastiveLoss(nn.Module):
     """The contrastive part of ML-CTL as a module (sentence-transformers style): holds the settings of
     [`symmetric_contrastive_loss`] and applies it to two (n, d) embedding batches."""

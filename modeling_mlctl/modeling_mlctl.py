@@ -18,6 +18,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_mlctl import MLCTLConfig
 from .losses import MLCTLContrastiveLoss
+from .losses import with_sentence_term
 from .pooling import avg_first_last_pool
 from .pooling import masked_mean
 
@@ -60,7 +61,8 @@ class MLCTLForPreTrainingOutput(ModelOutput):
     loss (`torch.FloatTensor` of shape `()`):
         contrastive_loss + mlm_weight · mlm_loss (eqs. 3 and 7).
     contrastive_loss (`torch.FloatTensor` of shape `()`):
-        The symmetric InfoNCE (eq. 2) or CZ-NCE (eq. 5) batch loss.
+        The symmetric InfoNCE (eq. 2) or CZ-NCE (eq. 5) batch loss of the CCEs, plus `sentence_weight` ·
+        `sentence_loss` when the config adds the explicit sentence term.
     mlm_loss (`torch.FloatTensor` of shape `()`):
         Masked-LM cross-entropy over the masked tokens of both sides; `None` without labels or with mlm_weight 0.
     x_logits (`torch.FloatTensor` of shape `(batch_size, 2 * global_batch_size)`):
@@ -69,6 +71,8 @@ class MLCTLForPreTrainingOutput(ModelOutput):
         The same for the y anchors against [x_1..x_N | y_1..y_N]; `None` when `config.symmetric` is False.
     x_embeddings, y_embeddings (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
         The CCEs of both sides.
+    sentence_loss (`torch.FloatTensor` of shape `()`):
+        The same loss on the separately projected sentence means; `None` with `sentence_weight` 0 (the paper).
     """
 
     loss: torch.FloatTensor | None = None
@@ -78,14 +82,34 @@ class MLCTLForPreTrainingOutput(ModelOutput):
     y_logits: torch.FloatTensor | None = None
     x_embeddings: torch.FloatTensor | None = None
     y_embeddings: torch.FloatTensor | None = None
+    sentence_loss: torch.FloatTensor | None = None
 
 
 def build_encoder(encoder_config) -> PreTrainedModel:
-    """The backbone encoder from its config, without the pooler that ML-CTL does not use."""
+    """The backbone encoder from its config, with the family's pooler (e.g. `BertPooler`) kept but frozen.
+
+    ML-CTL never uses the pooler: its parameters do not require gradients (so they are out of the optimizer, the
+    gradients and DDP's reduction and stay bit-identical through training), but they are in the state dict, so
+    that `from_backbone_pretrained` → training → `save_backbone` hands the encoder family's own classification
+    head (e.g. `BertForSequenceClassification`) its pre-trained pooler. The pooler is built and initialised with a
+    forked random generator: every other weight is initialised exactly as without it."""
     try:
-        return AutoModel.from_config(encoder_config, add_pooling_layer=False)
+        encoder = AutoModel.from_config(encoder_config, add_pooling_layer=False)
     except TypeError:  # families without a pooler do not take the argument
         return AutoModel.from_config(encoder_config)
+    with torch.device("meta"):
+        pooler_class = type(AutoModel.from_config(encoder_config).pooler)
+    with torch.random.fork_rng(devices=[]):
+        pooler = pooler_class(encoder_config)
+        pooler.apply(encoder._init_weights)
+    for module in pooler.modules():  # post_init must not draw from the generator for it again
+        module._is_hf_initialized = True
+    encoder.pooler = pooler.requires_grad_(False)
+    return encoder
+
+
+def _frozen_pooler(model) -> nn.Module | None:
+    return getattr(model.base_model.encoder, "pooler", None)
 
 
 def masked_lm_head_spec(encoder_config) -> tuple[type[nn.Module], str, str, dict[str, str]]:
@@ -115,6 +139,17 @@ class MLCTLPreTrainedModel(PreTrainedModel):
         its own modules (normal(0, initializer_range) for linear layers, zero biases, unit LayerNorms)."""
         self.base_model.encoder._init_weights(module)
 
+    def _initialize_missing_keys(self, *args, **kwargs):
+        """Loading: a checkpoint saved without the pooler (before it was carried) gets it initialised like any
+        other missing weight (`build_encoder` marked it initialised for construction only); it stays frozen."""
+        pooler = _frozen_pooler(self)
+        if pooler is not None:
+            for module in pooler.modules():
+                module._is_hf_initialized = False
+        super()._initialize_missing_keys(*args, **kwargs)
+        if pooler is not None:
+            _frozen_pooler(self).requires_grad_(False)
+
     def save_pretrained(self, save_directory, *args, **kwargs):
         self.config.auto_map = dict(AUTO_MAP)
         return super().save_pretrained(save_directory, *args, **kwargs)
@@ -131,20 +166,25 @@ class MLCTLPreTrainedModel(PreTrainedModel):
             loading_kwargs: passed to `AutoModelForMaskedLM.from_pretrained` (e.g. `revision`, `dtype`, `token`).
             config_kwargs: [`MLCTLConfig`] fields, e.g. `levels="sentence"`, `loss="info_nce"`.
         """
-        masked_lm = AutoModelForMaskedLM.from_pretrained(pretrained_model_name_or_path, **(loading_kwargs or {}))
-        model = cls(MLCTLConfig(encoder_config=masked_lm.config, **config_kwargs))
-        model.base_model.encoder.load_state_dict(masked_lm.base_model.state_dict())
+        loading_kwargs = loading_kwargs or {}
+        backbone = AutoModel.from_pretrained(pretrained_model_name_or_path, **loading_kwargs)  # with its pooler
+        model = cls(MLCTLConfig(encoder_config=backbone.config, **config_kwargs))
+        model.base_model.encoder.load_state_dict(backbone.state_dict())
         if isinstance(model, MLCTLForPreTraining):
+            masked_lm = AutoModelForMaskedLM.from_pretrained(pretrained_model_name_or_path, **loading_kwargs)
             model.mlm_head.load_state_dict(getattr(masked_lm, model.mlm_head_source_name).state_dict())
         model.name_or_path = str(pretrained_model_name_or_path)
-        return model.to(masked_lm.dtype)
+        return model.to(backbone.dtype)
 
     def save_backbone(self, save_directory, tokenizer=None) -> str:
         """Exports the encoder as a plain checkpoint of its own family (e.g. `BertForMaskedLM` when an MLM head is
-        present, else `BertModel`), loadable by stock scripts with no knowledge of mlctl. Returns the directory."""
+        present, else `BertModel`), loadable by stock scripts with no knowledge of mlctl; the pooler goes with it
+        (`AutoModelForSequenceClassification` loads it, `AutoModelForMaskedLM` ignores it). Returns the directory."""
         encoder = self.base_model.encoder
         if isinstance(self, MLCTLForPreTraining):
             exported = AutoModelForMaskedLM.from_config(encoder.config)
+            if getattr(encoder, "pooler", None) is not None:  # the MLM model has none; its checkpoint keeps ours
+                exported.base_model.pooler = type(encoder.pooler)(encoder.config)
             exported.base_model.load_state_dict(encoder.state_dict())
             getattr(exported, self.mlm_head_source_name).load_state_dict(self.mlm_head.state_dict())
             exported.to(encoder.dtype).save_pretrained(save_directory)
@@ -156,11 +196,13 @@ class MLCTLPreTrainedModel(PreTrainedModel):
 
 
 class MLCTLProjection(nn.Module):
-    """The FC part of the CCE encoder: two linear layers with a ReLU between them."""
+    """The FC part of the CCE encoder: two linear layers with a ReLU between them (on [sentence ; word], or on the
+    sentence mean alone with `sentence_only`)."""
 
-    def __init__(self, config: MLCTLConfig):
+    def __init__(self, config: MLCTLConfig, sentence_only: bool | None = None):
         super().__init__()
-        in_features = config.hidden_size * (1 if config.sentence_only else 2)
+        sentence_only = config.sentence_only if sentence_only is None else sentence_only
+        in_features = config.hidden_size * (1 if sentence_only else 2)
         self.dense_in = nn.Linear(in_features, config.projection_dim)
         self.activation = nn.ReLU()
         self.dense_out = nn.Linear(config.projection_dim, config.projection_dim)
@@ -268,6 +310,8 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
 
         self._tied_weights_keys = {renamed(target): renamed(source) for target, source in tied.items()}
         self.contrastive = MLCTLContrastiveLoss.from_config(config)
+        # The explicit sentence term's own projection (config.sentence_weight > 0), shaped as the "-snt" CCE head.
+        self.sentence_head = MLCTLProjection(config, sentence_only=True) if config.sentence_weight > 0 else None
         self.post_init()
 
     def get_input_embeddings(self):
@@ -346,8 +390,14 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
         encoded = self.mlctl(contrastive_ids, attention_mask, token_type_ids, word_mask, return_dict=True, **kwargs)
         n = x_input_ids.shape[0]
         x_embeddings, y_embeddings = encoded.cce_embeddings[:n], encoded.cce_embeddings[n:]
+        sentence_loss = None
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.contrastive_weight > 0):
             contrastive_loss, x_logits, y_logits = self.contrastive(x_embeddings, y_embeddings)
+            if self.sentence_head is not None:
+                sentences = self.sentence_head(encoded.sentence_embeddings)
+                contrastive_loss, sentence_loss = with_sentence_term(
+                    contrastive_loss, sentences[:n], sentences[n:], self.config.sentence_weight,
+                    **self.contrastive.settings)
 
         mlm_loss = None
         if use_mlm:
@@ -361,6 +411,7 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
         return MLCTLForPreTrainingOutput(
             loss=self.combine_losses(contrastive_loss, mlm_loss),
             contrastive_loss=contrastive_loss,
+            sentence_loss=sentence_loss,
             mlm_loss=mlm_loss,
             x_logits=x_logits,
             y_logits=y_logits,

@@ -169,3 +169,46 @@ def test_gather_without_process_group_is_identity(batch):
     x, _ = batch
     gathered, offset = gather_with_grad(x)
     assert gathered is x and offset == 0
+
+
+# ----- the explicit sentence term -----
+
+
+def loop_reference_loss(x, y, temperature, loss):
+    """Eq. (2) / eq. (7) written out anchor by anchor in float64: each anchor's positive against the 2n − 2
+    negatives of both languages, averaged over the 2n anchors."""
+    def s(a, b):
+        return (a @ b) / (a.norm() * b.norm()) / temperature
+
+    n, total = x.shape[0], 0.0
+    for anchors, others in ((x, y), (y, x)):
+        for i in range(n):
+            positive = s(anchors[i], others[i])
+            negatives = [s(anchors[i], others[j]) for j in range(n) if j != i]
+            negatives += [s(anchors[i], anchors[j]) for j in range(n) if j != i]
+            if loss == "cz_nce":
+                total = total + torch.log(sum(torch.exp(v - positive) for v in negatives))
+            else:
+                total = total - positive + torch.log(torch.exp(positive) + sum(torch.exp(v) for v in negatives))
+    return total / (2 * n)
+
+
+@pytest.mark.parametrize("loss", ["cz_nce", "info_nce"])
+def test_sentence_term_value_and_gradient_match_a_float64_reference(loss):
+    from modeling_mlctl.losses import with_sentence_term
+
+    generator = torch.Generator().manual_seed(11)
+    x64 = torch.randn(4, 6, generator=generator, dtype=torch.float64)
+    y64 = torch.randn(4, 6, generator=generator, dtype=torch.float64)
+    x, y = x64.float().requires_grad_(), y64.float().requires_grad_()
+    cce = torch.tensor(0.75, requires_grad=True)
+    total, sentence = with_sentence_term(cce, x, y, 0.3, temperature=0.5, loss=loss)
+    x64.requires_grad_(), y64.requires_grad_()
+    reference = loop_reference_loss(x64, y64, 0.5, loss)
+    reference.backward()
+    assert sentence.item() == pytest.approx(reference.item(), rel=1e-5)
+    assert total.item() == pytest.approx(0.75 + 0.3 * reference.item(), rel=1e-5)
+    total.backward()
+    assert cce.grad.item() == 1.0
+    torch.testing.assert_close(x.grad.double(), 0.3 * x64.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(y.grad.double(), 0.3 * y64.grad, rtol=1e-4, atol=1e-6)

@@ -345,3 +345,75 @@ def test_half_precision_autocast_matches_float32(model, dtype):
     assert low.contrastive_loss.dtype == torch.float32 and low.mlm_loss.dtype == torch.float32
     torch.testing.assert_close(low.contrastive_loss, reference.contrastive_loss, atol=0.1, rtol=0.02)
     torch.testing.assert_close(low.mlm_loss, reference.mlm_loss, atol=0.05, rtol=0.01)
+
+
+def test_pooler_is_carried_unchanged_from_backbone_through_training_to_sequence_classification(tiny_bert_config,
+                                                                                                tmp_path):
+    torch.manual_seed(3)
+    source = AutoModelForPreTraining.from_config(AutoConfig.for_model(**tiny_bert_config))  # BertForPreTraining
+    source.save_pretrained(tmp_path / "backbone")
+    original = {k: v.clone() for k, v in source.bert.pooler.state_dict().items()}
+    model = MLCTLForPreTraining.from_backbone_pretrained(tmp_path / "backbone")
+    assert not any(p.requires_grad for p in model.mlctl.encoder.pooler.parameters())
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.1)
+    for _ in range(2):
+        model(**parallel_batch()).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    encoder_weight = model.mlctl.encoder.encoder.layer[0].attention.self.query.weight
+    assert not torch.equal(encoder_weight, source.bert.encoder.layer[0].attention.self.query.weight)
+    model.save_pretrained(tmp_path / "mlctl")
+    MLCTLForPreTraining.from_pretrained(tmp_path / "mlctl").save_backbone(tmp_path / "exported")
+    classifier = AutoModelForSequenceClassification.from_pretrained(tmp_path / "exported", num_labels=3)
+    assert type(classifier).__name__ == "BertForSequenceClassification"
+    for key, value in original.items():
+        assert torch.equal(classifier.bert.pooler.state_dict()[key], value), key
+    assert type(AutoModelForMaskedLM.from_pretrained(tmp_path / "exported")).__name__ == "BertForMaskedLM"
+
+
+def test_the_frozen_pooler_changes_no_other_initial_weight(tiny_bert_config, monkeypatch):
+    import modeling_mlctl.modeling_mlctl as modeling
+
+    config = MLCTLConfig(encoder_config=tiny_bert_config)
+    torch.manual_seed(5)
+    with_pooler = MLCTLForPreTraining(config).state_dict()
+    after = torch.rand(3)
+    monkeypatch.setattr(modeling, "build_encoder", lambda c: AutoModel.from_config(c, add_pooling_layer=False))
+    torch.manual_seed(5)
+    without = MLCTLForPreTraining(config).state_dict()
+    assert torch.equal(torch.rand(3), after)  # the generator is where it would be without the pooler
+    assert sorted(set(with_pooler) - set(without)) == ["mlctl.encoder.pooler.dense.bias",
+                                                      "mlctl.encoder.pooler.dense.weight"]
+    for key, value in without.items():
+        assert torch.equal(with_pooler[key], value), key
+
+
+def test_sentence_term_adds_weighted_sentence_loss_through_its_own_projection(tiny_bert_config):
+    torch.manual_seed(0)
+    paper = MLCTLForPreTraining(MLCTLConfig(encoder_config=tiny_bert_config)).eval()
+    assert paper.sentence_head is None
+    torch.manual_seed(0)
+    model = MLCTLForPreTraining(MLCTLConfig(encoder_config=tiny_bert_config, sentence_weight=0.5)).eval()
+    batch = parallel_batch()
+    base, out = paper(**batch), model(**batch)  # same initial weights: the sentence head is built last
+    assert torch.equal(base.x_embeddings, out.x_embeddings)
+    assert out.sentence_loss is not None and base.sentence_loss is None
+    torch.testing.assert_close(out.contrastive_loss, base.contrastive_loss + 0.5 * out.sentence_loss)
+    torch.testing.assert_close(out.loss, out.contrastive_loss + 0.1 * out.mlm_loss)
+    out.loss.backward()
+    assert model.sentence_head.dense_in.weight.grad.abs().sum() > 0
+
+
+def test_a_checkpoint_saved_without_the_pooler_loads_with_an_initialised_frozen_one(model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model.save_pretrained(tmp_path / "old")
+    weights = load_file(tmp_path / "old" / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if ".pooler." not in k}, tmp_path / "old" / "model.safetensors",
+              metadata={"format": "pt"})
+    loaded, info = MLCTLForPreTraining.from_pretrained(tmp_path / "old", output_loading_info=True)
+    assert info["missing_keys"] == {"mlctl.encoder.pooler.dense.weight", "mlctl.encoder.pooler.dense.bias"}
+    weight = loaded.mlctl.encoder.pooler.dense.weight
+    assert weight.device.type == "cpu" and not weight.requires_grad
+    assert 0.01 < float(weight.std()) < 0.03  # BERT's normal(0, 0.02) initialisation, not empty memory
+    assert torch.equal(loaded.mlctl.encoder.pooler.dense.bias, torch.zeros_like(loaded.mlctl.encoder.pooler.dense.bias))

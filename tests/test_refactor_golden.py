@@ -2,6 +2,7 @@
 WPS from data_prep, the default sampler) ends with the same logged losses and the same weights as the recording
 made at commit 6b7b014, before the scripts became thin entry points over the `mlctl` package.
 
+The frozen pooler (carried for the encoder family's classifier) added two tensors, recorded without re-running the rest.
 Regenerate the recording (only when a change of behaviour is intended) with
     python tests/test_refactor_golden.py tests/data/golden_training.json
 """

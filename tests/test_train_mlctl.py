@@ -202,9 +202,10 @@ class StopAfter(TrainerCallback):
             control.should_training_stop = True
 
 
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(work, tmp_path):
+@pytest.mark.parametrize("batch_sampler", ["random", "no_duplicates"])
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(work, tmp_path, batch_sampler):
     flags = ["--max_steps", "8", "--save_steps", "4", "--learning_rate", "2e-3", "--logging_steps", "4",
-             "--eval_strategy", "no", "--warmup_steps", "2"]
+             "--eval_strategy", "no", "--warmup_steps", "2", "--batch_sampler", batch_sampler]
     train_mlctl.main(cli_args(work, tmp_path / "straight", *flags))
     model_args, data_args, training_args = training_argument_parser().parse_args_into_dataclasses(
         args=cli_args(work, tmp_path / "resumed", *flags))
@@ -219,8 +220,10 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(work, tmp_path):
         torch.testing.assert_close(resumed[name], value, rtol=1e-5, atol=1e-6)
 
 
-def test_two_processes_match_one_process_with_the_global_batch(tmp_path):
-    """torchrun, 2 processes × 4 pairs (gloo) against 1 process × 8 pairs: same loss and gradients."""
+@pytest.mark.parametrize("batch_sampler", ["random", "no_duplicates"])
+def test_two_processes_match_one_process_with_the_global_batch(tmp_path, batch_sampler):
+    """torchrun, 2 processes × 4 pairs (gloo) against 1 process × 8 pairs: same loss and gradients (with either
+    sampler: the no-duplicates one gives each process its rows of the same global batch)."""
     paths = train_fixtures.build_work_dir(tmp_path, n_train=8, n_validation=1)
     tokenizer = AutoTokenizer.from_pretrained(paths["tokenizer"])
     rows = list(datasets.load_from_disk(str(paths["wps"]))["train"])
@@ -232,10 +235,10 @@ def test_two_processes_match_one_process_with_the_global_batch(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                str(train_fixtures.REPO_ROOT / "tests" / "train_fixtures.py"), "one-step", str(tmp_path), "4",
-               str(tmp_path / "two.pt")]
+               str(tmp_path / "two.pt"), batch_sampler]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    train_fixtures.one_step(tmp_path, 8, tmp_path / "one.pt")
+    train_fixtures.one_step(tmp_path, 8, tmp_path / "one.pt", batch_sampler)
     one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
     assert (one["world_size"], two["world_size"]) == (1, 2)
     for name in ("loss", "contrastive_loss", "mlm_loss", "x2y_accuracy", "y2x_accuracy"):

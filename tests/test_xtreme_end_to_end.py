@@ -137,5 +137,8 @@ def test_an_ml_ctl_checkpoint_runs_through_the_auto_classes(fixture, tmp_path):
                        "--data_dir", str(root / "data"), "--labels_dir", str(root / "labels"),
                        "--output_dir", str(tmp_path / "out"), *QUICK_TRAINING])
     assert results["model_config"]["model_type"] == "mlctl"
+    # By default fine-tuned through the exported backbone with the family's own head (BERT's pooler and classifier).
+    assert results["tasks"]["xnli"]["fine_tuned_class"] == "BertForSequenceClassification"
+    assert (tmp_path / "out" / "backbone" / "model.safetensors").is_file()
     assert results["tasks"]["xnli"]["languages"]["de"]["accuracy"] == 100.0
     assert results["tasks"]["tatoeba"]["languages"]["de"]["accuracy"] == 100.0

@@ -245,3 +245,48 @@ def test_chunking_keeps_every_word_within_the_budget(n_words, lengths):
     assert all(sum(len(w) for w in chunk) <= 5 for chunk, owner in zip(chunks, owners) if owner == 0)
     assert [t for chunk_tags, owner in zip(tags, owners) if owner == 0 for t in chunk_tags] == list(range(n_words))
     assert chunks[-1] == ["[UNK]", "ab"] and replaced == 1
+
+
+# ------------------------------------------------------------------------------- XTREME's protocol
+
+
+def unit_vectors(degrees: list[float]) -> np.ndarray:
+    radians = np.deg2rad(np.asarray(degrees, dtype=np.float64))
+    return np.stack([np.cos(radians), np.sin(radians)], axis=1).astype(np.float32)
+
+
+def test_tatoeba_scores_xtremes_direction_en_to_xx_and_reports_the_other():
+    from mlctl.evaluation.xtreme import tatoeba_accuracies
+
+    # English at 0, 10, 20 degrees; their translations at 3, 12, 60 degrees.
+    # en -> xx (XTREME: xx indexed, English queries): 0->3 hit, 10->12 hit, 20->12 miss: 2/3.
+    # xx -> en: 3->0 hit, 12->10 hit, 60->20 hit: 3/3.
+    scores = tatoeba_accuracies(unit_vectors([3, 12, 60]), unit_vectors([0, 10, 20]))
+    assert scores["accuracy"] == pytest.approx(200 / 3)
+    assert scores["accuracy_xx_to_en"] == pytest.approx(100.0)
+    assert scores["direction"] == "en->xx"
+
+
+def test_retrieval_pooling_defaults_to_xtremes_per_task_and_pool_type_overrides(monkeypatch):
+    from mlctl.evaluation import xtreme
+    from mlctl.evaluation.xtreme import XtremeArguments
+    from mlctl.evaluation.xtreme import XtremeEvaluation
+
+    # Hand-built hidden states of two 3-token sentences: cls = token 0, mean = the mean over the attention mask.
+    hidden = np.array([[[1.0, 0.0], [3.0, 2.0], [5.0, 4.0]], [[0.0, 1.0], [2.0, 2.0], [9.0, 9.0]]], dtype=np.float32)
+    attention = np.array([[1, 1, 1], [1, 1, 0]], dtype=np.float32)
+
+    def fake_encode(model, tokenizer, sentences, *, pooling, layer, **kwargs):
+        if pooling == "cls":
+            return hidden[:, 0]
+        return (hidden * attention[..., None]).sum(1) / attention.sum(1, keepdims=True)
+
+    monkeypatch.setattr(xtreme, "encode_sentences", fake_encode)
+    evaluation = XtremeEvaluation.__new__(XtremeEvaluation)
+    evaluation._encoder, evaluation.tokenizer, evaluation.layer = object(), None, 3
+    monkeypatch.setattr(xtreme, "default_max_length", lambda model: 512)
+    for pool_type, tatoeba, bucc in ((None, "mean", "cls"), ("cls", "cls", "cls"), ("mean", "mean", "mean")):
+        evaluation.args = XtremeArguments(model_name_or_path="m", pool_type=pool_type)
+        assert (evaluation.pooling("tatoeba"), evaluation.pooling("bucc2018")) == (tatoeba, bucc)
+    np.testing.assert_allclose(evaluation.embed(["a", "b"], "x", "cls"), [[1, 0], [0, 1]])
+    np.testing.assert_allclose(evaluation.embed(["a", "b"], "x", "mean"), [[3, 2], [1, 1.5]])

@@ -97,9 +97,9 @@ class GradientRecorder(TrainerCallback):
             self.gradients = {name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
-def one_step(work_dir, batch_size, output_path):
-    """One optimizer step of MLCTLTrainer on the work dir's training split with `batch_size` pairs per process;
-    process 0 saves the gradients and the logged values to `output_path`."""
+def one_step(work_dir, batch_size, output_path, batch_sampler="random"):
+    """One optimizer step of MLCTLTrainer (with `batch_sampler`) on the work dir's training split with `batch_size`
+    pairs per process; process 0 saves the gradients and the logged values to `output_path`."""
     work_dir = Path(work_dir)
     tokenizer = AutoTokenizer.from_pretrained(work_dir / "tokenizer")
     train = datasets.load_from_disk(str(work_dir / "wps"))["train"]
@@ -110,7 +110,7 @@ def one_step(work_dir, batch_size, output_path):
                              save_strategy="no", use_cpu=True, seed=7)
     trainer = MLCTLTrainer(
         model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=[recorder],
-        data_collator=MLCTLDataCollator(tokenizer, max_length=64, seed=7),
+        data_collator=MLCTLDataCollator(tokenizer, max_length=64, seed=7), batch_sampler=batch_sampler,
     )
     trainer.train()
     if trainer.is_world_process_zero():
@@ -122,4 +122,4 @@ if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
     if command != "one-step":
         sys.exit(f"unknown command {command!r}")
-    one_step(arguments[0], int(arguments[1]), arguments[2])
+    one_step(arguments[0], int(arguments[1]), arguments[2], *arguments[3:])

@@ -136,6 +136,25 @@ class FineTunedTask:
         return self.metric.compute(predictions=predicted_rows, references=gold_rows)
 
     # -- training
+    def fine_tuning_source(self) -> str:
+        """What the classifier is loaded from. A plain encoder: itself. An ML-CTL checkpoint: by default its backbone,
+        exported with ``save_backbone`` (pooler included) to ``OUTPUT_DIR/backbone``, so that it gets the
+        encoder family's own head exactly as a plain encoder does; with ``--mlctl_head`` the checkpoint itself
+        (``MLCTLFor*Classification``: the mean vector and a new head)."""
+        from transformers import AutoConfig
+
+        from modeling_mlctl import MLCTLModel
+
+        try:
+            model_type = AutoConfig.from_pretrained(self.model_name_or_path).model_type
+        except (OSError, ValueError) as error:
+            raise XtremeDataError(f"{self.model_name_or_path}: no config: {str(error).splitlines()[0]}") from None
+        if model_type != "mlctl" or self.settings.mlctl_head:
+            return self.model_name_or_path
+        backbone_dir = self.output_dir / "backbone"
+        MLCTLModel.from_pretrained(self.model_name_or_path).save_backbone(backbone_dir)
+        return str(backbone_dir)
+
     def train(self) -> dict:
         """Fine-tune on English train; returns the English dev scores of the kept checkpoint (empty without dev)."""
         from transformers import (AutoModelForSequenceClassification, AutoModelForTokenClassification,
@@ -152,7 +171,7 @@ class FineTunedTask:
         auto_class = AutoModelForTokenClassification if self.is_tagging else AutoModelForSequenceClassification
         try:
             model = auto_class.from_pretrained(
-                self.model_name_or_path, num_labels=len(self.labels),
+                self.fine_tuning_source(), num_labels=len(self.labels),
                 id2label=dict(enumerate(self.labels)), label2id=self.label2id,
             )
         except (OSError, ValueError) as error:

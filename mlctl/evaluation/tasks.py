@@ -8,6 +8,9 @@ from dataclasses import field
 TASKS = ("xnli", "pawsx", "udpos", "panx", "bucc2018", "tatoeba")
 TAGGING_TASKS = ("udpos", "panx")
 RETRIEVAL_TASKS = ("bucc2018", "tatoeba")
+#: XTREME's retrieval pooling per task (``--pool_type``): its ``scripts/run_bucc2018.sh`` passes ``--pool_type cls``;
+#: ``run_tatoeba.sh`` passes none, so ``third_party/evaluate_retrieval.py``'s default ``mean`` applies.
+RETRIEVAL_POOLING = {"bucc2018": "cls", "tatoeba": "mean"}
 
 # Target languages of each task, as in XTREME's evaluate.py (TASK2LANGS).
 TASK_LANGUAGES = {
@@ -93,3 +96,7 @@ class FineTuningSettings:
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N English training examples"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N examples of each dev/test set"})
     seed: int = field(default=42, metadata={"help": "seed of fine-tuning"})
+    mlctl_head: bool = field(default=False, metadata={
+        "help": "fine-tune an ML-CTL checkpoint with the ML-CTL classifier (mean vector, new head) instead of the "
+                "default: its exported backbone (save_backbone) with the encoder family's own head, e.g. "
+                "BertForSequenceClassification with its pre-trained pooler, as a plain encoder is fine-tuned"})

@@ -37,6 +37,7 @@ from mlctl.evaluation.retrieval import extract_pairs
 from mlctl.evaluation.retrieval import optimal_threshold
 from mlctl.evaluation.retrieval import resolve_layer
 from mlctl.evaluation.retrieval import retrieval_accuracy
+from mlctl.evaluation.tasks import RETRIEVAL_POOLING
 from mlctl.evaluation.tasks import RETRIEVAL_TASKS
 from mlctl.evaluation.tasks import TABLE_COLUMNS
 from mlctl.evaluation.tasks import TASK_LANGUAGES
@@ -69,6 +70,8 @@ class XtremeArguments:
     languages: str | None = _arg("comma-separated target languages for every task (default: XTREME's)")
     no_hub: bool = _arg("never fall back to the Hugging Face Hub", False)
     layer: int | None = _arg("hidden_states index for retrieval (default 8, or the last if fewer)")
+    pool_type: str | None = _arg("retrieval pooling of hidden_states[layer]: mean (all tokens) or cls (first token); "
+                                 "default XTREME's per task: tatoeba mean, bucc2018 cls", choices=["mean", "cls"])
     retrieval_batch_size: int = _arg("sentences per retrieval batch", 64)
     retrieval_max_length: int = _arg("tokens per retrieval sentence (at most the model's)", 512)
     bucc_neighbours: int = _arg("k of the ratio margin", 4)
@@ -81,6 +84,15 @@ class XtremeArguments:
     def __post_init__(self):
         # HfArgumentParser gives a list per repeated --data_file; Python callers give strings.
         self.data_file = [spec for item in self.data_file for spec in ([item] if isinstance(item, str) else item)]
+
+
+def tatoeba_accuracies(xx_embeddings: np.ndarray, en_embeddings: np.ndarray) -> dict:
+    """Tatoeba accuracy (%) in both directions of row-aligned embeddings. ``accuracy`` is XTREME's score: its
+    ``evaluate_retrieval.py`` puts the xx sentences in the faiss index and queries it with the English ones (en ->
+    xx); ``accuracy_xx_to_en`` is the other direction, reported beside it."""
+    en_to_xx, _ = retrieval_accuracy(en_embeddings, xx_embeddings)
+    xx_to_en, _ = retrieval_accuracy(xx_embeddings, en_embeddings)
+    return {"accuracy": 100.0 * en_to_xx, "accuracy_xx_to_en": 100.0 * xx_to_en, "direction": "en->xx"}
 
 
 def _selected(option: str, allowed, what: str) -> list[str]:
@@ -122,14 +134,18 @@ class XtremeEvaluation:
             except ValueError as error:
                 raise XtremeDataError(str(error)) from None
             self._encoder = model
-            logger.info("retrieval embeddings: mean of hidden_states[%d] of %d", self.layer, num_hidden_states)
+            logger.info("retrieval embeddings: hidden_states[%d] of %d", self.layer, num_hidden_states)
         return self._encoder
 
-    def embed(self, sentences: list[str], name: str) -> np.ndarray:
-        """Mean-pooled retrieval embeddings of ``sentences``."""
+    def pooling(self, task: str) -> str:
+        """Retrieval pooling of ``task``: ``--pool_type``, else XTREME's for the task (`RETRIEVAL_POOLING`)."""
+        return self.args.pool_type or RETRIEVAL_POOLING[task]
+
+    def embed(self, sentences: list[str], name: str, pooling: str) -> np.ndarray:
+        """Retrieval embeddings of ``sentences``: ``pooling`` (mean or cls) of ``hidden_states[self.layer]``."""
         model = self.encoder
         max_length = min(self.args.retrieval_max_length, default_max_length(model))
-        return encode_sentences(model, self.tokenizer, sentences, pooling="mean", layer=self.layer,
+        return encode_sentences(model, self.tokenizer, sentences, pooling=pooling, layer=self.layer,
                                 batch_size=self.args.retrieval_batch_size, max_length=max_length, description=name)
 
     def languages(self, task: str) -> list[str]:
@@ -150,6 +166,7 @@ class XtremeEvaluation:
             fine_tuned = FineTunedTask(task, self.args.model_name_or_path, self.tokenizer, self.data, self.settings,
                                        self.output_dir)
             entry["dev_en"] = fine_tuned.train()
+            entry["fine_tuned_class"] = type(fine_tuned.trainer.model).__name__
             predictions_dir = self.output_dir / "predictions" / task
 
             def evaluate_language(lang):
@@ -166,29 +183,35 @@ class XtremeEvaluation:
             save()
 
     def _tatoeba(self, lang: str) -> dict:
-        """Tatoeba accuracy of one language (xx -> en nearest neighbour)."""
+        """Tatoeba accuracy of one language in both directions; ``accuracy`` is XTREME's (en -> xx)."""
         xx, en, source = self.data.tatoeba_pairs(lang)
-        accuracy, _ = retrieval_accuracy(self.embed(xx, f"tatoeba {lang}"), self.embed(en, "tatoeba en"))
-        return {"accuracy": 100.0 * accuracy, "n_pairs": len(xx), "layer": self.layer, "source": source}
+        pooling = self.pooling("tatoeba")
+        scores = tatoeba_accuracies(self.embed(xx, f"tatoeba {lang}", pooling), self.embed(en, "tatoeba en", pooling))
+        return {**scores, "n_pairs": len(xx), "layer": self.layer, "pooling": pooling, "source": source}
 
     def _bucc(self, lang: str) -> dict:
         """BUCC F1 of one language: threshold tuned on dev, applied to test."""
         k = self.args.bucc_neighbours
+        pooling = self.pooling("bucc2018")
+
+        def embed(sentences, name):
+            return self.embed(sentences, name, pooling)
         dev = self.data.bucc_corpus(lang, "dev")
         if dev.gold is None:
             raise MissingDataError(f"bucc2018: no gold pairs for {lang} dev next to {dev.source}; the threshold needs them")
-        threshold, dev_f1 = optimal_threshold(bucc_candidates(dev, self.embed, k), dev.gold)
+        threshold, dev_f1 = optimal_threshold(bucc_candidates(dev, embed, k), dev.gold)
         test = self.data.bucc_corpus(lang, "test")
         if test.gold is None:
             raise MissingDataError(f"bucc2018: no test gold pairs for {lang} next to {test.source} "
                                    f"(XTREME's download deletes them)")
-        predicted = extract_pairs(bucc_candidates(test, self.embed, k), threshold)
+        predicted = extract_pairs(bucc_candidates(test, embed, k), threshold)
         predictions_dir = self.output_dir / "predictions" / "bucc2018"
         predictions_dir.mkdir(parents=True, exist_ok=True)
         (predictions_dir / f"test-{lang}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in sorted(predicted)),
                                                           encoding="utf-8")
         return {**bucc_f1(predicted, test.gold), "threshold": None if math.isinf(threshold) else threshold,
                 "dev_f1": dev_f1, "n_predicted": len(predicted), "n_gold": len(test.gold), "layer": self.layer,
+                "pooling": pooling,
                 "source": test.source}
 
     def tsne(self) -> str:

@@ -83,6 +83,10 @@ class DataArguments:
     truncate_to_model_length: bool = _arg(
         "Cut token sequences longer than the model's position embeddings to that length (pairs whose marked word is "
         "cut off are dropped, with a count); without it such data are refused before training.", False)
+    batch_sampler: str = _arg(
+        "How training batches are drawn: 'random' (the Trainer's default sampler) or 'no_duplicates' (never two WPS "
+        "sharing a source or target sentence in one global batch, whose pairs would be false negatives; see "
+        "mlctl.training.sampler).", "random", choices=["random", "no_duplicates"])
     max_train_samples: int | None = _arg("Train on the first N pairs only.")
     max_eval_samples: int | None = _arg("Evaluate on the first N pairs only.")
     xtreme_results: str | None = _arg("results.json of run_xtreme_tasks.py to put in the model card's model-index.")

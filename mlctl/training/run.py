@@ -106,6 +106,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
     trainer = MLCTLTrainer(
         model=model, args=training_args, train_dataset=train_split, eval_dataset=validation_split,
         data_collator=collator, processing_class=tokenizer, callbacks=list(callbacks),
+        batch_sampler=data_args.batch_sampler,
         card_details=dict(
             base_model=base_model if base_model and not Path(base_model).is_dir() else None,
             training_data=training_data,

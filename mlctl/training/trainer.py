@@ -16,6 +16,8 @@ from mlctl.training.collator import SIDES
 from mlctl.training.guards import NonFiniteGuard
 from mlctl.training.model_card import TRAIN_METRICS
 from mlctl.training.model_card import write_model_card
+from mlctl.training.sampler import BATCH_SAMPLERS
+from mlctl.training.sampler import no_duplicates_dataloader
 from modeling_mlctl import MLCTLConfig
 
 logger = logging.getLogger(__name__)
@@ -80,11 +82,17 @@ class MLCTLTrainer(Trainer):
     - Evaluation reports `eval_loss`, `eval_contrastive_loss`, `eval_mlm_loss` and the x→y / y→x retrieval accuracy
       over the whole validation set (`eval_x2y_accuracy`, `eval_y2x_accuracy`).
 
+    `batch_sampler="no_duplicates"` draws training batches with [`NoDuplicatesBatchSampler`] (no two WPS of one
+    sentence in a global batch); the default `"random"` is the Trainer's sampler.
+
     `card_details` (a dict, see [`mlctl.training.model_card.write_model_card`]) feeds the model card written to `output_dir/README.md`.
     """
 
-    def __init__(self, *args, card_details: dict | None = None, **kwargs):
+    def __init__(self, *args, card_details: dict | None = None, batch_sampler: str = "random", **kwargs):
         super().__init__(*args, **kwargs)
+        if batch_sampler not in BATCH_SAMPLERS:
+            raise ValueError(f"batch_sampler={batch_sampler!r}: choose one of {', '.join(BATCH_SAMPLERS)}")
+        self.batch_sampler = batch_sampler
         if self.args.remove_unused_columns:
             logger.info("MLCTLTrainer: remove_unused_columns set to False: the collator reads the WPS columns")
             self.args.remove_unused_columns = False
@@ -101,6 +109,12 @@ class MLCTLTrainer(Trainer):
         self._train_metric_present = None
         self._train_metric_sums = None
         self._train_metric_steps = 0
+
+    def get_train_dataloader(self):
+        """The Trainer's, or with ``batch_sampler="no_duplicates"`` one whose batches never repeat a sentence."""
+        if self.batch_sampler == "no_duplicates":
+            return no_duplicates_dataloader(self, self.train_dataset)
+        return super().get_train_dataloader()
 
     @property
     def mlctl_config(self) -> MLCTLConfig:
