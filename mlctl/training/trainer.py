@@ -104,13 +104,14 @@ class MLCTLTrainer(Trainer):
     def mlctl_config(self) -> MLCTLConfig:
         return self.accelerator.unwrap_model(self.model).config
 
-    def _mlm_token_share(self, inputs: dict) -> torch.Tensor | float:
-        """(masked tokens here) / (mean masked tokens per process); 1 with one process."""
+    def _mlm_token_share(self, inputs: dict) -> float:
+        """(masked tokens here) / (mean masked tokens per process); 1 with one process. A Python float (exact
+        integer counts, double-precision ratio), so that it keeps the loss's dtype and rounds no float64 run."""
         if self.accelerator.num_processes == 1:
             return 1.0
-        count = sum((inputs[name] != -100).sum() for name in ("x_labels", "y_labels")).float().reshape(1)
+        count = sum((inputs[name] != -100).sum() for name in ("x_labels", "y_labels")).reshape(1)
         counts = self.accelerator.gather(count)
-        return count[0] * counts.numel() / counts.sum().clamp(min=1)
+        return int(count[0]) * counts.numel() / max(int(counts.sum()), 1)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         mini_batch_size = getattr(self.args, "contrastive_mini_batch_size", None)
