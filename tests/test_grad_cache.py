@@ -64,8 +64,8 @@ def trainer_step(model, batch, tmp_path, mini_batch_size=None, seed=0):
 def assert_same_step(cached, full, tolerance=TIGHT):
     (cached_loss, cached_gradients, cached_metrics), (loss, gradients, metrics) = cached, full
     torch.testing.assert_close(cached_loss, loss, **tolerance)
-    # contrastive loss, MLM loss, x->y and y->x in-batch accuracy (NaN where absent)
-    torch.testing.assert_close(cached_metrics, metrics, equal_nan=True, **tolerance)
+    # contrastive loss, MLM loss, x->y and y->x in-batch accuracy (NaN where absent), kept in float32 by the trainer
+    torch.testing.assert_close(cached_metrics, metrics, equal_nan=True, rtol=1e-6, atol=0)
     assert cached_gradients.keys() == gradients.keys()
     for name, gradient in gradients.items():
         torch.testing.assert_close(cached_gradients[name], gradient, msg=name, **tolerance)
@@ -168,8 +168,8 @@ def test_two_processes_cached_match_one_process_full_batch(mlm_mode, tmp_path):
     train_fixtures.one_step(tmp_path, BATCH, tmp_path / "one.pt", None, mlm_mode, torch.float64)
     one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
     assert (one["world_size"], two["world_size"]) == (1, 2)
-    for name in ("loss", "contrastive_loss", "mlm_loss", "x2y_accuracy", "y2x_accuracy"):
-        assert two["logged"][name] == pytest.approx(one["logged"][name], rel=1e-9), name
+    for name in ("loss", "contrastive_loss", "mlm_loss", "x2y_accuracy", "y2x_accuracy"):  # logged in float32
+        assert two["logged"][name] == pytest.approx(one["logged"][name], rel=1e-6), name
     assert one["gradients"].keys() == two["gradients"].keys()
     for name, gradient in one["gradients"].items():
         torch.testing.assert_close(two["gradients"][name], gradient, rtol=1e-9, atol=1e-12, msg=name)
