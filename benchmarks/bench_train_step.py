@@ -16,7 +16,8 @@ variants differ in. Goal: shared ≤ 1.10×, separate ≤ 2.1× the floor.
     python benchmarks/bench_train_step.py --cached [--mini_batch_size 32 --batch_sizes 32 64 ... 1024 --mlm_mode shared]
 
 Gradient caching (`mlctl.training.grad_cache`) against the uncached step at each batch size: the median step time of
-the two interleaved in one fresh process per batch size, and the memory of each in a fresh process of its own: on
+the two interleaved in one fresh process per batch size (on CPU the process's CPU time on one thread, which other
+jobs' load disturbs far less than wall time), and the memory of each in a fresh process of its own: on
 CUDA the peak allocated over a step; on CPU the peak resident set size over a step (VmHWM, reset through
 /proc/self/clear_refs after a warm-up step) minus the resident size before it, with MALLOC_MMAP_THRESHOLD_ fixed so
 that freed tensors go back to the system. Goal: memory flat in the batch size, time ≤ 1.3× the uncached step.
@@ -124,17 +125,17 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
-def time_variants(model, optimizer, batch, args, device):
-    """Median step time of each variant, the variants interleaved."""
-    times = {variant: [] for variant in VARIANTS}
+def time_variants(model, optimizer, batch, args, device, variants=VARIANTS, clock=time.perf_counter):
+    """Median step time of each variant, the variants interleaved; `clock` is wall time by default."""
+    times = {variant: [] for variant in variants}
     for repeat in range(args.warmup + args.repeats):
-        for variant in VARIANTS:
+        for variant in variants:
             synchronize(device)
-            started = time.perf_counter()
+            started = clock()
             step(model, optimizer, batch, variant)
             synchronize(device)
             if repeat >= args.warmup:
-                times[variant].append(time.perf_counter() - started)
+                times[variant].append(clock() - started)
     return {variant: statistics.median(values) for variant, values in times.items()}
 
 
@@ -195,16 +196,13 @@ def cached_worker(args, device):
     if args.worker == "memory":
         print(json.dumps({"memory_mib": step_peak_mib(model, optimizer, batch, args.variant, device)}))
         return
-    times = {variant: [] for variant in ("uncached", f"cached:{args.mini_batch_size}")}
-    for repeat in range(args.warmup + args.repeats):
-        for variant in times:
-            synchronize(device)
-            started = time.perf_counter()
-            step(model, optimizer, batch, variant)
-            synchronize(device)
-            if repeat >= args.warmup:
-                times[variant].append(time.perf_counter() - started)
-    print(json.dumps({variant.split(":")[0]: statistics.median(values) for variant, values in times.items()}))
+    # On CPU the process's CPU time on one thread: on a shared machine other jobs' load changes wall time by
+    # several times but CPU time little.
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    medians = time_variants(model, optimizer, batch, args, device, ("uncached", f"cached:{args.mini_batch_size}"), clock)
+    print(json.dumps({variant.split(":")[0]: value for variant, value in medians.items()}))
 
 
 def cached_sweep(args):
@@ -224,9 +222,10 @@ def cached_sweep(args):
     started = time.perf_counter()
     print(f"Gradient caching vs the uncached step: BERT hidden {args.hidden}, {args.layers} layers, vocab {args.vocab}, "
           f"≤{args.length} tokens per side, mlm_mode {args.mlm_mode}, mini-batch {args.mini_batch_size} pairs, "
-          f"{args.device}, {torch.get_num_threads()} threads, median of {args.repeats} interleaved steps")
+          f"{args.device}, median of {args.repeats} interleaved steps "
+          f"({'wall time' if args.device.startswith('cuda') else 'CPU time of the process on 1 thread'})")
     memory_kind = "peak allocated" if args.device.startswith("cuda") else "peak RSS delta"
-    print(f"| pairs | uncached (ms) | cached (ms) | cached / uncached | uncached {memory_kind} (MiB) | "
+    print(f"| pairs | uncached step (ms) | cached step (ms) | cached / uncached | uncached {memory_kind} (MiB) | "
           f"cached {memory_kind} (MiB) |")
     print("|---|---|---|---|---|---|")
     for pairs in args.batch_sizes:

@@ -301,47 +301,32 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
         logits = self.mlm_head(last_hidden_state[selected])
         return F.cross_entropy(logits.to(_reduction_dtype(logits)), labels[selected])
 
-    def encode_parallel_batch(
-        self,
-        x_input_ids: torch.Tensor | None = None,
-        x_attention_mask: torch.Tensor | None = None,
-        x_word_mask: torch.Tensor | None = None,
-        x_token_type_ids: torch.Tensor | None = None,
-        x_mlm_input_ids: torch.Tensor | None = None,
-        x_labels: torch.Tensor | None = None,
-        y_input_ids: torch.Tensor | None = None,
-        y_attention_mask: torch.Tensor | None = None,
-        y_word_mask: torch.Tensor | None = None,
-        y_token_type_ids: torch.Tensor | None = None,
-        y_mlm_input_ids: torch.Tensor | None = None,
-        y_labels: torch.Tensor | None = None,
-        **kwargs,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """The part of [`forward`] that treats each pair on its own: the encoder pass(es) of `mlm_mode`, then
-        (x CCEs, y CCEs, MLM loss: token mean over this batch's masked tokens, `None` without MLM). The contrastive
-        loss, which couples all pairs of the (global) batch, is left out, so that gradient caching
-        (`mlctl.training.grad_cache`) can run this on mini-batches. Arguments as in [`forward`]."""
-        if x_input_ids is None or y_input_ids is None:
+    def encode_parallel_batch(self, **inputs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The part of [`forward`] that treats each pair on its own, on the keyword arguments of [`forward`]: the
+        encoder pass(es) of `mlm_mode`, then (x CCEs, y CCEs, MLM loss: token mean over this batch's masked tokens,
+        `None` without MLM). The contrastive loss, which couples all pairs of the (global) batch, is left out, so that
+        gradient caching (`mlctl.training.grad_cache`) can run this on mini-batches."""
+        if inputs.get("x_input_ids") is None or inputs.get("y_input_ids") is None:
             raise ValueError("MLCTLForPreTraining needs x_input_ids and y_input_ids (a parallel batch)")
-        if not self.config.sentence_only and (x_word_mask is None or y_word_mask is None):
+        if not self.config.sentence_only and (inputs.get("x_word_mask") is None or inputs.get("y_word_mask") is None):
             raise ValueError('MLCTLForPreTraining with levels="sentence+word" needs x_word_mask and y_word_mask')
+        n = inputs["x_input_ids"].shape[0]
         # Each side's tensors share one length, so padding every x/y pair to the longer side keeps them aligned.
         pad_id = self.config.encoder_config.pad_token_id or 0
-        input_ids = _pad_and_concat(x_input_ids, y_input_ids, pad_id)
-        attention_mask = _pad_and_concat(x_attention_mask, y_attention_mask, 0)
-        token_type_ids = _pad_and_concat(x_token_type_ids, y_token_type_ids, 0)
-        word_mask = _pad_and_concat(x_word_mask, y_word_mask, 0)
-        mlm_input_ids = _pad_and_concat(x_mlm_input_ids, y_mlm_input_ids, pad_id)
-        labels = _pad_and_concat(x_labels, y_labels, -100)
+        pad_values = dict(input_ids=pad_id, attention_mask=0, token_type_ids=0, word_mask=0, mlm_input_ids=pad_id,
+                          labels=-100)
+        input_ids, attention_mask, token_type_ids, word_mask, mlm_input_ids, labels = (
+            _pad_and_concat(inputs.pop(f"x_{name}", None), inputs.pop(f"y_{name}", None), pad)
+            for name, pad in pad_values.items()
+        )
         if labels is not None and mlm_input_ids is None:
             raise ValueError("MLCTLForPreTraining: MLM labels given without the masked mlm_input_ids")
         use_mlm = labels is not None and self.config.mlm_weight > 0
 
         shared = self.config.mlm_mode == "shared"
         contrastive_ids = mlm_input_ids if (shared and use_mlm) else input_ids
-        kwargs.pop("return_dict", None)
-        encoded = self.mlctl(contrastive_ids, attention_mask, token_type_ids, word_mask, return_dict=True, **kwargs)
-        n = x_input_ids.shape[0]
+        inputs.pop("return_dict", None)  # what is left of inputs goes to the encoder
+        encoded = self.mlctl(contrastive_ids, attention_mask, token_type_ids, word_mask, return_dict=True, **inputs)
         mlm_loss = None
         if use_mlm:
             if shared:
@@ -379,8 +364,10 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
         losses; with `"separate"` the contrastive loss uses a clean pass and MLM a second, masked pass.
         """
         x_embeddings, y_embeddings, mlm_loss = self.encode_parallel_batch(
-            x_input_ids, x_attention_mask, x_word_mask, x_token_type_ids, x_mlm_input_ids, x_labels,
-            y_input_ids, y_attention_mask, y_word_mask, y_token_type_ids, y_mlm_input_ids, y_labels, **kwargs)
+            x_input_ids=x_input_ids, x_attention_mask=x_attention_mask, x_word_mask=x_word_mask,
+            x_token_type_ids=x_token_type_ids, x_mlm_input_ids=x_mlm_input_ids, x_labels=x_labels,
+            y_input_ids=y_input_ids, y_attention_mask=y_attention_mask, y_word_mask=y_word_mask,
+            y_token_type_ids=y_token_type_ids, y_mlm_input_ids=y_mlm_input_ids, y_labels=y_labels, **kwargs)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.contrastive_weight > 0):
             contrastive_loss, x_logits, y_logits = self.contrastive(x_embeddings, y_embeddings)
         return MLCTLForPreTrainingOutput(
