@@ -50,15 +50,16 @@ def float64_model(vocab_size, dropout=0.0, **mlctl_kwargs):
     return MLCTLForPreTraining(MLCTLConfig(encoder_config=encoder, **mlctl_kwargs)).double().train()
 
 
-def trainer_step(model, batch, tmp_path, mini_batch_size=None, seed=0):
-    """MLCTLTrainer.compute_loss + backward on one batch: (loss, {name: gradient}, [logged metric sums])."""
+def trainer_step(model, batch, tmp_path, mini_batch_size=None, seed=0, loss_scale=1.0):
+    """MLCTLTrainer.compute_loss + backward of loss_scale · loss (as the Trainer scales it for gradient accumulation
+    or AMP) on one batch: (loss, {name: gradient}, [logged metric sums])."""
     args = MLCTLTrainingArguments(output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none",
                                   contrastive_mini_batch_size=mini_batch_size)
     trainer = MLCTLTrainer(model=model, args=args)
     model.zero_grad(set_to_none=True)
     torch.manual_seed(seed)
     loss = trainer.compute_loss(model, dict(batch))
-    loss.backward()
+    (loss * loss_scale).backward()
     gradients = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
     return loss.detach(), gradients, trainer._train_metric_sums
 
@@ -91,6 +92,14 @@ def test_cached_step_without_mlm_and_with_one_mini_batch(batch, tokenizer, tmp_p
     assert not any(name.startswith("mlm_head") for name in full[1])
     for mini_batch_size in (1, BATCH + 5):
         assert_same_step(trainer_step(model, batch, tmp_path, mini_batch_size), full)
+
+
+def test_cached_gradients_follow_the_scale_of_the_backward(batch, tokenizer, tmp_path):
+    """The Trainer back-propagates loss / gradient_accumulation_steps (or an AMP-scaled loss): the mini-batch passes
+    scale their gradients alike."""
+    model = float64_model(len(tokenizer))
+    full = trainer_step(model, batch, tmp_path, loss_scale=0.25)
+    assert_same_step(trainer_step(model, batch, tmp_path, MINI_BATCH, loss_scale=0.25), full)
 
 
 @pytest.mark.parametrize("mlm_mode", ["shared", "separate"])
