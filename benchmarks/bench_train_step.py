@@ -12,9 +12,23 @@ The variants run interleaved (round-robin) so that machine load affects them ali
 step time, its ratio to the floor, and the memory of each variant: on CUDA the peak allocated during a step; on CPU
 (where the allocator gives no peak) the activations saved for backward, parameters excluded, which is what the
 variants differ in. Goal: shared ≤ 1.10×, separate ≤ 2.1× the floor.
+
+    python benchmarks/bench_train_step.py --cached [--mini_batch_size 32 --batch_sizes 32 64 ... 1024 --mlm_mode shared]
+
+Gradient caching (`mlctl.training.grad_cache`) against the uncached step at each batch size: the median step time of
+the two interleaved in one fresh process per batch size (on CPU the process's CPU time on one thread, which other
+jobs' load disturbs far less than wall time), and the memory of each in a fresh process of its own: on
+CUDA the peak allocated over a step; on CPU the peak resident set size over a step (VmHWM, reset through
+/proc/self/clear_refs after a warm-up step) minus the resident size before it, with MALLOC_MMAP_THRESHOLD_ fixed so
+that freed tensors go back to the system. Goal: memory flat in the batch size, time ≤ 1.3× the uncached step.
 """
 import argparse
+import contextlib
+import gc
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +42,7 @@ from modeling_mlctl import MLCTLConfig  # noqa: E402
 from modeling_mlctl import MLCTLForPreTraining  # noqa: E402
 from modeling_mlctl.modeling_mlctl import _pad_and_concat  # noqa: E402
 from mlctl.training.collator import MLCTLDataCollator  # noqa: E402
+from mlctl.training.grad_cache import cached_contrastive_loss  # noqa: E402
 
 VARIANTS = ("mlm floor", "shared", "separate")
 
@@ -92,7 +107,10 @@ def mlm_floor_loss(model, batch):
 def variant_loss(model, batch, variant):
     if variant == "mlm floor":
         return mlm_floor_loss(model, batch)
-    model.config.mlm_mode = variant
+    if variant.startswith("cached"):  # "cached:N": gradient caching in mini-batches of N pairs
+        return cached_contrastive_loss(model, batch, int(variant.split(":")[1]), lambda: 1.0, contextlib.nullcontext)[0]
+    if variant != "uncached":
+        model.config.mlm_mode = variant
     return model(**batch).loss
 
 
@@ -107,17 +125,17 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
-def time_variants(model, optimizer, batch, args, device):
-    """Median step time of each variant, the variants interleaved."""
-    times = {variant: [] for variant in VARIANTS}
+def time_variants(model, optimizer, batch, args, device, variants=VARIANTS, clock=time.perf_counter):
+    """Median step time of each variant, the variants interleaved; `clock` is wall time by default."""
+    times = {variant: [] for variant in variants}
     for repeat in range(args.warmup + args.repeats):
-        for variant in VARIANTS:
+        for variant in variants:
             synchronize(device)
-            started = time.perf_counter()
+            started = clock()
             step(model, optimizer, batch, variant)
             synchronize(device)
             if repeat >= args.warmup:
-                times[variant].append(time.perf_counter() - started)
+                times[variant].append(clock() - started)
     return {variant: statistics.median(values) for variant, values in times.items()}
 
 
@@ -143,6 +161,84 @@ def memory_mib(model, optimizer, batch, variant, device):
     return sum(saved.values()) / 2**20
 
 
+def resident_mib(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak since the last reset) of this process, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def step_peak_mib(model, optimizer, batch, variant, device) -> float:
+    """Memory of one step after a warm-up step (which allocates the optimizer state): CUDA peak allocated, or on
+    CPU the peak resident size over the step minus the resident size before it."""
+    step(model, optimizer, batch, variant)
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        step(model, optimizer, batch, variant)
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current resident size
+    before = resident_mib("VmRSS")
+    step(model, optimizer, batch, variant)
+    return resident_mib("VmHWM") - before
+
+
+def cached_worker(args, device):
+    """One measurement in this (fresh) process, printed as JSON: `memory` of args.variant, or `time` of the
+    uncached and cached steps interleaved."""
+    model = build_model(args, device)
+    model.config.mlm_mode = args.mlm_mode
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    batch = {name: tensor.to(device) for name, tensor in make_batch(args, torch.Generator().manual_seed(0)).items()}
+    if args.worker == "memory":
+        print(json.dumps({"memory_mib": step_peak_mib(model, optimizer, batch, args.variant, device)}))
+        return
+    # On CPU the process's CPU time on one thread: on a shared machine other jobs' load changes wall time by
+    # several times but CPU time little.
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    medians = time_variants(model, optimizer, batch, args, device, ("uncached", f"cached:{args.mini_batch_size}"), clock)
+    print(json.dumps({variant.split(":")[0]: value for variant, value in medians.items()}))
+
+
+def cached_sweep(args):
+    """Uncached vs gradient-cached steps at every batch size of args.batch_sizes, each measurement in a fresh process."""
+    memory_env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")  # for the memory workers only: it slows allocation
+    common = [sys.executable, __file__, "--hidden", str(args.hidden), "--layers", str(args.layers), "--vocab",
+              str(args.vocab), "--length", str(args.length), "--repeats", str(args.repeats), "--warmup",
+              str(args.warmup), "--device", args.device, "--mlm_mode", args.mlm_mode, "--mini_batch_size",
+              str(args.mini_batch_size)]
+
+    def measure(*extra):
+        env = memory_env if "memory" in extra else None
+        completed = subprocess.run([*common, *extra], env=env, capture_output=True, text=True, check=True)
+        return json.loads(completed.stdout.strip().splitlines()[-1])
+
+    cached = f"cached:{args.mini_batch_size}"
+    started = time.perf_counter()
+    print(f"Gradient caching vs the uncached step: BERT hidden {args.hidden}, {args.layers} layers, vocab {args.vocab}, "
+          f"≤{args.length} tokens per side, mlm_mode {args.mlm_mode}, mini-batch {args.mini_batch_size} pairs, "
+          f"{args.device}, median of {args.repeats} interleaved steps "
+          f"({'wall time' if args.device.startswith('cuda') else 'CPU time of the process on 1 thread'})")
+    memory_kind = "peak allocated" if args.device.startswith("cuda") else "peak RSS delta"
+    print(f"| pairs | uncached step (ms) | cached step (ms) | cached / uncached | uncached {memory_kind} (MiB) | "
+          f"cached {memory_kind} (MiB) |")
+    print("|---|---|---|---|---|---|")
+    for pairs in args.batch_sizes:
+        size = ["--pairs", str(pairs)]
+        memory = {variant: measure(*size, "--worker", "memory", "--variant", variant)["memory_mib"]
+                  for variant in ("uncached", cached)}
+        times = measure(*size, "--worker", "time")
+        print(f"| {pairs} | {times['uncached'] * 1000:.0f} | {times['cached'] * 1000:.0f} | "
+              f"{times['cached'] / times['uncached']:.2f} | {memory['uncached']:.0f} | {memory[cached]:.0f} |",
+              flush=True)
+    print(f"wall time {time.perf_counter() - started:.0f} s")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hidden", type=int, default=128, help="hidden size of the BERT encoder")
@@ -153,8 +249,18 @@ def main():
     parser.add_argument("--repeats", type=int, default=10, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant first")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--cached", action="store_true", help="gradient caching vs the uncached step over --batch_sizes")
+    parser.add_argument("--batch_sizes", type=int, nargs="+", default=[32, 64, 128, 256, 512, 1024])
+    parser.add_argument("--mini_batch_size", type=int, default=32, help="pairs per cached mini-batch")
+    parser.add_argument("--mlm_mode", default="shared", choices=["shared", "separate"], help="for --cached")
+    parser.add_argument("--worker", choices=["memory", "time"], help=argparse.SUPPRESS)
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.worker:
+        return cached_worker(args, device)
+    if args.cached:
+        return cached_sweep(args)
     model = build_model(args, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     batch = {name: tensor.to(device) for name, tensor in make_batch(args, torch.Generator().manual_seed(0)).items()}

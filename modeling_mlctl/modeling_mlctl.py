@@ -18,6 +18,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_mlctl import MLCTLConfig
 from .losses import MLCTLContrastiveLoss
+from .losses import _reduction_dtype
 from .losses import with_sentence_term
 from .pooling import avg_first_last_pool
 from .pooling import masked_mean
@@ -336,12 +337,68 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
 
     def mlm_loss(self, last_hidden_state: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Masked-LM cross-entropy; the head runs on the masked positions only (labels != -100), not on every
-        token, which saves a (tokens × vocabulary) matmul that dominates for mBERT's 119k vocabulary."""
+        token, which saves a (tokens × vocabulary) matmul that dominates for mBERT's 119k vocabulary. As the
+        contrastive losses, it reduces in float32 for float16/bfloat16 logits and in the logits' dtype otherwise."""
         selected = labels != -100
         if not selected.any():
             return last_hidden_state.sum() * 0.0
         logits = self.mlm_head(last_hidden_state[selected])
-        return F.cross_entropy(logits.float(), labels[selected])
+        return F.cross_entropy(logits.to(_reduction_dtype(logits)), labels[selected])
+
+    def encode_parallel_batch(self, **inputs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The part of [`forward`] that treats each pair on its own, on the keyword arguments of [`forward`]: the
+        encoder pass(es) of `mlm_mode`, then (x CCEs, y CCEs, MLM loss: token mean over this batch's masked tokens,
+        `None` without MLM). The contrastive loss, which couples all pairs of the (global) batch, is left out, so that
+        gradient caching (`mlctl.training.grad_cache`) can run this on mini-batches."""
+        if inputs.get("x_input_ids") is None or inputs.get("y_input_ids") is None:
+            raise ValueError("MLCTLForPreTraining needs x_input_ids and y_input_ids (a parallel batch)")
+        if not self.config.sentence_only and (inputs.get("x_word_mask") is None or inputs.get("y_word_mask") is None):
+            raise ValueError('MLCTLForPreTraining with levels="sentence+word" needs x_word_mask and y_word_mask')
+        n = inputs["x_input_ids"].shape[0]
+        # Each side's tensors share one length, so padding every x/y pair to the longer side keeps them aligned.
+        pad_id = self.config.encoder_config.pad_token_id or 0
+        pad_values = dict(input_ids=pad_id, attention_mask=0, token_type_ids=0, word_mask=0, mlm_input_ids=pad_id,
+                          labels=-100)
+        input_ids, attention_mask, token_type_ids, word_mask, mlm_input_ids, labels = (
+            _pad_and_concat(inputs.pop(f"x_{name}", None), inputs.pop(f"y_{name}", None), pad)
+            for name, pad in pad_values.items()
+        )
+        if labels is not None and mlm_input_ids is None:
+            raise ValueError("MLCTLForPreTraining: MLM labels given without the masked mlm_input_ids")
+        use_mlm = labels is not None and self.config.mlm_weight > 0
+
+        shared = self.config.mlm_mode == "shared"
+        contrastive_ids = mlm_input_ids if (shared and use_mlm) else input_ids
+        inputs.pop("return_dict", None)  # what is left of inputs goes to the encoder
+        encoded = self.mlctl(contrastive_ids, attention_mask, token_type_ids, word_mask, return_dict=True, **inputs)
+        mlm_loss = None
+        if use_mlm:
+            if shared:
+                mlm_hidden = encoded.last_hidden_state
+            else:
+                mlm_hidden = self.mlctl.encoder(
+                    input_ids=mlm_input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                ).last_hidden_state
+            mlm_loss = self.mlm_loss(mlm_hidden, labels)
+        embeddings = encoded.cce_embeddings
+        if self.sentence_head is not None:  # [CCE ; projected sentence] of each sample, split by contrastive_losses
+            embeddings = torch.cat([embeddings, self.sentence_head(encoded.sentence_embeddings)], dim=-1)
+        return embeddings[:n], embeddings[n:], mlm_loss
+
+    def contrastive_losses(self, x_embeddings: torch.Tensor, y_embeddings: torch.Tensor):
+        """The part of [`forward`] that couples all pairs of the (global) batch, on the embeddings of
+        [`encode_parallel_batch`]: the contrastive loss of the CCEs (eq. 2 / 5) plus, with `sentence_weight` > 0, the
+        explicit sentence term. Returns (contrastive loss, x_logits, y_logits, sentence loss or None); without
+        gradient when `contrastive_weight` is 0."""
+        cce = self.config.projection_dim
+        sentence_loss = None
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.contrastive_weight > 0):
+            contrastive_loss, x_logits, y_logits = self.contrastive(x_embeddings[:, :cce], y_embeddings[:, :cce])
+            if self.sentence_head is not None:
+                contrastive_loss, sentence_loss = with_sentence_term(
+                    contrastive_loss, x_embeddings[:, cce:], y_embeddings[:, cce:], self.config.sentence_weight,
+                    **self.contrastive.settings)
+        return contrastive_loss, x_logits, y_logits, sentence_loss
 
     def forward(
         self,
@@ -368,46 +425,13 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
         With `mlm_mode="shared"` a single encoder pass over `mlm_input_ids` (or `input_ids` without MLM) gives both
         losses; with `"separate"` the contrastive loss uses a clean pass and MLM a second, masked pass.
         """
-        if x_input_ids is None or y_input_ids is None:
-            raise ValueError("MLCTLForPreTraining needs x_input_ids and y_input_ids (a parallel batch)")
-        if not self.config.sentence_only and (x_word_mask is None or y_word_mask is None):
-            raise ValueError('MLCTLForPreTraining with levels="sentence+word" needs x_word_mask and y_word_mask')
-        # Each side's tensors share one length, so padding every x/y pair to the longer side keeps them aligned.
-        pad_id = self.config.encoder_config.pad_token_id or 0
-        input_ids = _pad_and_concat(x_input_ids, y_input_ids, pad_id)
-        attention_mask = _pad_and_concat(x_attention_mask, y_attention_mask, 0)
-        token_type_ids = _pad_and_concat(x_token_type_ids, y_token_type_ids, 0)
-        word_mask = _pad_and_concat(x_word_mask, y_word_mask, 0)
-        mlm_input_ids = _pad_and_concat(x_mlm_input_ids, y_mlm_input_ids, pad_id)
-        labels = _pad_and_concat(x_labels, y_labels, -100)
-        if labels is not None and mlm_input_ids is None:
-            raise ValueError("MLCTLForPreTraining: MLM labels given without the masked mlm_input_ids")
-        use_mlm = labels is not None and self.config.mlm_weight > 0
-
-        shared = self.config.mlm_mode == "shared"
-        contrastive_ids = mlm_input_ids if (shared and use_mlm) else input_ids
-        kwargs.pop("return_dict", None)
-        encoded = self.mlctl(contrastive_ids, attention_mask, token_type_ids, word_mask, return_dict=True, **kwargs)
-        n = x_input_ids.shape[0]
-        x_embeddings, y_embeddings = encoded.cce_embeddings[:n], encoded.cce_embeddings[n:]
-        sentence_loss = None
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.contrastive_weight > 0):
-            contrastive_loss, x_logits, y_logits = self.contrastive(x_embeddings, y_embeddings)
-            if self.sentence_head is not None:
-                sentences = self.sentence_head(encoded.sentence_embeddings)
-                contrastive_loss, sentence_loss = with_sentence_term(
-                    contrastive_loss, sentences[:n], sentences[n:], self.config.sentence_weight,
-                    **self.contrastive.settings)
-
-        mlm_loss = None
-        if use_mlm:
-            if shared:
-                mlm_hidden = encoded.last_hidden_state
-            else:
-                mlm_hidden = self.mlctl.encoder(
-                    input_ids=mlm_input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-                ).last_hidden_state
-            mlm_loss = self.mlm_loss(mlm_hidden, labels)
+        x_embeddings, y_embeddings, mlm_loss = self.encode_parallel_batch(
+            x_input_ids=x_input_ids, x_attention_mask=x_attention_mask, x_word_mask=x_word_mask,
+            x_token_type_ids=x_token_type_ids, x_mlm_input_ids=x_mlm_input_ids, x_labels=x_labels,
+            y_input_ids=y_input_ids, y_attention_mask=y_attention_mask, y_word_mask=y_word_mask,
+            y_token_type_ids=y_token_type_ids, y_mlm_input_ids=y_mlm_input_ids, y_labels=y_labels, **kwargs)
+        contrastive_loss, x_logits, y_logits, sentence_loss = self.contrastive_losses(x_embeddings, y_embeddings)
+        x_embeddings, y_embeddings = (side[:, :self.config.projection_dim] for side in (x_embeddings, y_embeddings))
         return MLCTLForPreTrainingOutput(
             loss=self.combine_losses(contrastive_loss, mlm_loss),
             contrastive_loss=contrastive_loss,

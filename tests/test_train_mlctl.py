@@ -235,10 +235,10 @@ def test_two_processes_match_one_process_with_the_global_batch(tmp_path, batch_s
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                str(train_fixtures.REPO_ROOT / "tests" / "train_fixtures.py"), "one-step", str(tmp_path), "4",
-               str(tmp_path / "two.pt"), batch_sampler]
+               str(tmp_path / "two.pt"), f"batch_sampler={batch_sampler}"]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    train_fixtures.one_step(tmp_path, 8, tmp_path / "one.pt", batch_sampler)
+    train_fixtures.one_step(tmp_path, 8, tmp_path / "one.pt", batch_sampler=batch_sampler)
     one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
     assert (one["world_size"], two["world_size"]) == (1, 2)
     for name in ("loss", "contrastive_loss", "mlm_loss", "x2y_accuracy", "y2x_accuracy"):

@@ -1,7 +1,8 @@
 """Builders shared by the train_mlctl tests: a WordPiece tokenizer and WPS datasets from the shipped sample, tiny
 ML-CTL models, and the worker that the two-process equivalence test runs under torchrun.
 
-    python -m torch.distributed.run --nproc_per_node 2 tests/train_fixtures.py one-step WORK_DIR BATCH_SIZE OUT.pt
+    python -m torch.distributed.run --nproc_per_node 2 tests/train_fixtures.py one-step WORK_DIR BATCH_SIZE OUT.pt \
+        [contrastive_mini_batch_size=N] [mlm_mode=MODE] [dtype=float64] [batch_sampler=NAME]
 """
 import re
 import sys
@@ -15,9 +16,9 @@ import torch  # noqa: E402
 from transformers import AutoConfig  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
-from transformers import TrainingArguments  # noqa: E402
 
 from data_prep.tokenizer import train_wordpiece_tokenizer  # noqa: E402
+from mlctl.training.arguments import MLCTLTrainingArguments  # noqa: E402
 from mlctl.training.collator import MLCTLDataCollator  # noqa: E402
 from mlctl.training.data import prepare_split  # noqa: E402
 from mlctl.training.trainer import MLCTLTrainer  # noqa: E402
@@ -97,17 +98,20 @@ class GradientRecorder(TrainerCallback):
             self.gradients = {name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
-def one_step(work_dir, batch_size, output_path, batch_sampler="random"):
+def one_step(work_dir, batch_size, output_path, contrastive_mini_batch_size=None, mlm_mode="shared",
+             dtype=torch.float32, batch_sampler="random"):
     """One optimizer step of MLCTLTrainer (with `batch_sampler`) on the work dir's training split with `batch_size`
-    pairs per process; process 0 saves the gradients and the logged values to `output_path`."""
+    pairs per process (gradient-cached in mini-batches with `contrastive_mini_batch_size`); process 0 saves the
+    gradients and the logged values to `output_path`."""
     work_dir = Path(work_dir)
     tokenizer = AutoTokenizer.from_pretrained(work_dir / "tokenizer")
     train = datasets.load_from_disk(str(work_dir / "wps"))["train"]
-    model = tiny_model(len(tokenizer))
+    model = tiny_model(len(tokenizer), mlm_mode=mlm_mode).to(dtype)
     recorder = GradientRecorder()
-    args = TrainingArguments(output_dir=str(work_dir / f"one-step-{batch_size}"), per_device_train_batch_size=batch_size,
-                             max_steps=1, logging_steps=1, max_grad_norm=0.0, learning_rate=1e-3, report_to="none",
-                             save_strategy="no", use_cpu=True, seed=7)
+    args = MLCTLTrainingArguments(
+        output_dir=str(work_dir / f"one-step-{batch_size}"), per_device_train_batch_size=batch_size, max_steps=1,
+        logging_steps=1, max_grad_norm=0.0, learning_rate=1e-3, report_to="none", save_strategy="no", use_cpu=True,
+        seed=7, contrastive_mini_batch_size=contrastive_mini_batch_size)
     trainer = MLCTLTrainer(
         model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=[recorder],
         data_collator=MLCTLDataCollator(tokenizer, max_length=64, seed=7), batch_sampler=batch_sampler,
@@ -122,4 +126,10 @@ if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
     if command != "one-step":
         sys.exit(f"unknown command {command!r}")
-    one_step(arguments[0], int(arguments[1]), arguments[2], *arguments[3:])
+    work_dir, batch_size, output_path, *options = arguments
+    settings = dict(option.split("=", 1) for option in options)  # NAME=VALUE keyword arguments of one_step
+    if "contrastive_mini_batch_size" in settings:
+        settings["contrastive_mini_batch_size"] = int(settings["contrastive_mini_batch_size"])
+    if "dtype" in settings:
+        settings["dtype"] = getattr(torch, settings["dtype"])
+    one_step(work_dir, int(batch_size), output_path, **settings)

@@ -1,5 +1,5 @@
 """The training command line: where the model and data come from (`ModelArguments`, `DataArguments`) beside
-transformers' `TrainingArguments`.
+transformers' `TrainingArguments` extended with the ML-CTL training-loop options (`MLCTLTrainingArguments`).
 
 The ML-CTL flags are generated from `MLCTLConfig` — its fields, its docstring (help) and its choices — so the
 config stays the single source of truth: a flag left out keeps the config's (or the checkpoint's) value.
@@ -11,6 +11,8 @@ import types
 import typing
 from dataclasses import dataclass
 from dataclasses import field
+
+from transformers import TrainingArguments
 
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl.configuration_mlctl import FIELD_CHOICES
@@ -92,9 +94,24 @@ class DataArguments:
     xtreme_results: str | None = _arg("results.json of run_xtreme_tasks.py to put in the model card's model-index.")
 
 
-def training_argument_parser():
-    """The parser of `train_mlctl.py`: `ModelArguments`, `DataArguments` and transformers' `TrainingArguments`."""
-    from transformers import HfArgumentParser
-    from transformers import TrainingArguments
+@dataclass
+class MLCTLTrainingArguments(TrainingArguments):
+    """transformers' `TrainingArguments` plus the ML-CTL training-loop options."""
 
-    return HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    contrastive_mini_batch_size: int | None = _arg(
+        "Gradient caching (GradCache): encode each batch in mini-batches of this many pairs, first without a graph "
+        "to take the contrastive loss and its gradient with respect to the CCEs over the whole (gathered) batch, then "
+        "again with a graph to back-propagate those gradients and the MLM loss. Same loss and gradients as the full "
+        "batch, with activation memory set by the mini-batch, for about one more forward pass. Default: no caching.")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.contrastive_mini_batch_size is not None and self.contrastive_mini_batch_size < 1:
+            raise ValueError(f"--contrastive_mini_batch_size {self.contrastive_mini_batch_size}: must be at least 1")
+
+
+def training_argument_parser():
+    """The parser of `train_mlctl.py`: `ModelArguments`, `DataArguments` and `MLCTLTrainingArguments`."""
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser((ModelArguments, DataArguments, MLCTLTrainingArguments))

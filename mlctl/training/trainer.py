@@ -14,6 +14,7 @@ from mlctl.evaluation.retrieval import retrieval_accuracy
 from mlctl.training.collator import MLM_INPUTS
 from mlctl.training.collator import SIDES
 from mlctl.training.guards import NonFiniteGuard
+from mlctl.training.grad_cache import cached_contrastive_loss
 from mlctl.training.model_card import TRAIN_METRICS
 from mlctl.training.model_card import write_model_card
 from mlctl.training.sampler import BATCH_SAMPLERS
@@ -76,6 +77,9 @@ class MLCTLTrainer(Trainer):
       process's share of the masked tokens, so that the processes' mean (what DDP's gradient averaging and the
       logged loss compute) is the token-mean MLM loss of the global batch, exactly as one process would compute it.
       (The Trainer's own `average_tokens_across_devices` does not apply: ML-CTL batches have no `labels` key.)
+    - With `contrastive_mini_batch_size` in its [`MLCTLTrainingArguments`], training steps use gradient caching
+      ([`mlctl.training.grad_cache`]): the same loss, gradients and logged metrics, with the activation memory of a
+      mini-batch.
     - At every logging step the contrastive loss, the MLM loss and the in-batch x→y / y→x retrieval accuracy are
       logged beside the loss, averaged over the steps since the last log and over processes, so they reach
       TensorBoard / W&B through `report_to`.
@@ -120,20 +124,27 @@ class MLCTLTrainer(Trainer):
     def mlctl_config(self) -> MLCTLConfig:
         return self.accelerator.unwrap_model(self.model).config
 
-    def _mlm_token_share(self, inputs: dict) -> torch.Tensor | float:
-        """(masked tokens here) / (mean masked tokens per process); 1 with one process."""
+    def _mlm_token_share(self, inputs: dict) -> float:
+        """(masked tokens here) / (mean masked tokens per process); 1 with one process. A Python float (exact
+        integer counts, double-precision ratio), so that it keeps the loss's dtype and rounds no float64 run."""
         if self.accelerator.num_processes == 1:
             return 1.0
-        count = sum((inputs[name] != -100).sum() for name in ("x_labels", "y_labels")).float().reshape(1)
+        count = sum((inputs[name] != -100).sum() for name in ("x_labels", "y_labels")).reshape(1)
         counts = self.accelerator.gather(count)
-        return count[0] * counts.numel() / counts.sum().clamp(min=1)
+        return int(count[0]) * counts.numel() / max(int(counts.sum()), 1)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        outputs = model(**inputs)
-        mlm_loss = outputs.mlm_loss
-        if mlm_loss is not None:
-            mlm_loss = mlm_loss * self._mlm_token_share(inputs)
-        loss = self.accelerator.unwrap_model(model).combine_losses(outputs.contrastive_loss, mlm_loss)
+        mini_batch_size = getattr(self.args, "contrastive_mini_batch_size", None)
+        if mini_batch_size and model.training and torch.is_grad_enabled():
+            loss, outputs, mlm_loss = cached_contrastive_loss(
+                self.accelerator.unwrap_model(model), inputs, mini_batch_size, lambda: self._mlm_token_share(inputs),
+                self.accelerator.autocast, self.accelerator.num_processes > 1 and self.accelerator.sync_gradients)
+        else:
+            outputs = model(**inputs)
+            mlm_loss = outputs.mlm_loss
+            if mlm_loss is not None:
+                mlm_loss = mlm_loss * self._mlm_token_share(inputs)
+            loss = self.accelerator.unwrap_model(model).combine_losses(outputs.contrastive_loss, mlm_loss)
         if model.training:
             self.non_finite_guard.record(outputs.contrastive_loss, mlm_loss)
             self._accumulate_train_metrics(outputs, mlm_loss)
