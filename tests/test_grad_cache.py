@@ -84,6 +84,16 @@ def test_cached_step_equals_the_full_batch(mlm_mode, symmetric, batch, tokenizer
     assert_same_step(cached, full)
 
 
+def test_cached_step_with_the_sentence_term_equals_the_full_batch(batch, tokenizer, tmp_path):
+    """sentence_weight > 0: the cached embeddings carry the projected sentences beside the CCEs, and the sentence
+    head's gradients equal the full batch's too."""
+    model = float64_model(len(tokenizer), sentence_weight=0.5)
+    full = trainer_step(model, batch, tmp_path)
+    assert any(name.startswith("sentence_head") for name in full[1])
+    assert len(full[1]) == sum(1 for p in model.parameters() if p.requires_grad)
+    assert_same_step(trainer_step(model, batch, tmp_path, MINI_BATCH), full)
+
+
 def test_cached_step_without_mlm_and_with_one_mini_batch(batch, tokenizer, tmp_path):
     """mlm_weight 0 (contrastive only: the MLM head gets no gradient either way) and a mini-batch larger than the
     batch (a single mini-batch)."""
