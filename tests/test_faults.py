@@ -45,6 +45,7 @@ from mlctl.training.guards import NonFiniteGuard
 from mlctl.training.run import train
 from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
 from mlctl.training.trainer import MLCTLTrainer
+from test_train_mlctl import HubStandIn
 from test_train_mlctl import StopAfter
 from test_train_mlctl import cli_args
 from test_train_mlctl import tokenizer  # noqa: F401  (the module-scoped fixtures: tokenizer, text WPS, config)
@@ -458,3 +459,41 @@ def test_eflomal_takes_no_seed_and_help_says_so(capsys):
     with pytest.raises(SystemExit):
         data_prep_main(["--help"])
     assert "eflomal 2.0 takes no seed" in " ".join(capsys.readouterr().out.split())
+
+
+# ----------------------------------------------------------------------------------- 10. no pickle on the Hub
+
+#: What a published model directory may hold: weights as safetensors, JSON, code, and text (model card, vocabulary).
+PUBLISHABLE_SUFFIXES = {".safetensors", ".json", ".py", ".md", ".txt"}
+
+
+def test_the_final_model_and_every_push_hold_no_pickle(work, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    hub = HubStandIn()
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda api, repo_id, **kw: hub.create_repo(api, repo_id, **kw))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda api, **kw: hub.upload_folder(api, **kw))
+    out = tmp_path / "out"
+    train_mlctl.main(cli_args(work, out, "--max_steps", "4", "--save_steps", "2", "--learning_rate", "3e-4",
+                              "--push_to_hub", "--hub_model_id", "someone/tiny", "--hub_token", "secret-token"))
+    assert [upload["message"] for upload in hub.uploads] == [  # hub_strategy every_save, then the end of training
+        "Training in progress, step 2", "Training in progress, step 4", "ML-CTL pre-training"]
+    for upload in hub.uploads:
+        assert {Path(name).suffix for name in upload["files"]} <= PUBLISHABLE_SUFFIXES, sorted(upload["files"])
+        # Each push is a loadable model: config.json's auto_map names the ML-CTL code, which goes with it.
+        assert {"config.json", "model.safetensors", "modeling_mlctl.py", "training_args.json"} <= set(upload["files"])
+    final = {path.name for path in out.iterdir() if not path.name.startswith("checkpoint-")}
+    assert {Path(name).suffix for name in final} <= PUBLISHABLE_SUFFIXES, sorted(final)
+    arguments = json.loads((out / "training_args.json").read_text())
+    assert (arguments["learning_rate"], arguments["max_steps"], arguments["hub_token"]) == (3e-4, 4, "<HUB_TOKEN>")
+    assert hub.uploads[-1]["files"]["training_args.json"] == (out / "training_args.json").read_bytes()
+    assert not any(b"secret-token" in content for upload in hub.uploads for content in upload["files"].values())
+
+
+@pytest.mark.parametrize("strategy", ["checkpoint", "all_checkpoints"])
+def test_pushing_checkpoints_with_their_pickled_states_is_refused(work, tmp_path, monkeypatch, capsys, strategy):
+    monkeypatch.setattr("mlctl.training.run.load_tokenizer", lambda *a: pytest.fail("work started"))
+    status, error = run_cli(monkeypatch, capsys, cli_args(work, tmp_path / "out", "--push_to_hub", "--hub_model_id",
+                                                          "someone/tiny", "--hub_strategy", strategy))
+    assert (status, error) == (2, f"train_mlctl: error: --hub_strategy {strategy} uploads the checkpoints with their "
+                                  "optimizer, scheduler and RNG states (pickles): use every_save or end")
