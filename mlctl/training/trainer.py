@@ -100,10 +100,9 @@ class MLCTLTrainer(Trainer):
       TensorBoard / W&B through `report_to`.
     - Evaluation reports `eval_loss`, `eval_contrastive_loss`, `eval_mlm_loss` and the x→y / y→x retrieval accuracy
       over the whole validation set (`eval_x2y_accuracy`, `eval_y2x_accuracy`).
-
     - A saved model (the final directory and each checkpoint) holds its training arguments as `training_args.json`
-      instead of the Trainer's pickled `training_args.bin`, and every Hub push (`hub_strategy` `every_save` or `end`)
-      holds only `PUBLISHED_SUFFIXES` files: safetensors, JSON, code and text, no pickle.
+      instead of the Trainer's pickled `training_args.bin`, so that the model directory and every Hub push
+      (`hub_strategy` `every_save` or `end`; the checkpoint strategies are refused) hold no pickle.
 
     `card_details` (a dict, see [`mlctl.training.model_card.write_model_card`]) feeds the model card written to `output_dir/README.md`.
     """
@@ -217,7 +216,6 @@ class MLCTLTrainer(Trainer):
         `push_to_hub`, so the card is uploaded with the checkpoint."""
         if self.is_world_process_zero():
             write_model_card(self, Path(self.args.output_dir) / "README.md", **self.card_details)
-
 
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
         """The Trainer's save (weights, config, ML-CTL code, tokenizer), with the training arguments as JSON instead
