@@ -314,7 +314,7 @@ def build_wps_dataset(
     progress = {"disable": None if show_progress is None else not show_progress}
     work_dir = out_dir / WORK_DIR_NAME
     shutil.rmtree(work_dir, ignore_errors=True)
-    work_dir.mkdir()
+    work_dir.mkdir(exist_ok=True)
     try:
         report_pairs = _write_wps_files(pairs, builder, work_dir, num_proc=num_proc, align_chunk_size=align_chunk_size,
                                         batch_size=batch_size, progress=progress)
