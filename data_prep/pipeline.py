@@ -15,7 +15,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import tempfile
 import time
 from collections import Counter, deque
 from pathlib import Path
@@ -51,6 +50,10 @@ REPORT_NAME = "data_prep_report.json"
 SPLITS = ("train", "validation")
 #: Temporary files of an eflomal chunk: line index, raw texts, and the space-joined tokens eflomal reads.
 EFLOMAL_FILES = ("index", "src", "tgt", "src.tok", "tgt.tok")
+#: The working folder inside the out-dir (eflomal chunks, the WPS Arrow files before the save), removed at the end;
+#: a killed run leaves it there, and the next run into that out-dir removes it first. Nothing is written beside the
+#: out-dir, so a read-only parent does not matter.
+WORK_DIR_NAME = ".data_prep-tmp"
 
 _WORKER_BUILDER: WpsBuilder | None = None
 
@@ -309,7 +312,9 @@ def build_wps_dataset(
                          validation_fraction, lists, tokenizer_json, max_length)
 
     progress = {"disable": None if show_progress is None else not show_progress}
-    work_dir = Path(tempfile.mkdtemp(prefix=".data_prep-", dir=out_dir.parent))
+    work_dir = out_dir / WORK_DIR_NAME
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(exist_ok=True)
     try:
         report_pairs = _write_wps_files(pairs, builder, work_dir, num_proc=num_proc, align_chunk_size=align_chunk_size,
                                         batch_size=batch_size, progress=progress)

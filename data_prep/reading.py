@@ -159,6 +159,8 @@ def read_sentence_pairs(spec: PairSpec, counts: Counter) -> Iterator[SentencePai
 
     A line pair where either side is empty (or only white space) is skipped and counted in
     ``counts["empty_line"]``; its index is still consumed, so pairing and alignment lines never shift.
+    A corpus without a single sentence pair raises :class:`DataPrepError` once it is read: it is a wrong file
+    (or split), and its empty output could not train anything.
     """
     rows = _file_rows(spec) if spec.dataset is None else _dataset_rows(spec)
     corpus_name = spec.src_path if spec.dataset is None else spec.dataset_name()
@@ -166,8 +168,17 @@ def read_sentence_pairs(spec: PairSpec, counts: Counter) -> Iterator[SentencePai
         rows_with_links = (((src, tgt), None) for _, (src, tgt) in rows)
     else:
         rows_with_links = zip_line_aligned([(corpus_name, rows), (spec.alignment_path, read_text_lines(spec.alignment_path))])
+    lines, pairs = 0, 0
     for index, ((src, tgt), links) in enumerate(rows_with_links):
+        lines += 1
         if not src.strip() or not tgt.strip():
             counts["empty_line"] += 1
             continue
+        pairs += 1
         yield SentencePair(index, src, tgt, links)
+    if not pairs:
+        where = f"{spec.src_path}, {spec.tgt_path}" if spec.dataset is None else spec.dataset_name()
+        unit = "lines" if spec.dataset is None else "rows"
+        problem = f"all {lines} {unit} are empty on one side or both" if lines else (
+            "both files are empty" if spec.dataset is None else "no rows")
+        raise DataPrepError(f"{where}: no sentence pair to read ({problem})")

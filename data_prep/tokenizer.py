@@ -16,8 +16,11 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, mode
     """A WordPiece tokenizer ([PAD] [UNK] [CLS] [SEP] [MASK]; accents kept; ``[CLS] A [SEP] B [SEP]`` with segment ids)
     trained on ``texts``. Returns a ``BertTokenizerFast`` (so ``AutoTokenizer`` reloads it as one); ``save_pretrained`` it to reuse it.
 
-    The ``tokenizers`` trainer breaks ties between equally frequent pieces in no fixed order, so two trainings on the
-    same text can give different vocabularies; :func:`wordpiece_tokenizer_from_vocab` builds a reproducible one."""
+    Reproducible: the same texts give the same vocabulary. The ``tokenizers`` trainer numbers the word-initial
+    characters in sorted order but the continuation pieces (``##x``) in the order of its word hash map, which
+    differs from run to run, and breaks ties between equally frequent merges by piece number; so every character
+    and its ``##`` piece are numbered here first, in sorted order (as fixed initial pieces), and every tie is
+    broken the same way in every run."""
     from tokenizers import Tokenizer
     from tokenizers import models
     from tokenizers import normalizers
@@ -27,8 +30,13 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 8000, mode
     backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     backend.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=False)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    texts = list(texts)
+    characters = sorted({character for text in texts
+                         for word, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(text))
+                         for character in word})
+    initial_pieces = [*SPECIAL_TOKENS.values(), *characters, *(f"##{character}" for character in characters)]
     backend.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, show_progress=False,
-                                                                 special_tokens=list(SPECIAL_TOKENS.values())))
+                                                                 special_tokens=initial_pieces))
     return wordpiece_tokenizer_from_vocab(backend.get_vocab(), model_max_length, lowercase)
 
 

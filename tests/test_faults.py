@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from data_prep_fixtures import write_lines
 from mlctl.evaluation import FineTuningSettings
 from mlctl.evaluation import XtremeArguments
 from mlctl.evaluation import run_xtreme
+from mlctl.evaluation.readers import XtremeData
+from mlctl.evaluation.readers import XtremeDataError
 from mlctl.evaluation.retrieval import retrieval_accuracy
 from mlctl.training.arguments import DataArguments
 from mlctl.training.arguments import training_argument_parser
@@ -45,6 +48,7 @@ from mlctl.training.guards import NonFiniteGuard
 from mlctl.training.run import train
 from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
 from mlctl.training.trainer import MLCTLTrainer
+from test_train_mlctl import HubStandIn
 from test_train_mlctl import StopAfter
 from test_train_mlctl import cli_args
 from test_train_mlctl import tokenizer  # noqa: F401  (the module-scoped fixtures: tokenizer, text WPS, config)
@@ -458,3 +462,151 @@ def test_eflomal_takes_no_seed_and_help_says_so(capsys):
     with pytest.raises(SystemExit):
         data_prep_main(["--help"])
     assert "eflomal 2.0 takes no seed" in " ".join(capsys.readouterr().out.split())
+
+
+# ----------------------------------------------------------------------------------- 10. no pickle on the Hub
+
+#: What a published model directory may hold: weights as safetensors, JSON, code, and text (model card, vocabulary).
+PUBLISHABLE_SUFFIXES = {".safetensors", ".json", ".py", ".md", ".txt"}
+
+
+def test_the_final_model_and_every_push_hold_no_pickle(work, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    hub = HubStandIn()
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda api, repo_id, **kw: hub.create_repo(api, repo_id, **kw))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda api, **kw: hub.upload_folder(api, **kw))
+    out = tmp_path / "out"
+    train_mlctl.main(cli_args(work, out, "--max_steps", "4", "--save_steps", "2", "--learning_rate", "3e-4",
+                              "--push_to_hub", "--hub_model_id", "someone/tiny", "--hub_token", "secret-token"))
+    assert [upload["message"] for upload in hub.uploads] == [  # hub_strategy every_save, then the end of training
+        "Training in progress, step 2", "Training in progress, step 4", "ML-CTL pre-training"]
+    for upload in hub.uploads:
+        assert {Path(name).suffix for name in upload["files"]} <= PUBLISHABLE_SUFFIXES, sorted(upload["files"])
+        # Each push is a loadable model: config.json's auto_map names the ML-CTL code, which goes with it.
+        assert {"config.json", "model.safetensors", "modeling_mlctl.py", "training_args.json"} <= set(upload["files"])
+    final = {path.name for path in out.iterdir() if not path.name.startswith("checkpoint-")}
+    assert {Path(name).suffix for name in final} <= PUBLISHABLE_SUFFIXES, sorted(final)
+    arguments = json.loads((out / "training_args.json").read_text())
+    assert (arguments["learning_rate"], arguments["max_steps"], arguments["hub_token"]) == (3e-4, 4, "<HUB_TOKEN>")
+    assert hub.uploads[-1]["files"]["training_args.json"] == (out / "training_args.json").read_bytes()
+    assert not any(b"secret-token" in content for upload in hub.uploads for content in upload["files"].values())
+
+
+@pytest.mark.parametrize("strategy", ["checkpoint", "all_checkpoints"])
+def test_pushing_checkpoints_with_their_pickled_states_is_refused(work, tmp_path, monkeypatch, capsys, strategy):
+    monkeypatch.setattr("mlctl.training.run.load_tokenizer", lambda *a: pytest.fail("work started"))
+    status, error = run_cli(monkeypatch, capsys, cli_args(work, tmp_path / "out", "--push_to_hub", "--hub_model_id",
+                                                          "someone/tiny", "--hub_strategy", strategy))
+    assert (status, error) == (2, f"train_mlctl: error: --hub_strategy {strategy} uploads the checkpoints with their "
+                                  "optimizer, scheduler and RNG states (pickles): use every_save or end")
+
+
+# ------------------------------------------------------------------- 11. data_prep's temporary files after a kill
+
+
+def word_list_prep_args(out_dir):
+    return ["--pair", "en", "de", str(train_fixtures.SAMPLE_DIR / "en-de.en"), str(train_fixtures.SAMPLE_DIR / "en-de.de"),
+            "--aligner", "word-list", "--word-list-dir", str(SAMPLE_WORDS), "--out-dir", str(out_dir)]
+
+
+def test_a_killed_data_prep_leaves_nothing_beside_the_out_dir_and_the_next_run_cleans_up(tmp_path):
+    """A SIGKILL runs no `finally`: the killed process (os._exit, as a kill) dies while writing its WPS files."""
+    out = tmp_path / "wps"
+    kill_while_writing = f"""
+import os, sys
+sys.path.insert(0, {str(train_fixtures.REPO_ROOT)!r})
+import data_prep.pipeline as pipeline
+def killed(pairs, builder, work_dir, **kwargs):
+    (work_dir / "train.arrow").write_bytes(b"half written")
+    os._exit(9)
+pipeline._write_wps_files = killed
+from data_prep.__main__ import main
+main({word_list_prep_args(out)!r})
+"""
+    killed = subprocess.run([sys.executable, "-c", kill_while_writing], capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    assert [path.name for path in tmp_path.iterdir()] == ["wps"]  # nothing beside the out-dir
+    assert data_prep_main(word_list_prep_args(out)) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["data_prep_report.json", "dataset_dict.json", "train",
+                                                           "validation"]
+
+
+def test_an_out_dir_in_a_read_only_parent_works(tmp_path, monkeypatch):
+    """data_prep writes only inside its out-dir: a parent where nothing can be created does not matter."""
+    parent = tmp_path / "read-only"
+    out = parent / "wps"
+    out.mkdir(parents=True)
+    real_mkdir = os.mkdir
+
+    def refuse_in_parent(path, *args, **kwargs):
+        if Path(path).parent == parent and Path(path) != out:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", refuse_in_parent)
+    assert data_prep_main(word_list_prep_args(out)) == 0
+    assert len(datasets.load_from_disk(str(out))["train"]) > 100
+
+
+# ------------------------------------------------------------------------- 12. reproducible test tokenizers
+
+
+def test_training_a_wordpiece_tokenizer_twice_gives_the_same_vocabulary(tmp_path):
+    """The flaky two-process test's cause: every tokenizer the fixtures trained had another vocabulary (the
+    `tokenizers` trainer broke frequency ties by hash order), so token ids, MLM masks and its setup check changed
+    from run to run. Lower-cased (data_prep's fixtures) and cased (train_fixtures), several sizes."""
+    texts = [text for line in train_fixtures.sample_lines("en", "fr") for text in line]
+    for vocab_size, lowercase in ((300, False), (700, True)):
+        vocabularies = {vocabulary_sha256(train_wordpiece_tokenizer(texts, vocab_size, lowercase=lowercase))
+                        for _ in range(3)}
+        assert len(vocabularies) == 1, (vocab_size, lowercase)
+    first = train_fixtures.build_tokenizer(tmp_path / "first")
+    assert first.get_vocab() == train_fixtures.build_tokenizer(tmp_path / "second").get_vocab()
+
+
+
+# ------------------------------------------------------------------------------------------------ minor items
+
+
+def test_a_bad_label_in_a_label_file_is_reported_against_that_file_and_line(tmp_path):
+    (tmp_path / "data" / "xnli").mkdir(parents=True)
+    data_file = write_lines(tmp_path / "data" / "xnli" / "test-de.tsv",
+                            ["Ein Hund rennt.\tEin Tier rennt.", "Es regnet.\tDie Sonne scheint.", "Ja.\tNein."])
+    (tmp_path / "labels" / "xnli").mkdir(parents=True)
+    label_file = write_lines(tmp_path / "labels" / "xnli" / "test-de.tsv", ["entailment", "", "contradiction", "maybe"])
+    reader = XtremeData(tmp_path / "data", tmp_path / "labels", use_hub=False)
+    with pytest.raises(XtremeDataError) as raised:
+        reader.sentence_pairs("xnli", "test", "de")
+    assert str(raised.value) == (f"{label_file}:4: label 'maybe' is not one of contradiction, entailment, neutral "
+                                 f"(labels of {data_file})")
+
+
+def test_test_tags_outside_the_tag_set_are_counted_in_a_warning(tmp_path, caplog):
+    (tmp_path / "data" / "udpos").mkdir(parents=True)
+    conllu = tmp_path / "data" / "udpos" / "de_x-ud-test.conllu"
+    conllu.write_text("1\tHunde\t_\tNOUN\t_\t_\t0\troot\t_\t_\n2\trennen\t_\tVERBAL\t_\t_\t1\tx\t_\t_\n\n"
+                      "1\tJa\t_\tINTJ\t_\t_\t0\troot\t_\t_\n2\t!\t_\tPUNKT\t_\t_\t1\tpunct\t_\t_\n\n")
+    (tmp_path / "data" / "panx").mkdir(parents=True)
+    write_lines(tmp_path / "data" / "panx" / "test-de.tsv", ["Anna", "lacht", ""])
+    (tmp_path / "labels" / "panx").mkdir(parents=True)
+    labels = write_lines(tmp_path / "labels" / "panx" / "test-de.tsv", ["B-PERSON", "O", ""])
+    reader = XtremeData(tmp_path / "data", tmp_path / "labels", use_hub=False)
+    with caplog.at_level(logging.WARNING):
+        assert reader.tagged_sentences("udpos", "test", "de").tags == [["NOUN", "VERBAL"], ["INTJ", "PUNKT"]]
+        assert reader.tagged_sentences("panx", "test", "de").tags == [["B-PERSON", "O"]]
+    assert (f"{conllu}: 2 of 4 test tags are not in the udpos tag set (PUNKT 1, VERBAL 1); a model cannot predict "
+            "them, so they are scored as wrong") in caplog.text
+    assert (f"{labels}: 1 of 2 test tags are not in the panx tag set (B-PERSON 1); a model cannot predict them, "
+            "so they are scored as wrong") in caplog.text
+
+
+@pytest.mark.parametrize("lines", [[], ["", "  "]])
+def test_an_empty_corpus_is_one_line_error(tmp_path, capsys, lines):
+    en, de = write_lines(tmp_path / "c.en", lines), write_lines(tmp_path / "c.de", lines)
+    status = data_prep_main(["--pair", "en", "de", en, de, "--aligner", "word-list", "--word-list-dir",
+                             str(SAMPLE_WORDS), "--out-dir", str(tmp_path / "wps"), "--no-progress"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    problem = "both files are empty" if not lines else "all 2 lines are empty on one side or both"
+    assert (status, error) == (2, f"error: {en}, {de}: no sentence pair to read ({problem})")
+    assert not (tmp_path / "wps" / "dataset_dict.json").exists()

@@ -13,6 +13,10 @@ import random
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from data_prep.tokenizer import train_wordpiece_tokenizer  # noqa: E402
+
 ENGLISH_WORDS = ("the cat dog bird house tree river sees eats likes finds red big small old new green "
                  "happy quick slow man woman child city car book water").split()
 # A made-up "German" with one word per English word, so translations share no sub-tokens.
@@ -37,32 +41,14 @@ def translate(sentence: str) -> str:
     return " ".join(TRANSLATE[word] for word in sentence.split())
 
 
-def build_wordpiece_tokenizer(texts: list[str], vocab_size: int = 400):
-    """A cased BERT WordPiece tokenizer trained on ``texts`` with the ``tokenizers`` library, wrapped fast."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertTokenizerFast
-
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=False)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
-    )
-    tokenizer.decoder = decoders.WordPiece()
-    return BertTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                             sep_token="[SEP]", mask_token="[MASK]", do_lower_case=False)
-
-
 def write_tiny_bert(output_dir: Path, texts: list[str], hidden_size: int = 32, num_layers: int = 2,
                     vocab_size: int = 400, seed: int = 0) -> Path:
-    """Save a randomly initialised ``BertModel`` and a tokenizer trained on ``texts`` to ``output_dir``."""
+    """Save a randomly initialised ``BertModel`` and a cased WordPiece tokenizer trained on ``texts`` (the same
+    vocabulary every time) to ``output_dir``."""
     import torch
     from transformers import BertConfig, BertModel
 
-    tokenizer = build_wordpiece_tokenizer(texts, vocab_size)
+    tokenizer = train_wordpiece_tokenizer(texts, vocab_size)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=num_layers,
                         num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=512)
     torch.manual_seed(seed)

@@ -4,7 +4,9 @@ XTREME's ``download_data.sh``, then the Hugging Face Hub when online."""
 from __future__ import annotations
 
 import csv
+import logging
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from mlctl.evaluation.tasks import TATOEBA_LANG3
 from mlctl.evaluation.tasks import UDPOS_HUB_NAMES
 from mlctl.evaluation.tasks import MissingDataError
 from mlctl.evaluation.tasks import XtremeDataError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -253,13 +257,12 @@ class XtremeData:
         _require_examples(rows, path)
         if rows and len(rows[0]) == 2:
             rows = self._attach_test_labels(task, lang, path, rows)
-        label_set = CLASSIFICATION_LABELS[task]
         for line_number, row in enumerate(rows, start=1):
-            row[2] = row[2].strip()
-            if task == "xnli" and row[2] == "contradictory":
-                row[2] = "contradiction"  # XNLI's raw files spell it this way; XTREME renames it
-            if row[2] not in label_set:
-                raise XtremeDataError(f"{path}: example {line_number}: label {row[2]!r} is not one of {', '.join(label_set)}")
+            label = _classification_label(task, row[2])
+            if label is None:
+                raise XtremeDataError(f"{path}: example {line_number}: label {row[2].strip()!r} is not one of "
+                                      f"{', '.join(CLASSIFICATION_LABELS[task])}")
+            row[2] = label
         return SentencePairs([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], str(path))
 
     def _attach_test_labels(self, task: str, lang: str, path: Path, rows: list[list]) -> list[list]:
@@ -269,7 +272,14 @@ class XtremeData:
             where = label_path if label_path else "no --labels_dir"
             raise MissingDataError(f"{task}: {path} has no labels (XTREME strips test labels) and no label file "
                                    f"({where}); pass --labels_dir or --data_file {task}:test:{lang}=LABELLED_FILE")
-        labels = [line.strip() for line in read_lines(label_path) if line.strip()]
+        labels = []
+        for line_number, line in enumerate(read_lines(label_path), start=1):
+            if line.strip():
+                label = _classification_label(task, line)
+                if label is None:
+                    raise XtremeDataError(f"{label_path}:{line_number}: label {line.strip()!r} is not one of "
+                                          f"{', '.join(CLASSIFICATION_LABELS[task])} (labels of {path})")
+                labels.append(label)
         if len(labels) != len(rows):
             raise XtremeDataError(f"{label_path}: {len(labels)} labels for {len(rows)} examples in {path}")
         return [row + [label] for row, label in zip(rows, labels)]
@@ -297,8 +307,11 @@ class XtremeData:
         tokens, tags = [], []
         for path in found:  # a language may have several UD treebanks; XTREME concatenates them
             file_tokens, file_tags = read_conllu(path) if path.suffix == ".conllu" else read_tagging_tsv(path)
+            tag_source = path
             if file_tags is None:
-                file_tags = self._test_tags(task, lang, path, file_tokens)
+                file_tags, tag_source = self._test_tags(task, lang, path, file_tokens)
+            if split == "test":
+                _warn_about_unknown_test_tags(task, file_tags, tag_source)
             tokens += file_tokens
             tags += file_tags
         source = ", ".join(str(path) for path in found)
@@ -312,8 +325,8 @@ class XtremeData:
                                           f"not in the {task} tag set {', '.join(TAGGING_LABELS[task])}")
         return TaggedSentences(tokens, tags, source)
 
-    def _test_tags(self, task: str, lang: str, path: Path, tokens: list[list[str]]) -> list[list[str]]:
-        """Gold tags for an unlabelled XTREME test file, from ``--labels_dir/TASK/test-LANG.tsv``."""
+    def _test_tags(self, task: str, lang: str, path: Path, tokens: list[list[str]]) -> tuple[list[list[str]], Path]:
+        """Gold tags for an unlabelled XTREME test file, from ``--labels_dir/TASK/test-LANG.tsv``, and that file."""
         label_path = self.labels_dir / task / f"test-{lang}.tsv" if self.labels_dir else None
         if label_path is None or not label_path.is_file():
             where = label_path if label_path else "no --labels_dir"
@@ -323,7 +336,7 @@ class XtremeData:
         lengths = [len(s) for s in tokens]
         if [len(s) for s in tags] != lengths:
             raise XtremeDataError(f"{label_path}: sentence lengths do not match the words of {path}")
-        return tags
+        return tags, label_path
 
     @staticmethod
     def _hub_tags(datasets, task: str, split: str, lang: str) -> TaggedSentences:
@@ -378,3 +391,22 @@ def _require_examples(examples: list, source) -> None:
     """An empty data file is unusable data, not a score of 0: one line naming it."""
     if not examples:
         raise XtremeDataError(f"{source}: no examples (empty file)")
+
+
+def _classification_label(task: str, label: str) -> str | None:
+    """`label` as a name of the task's label set (XNLI's raw files spell "contradiction" "contradictory"; XTREME
+    renames it), or None when it is not one."""
+    label = label.strip()
+    if task == "xnli" and label == "contradictory":
+        label = "contradiction"
+    return label if label in CLASSIFICATION_LABELS[task] else None
+
+
+def _warn_about_unknown_test_tags(task: str, tags: list[list[str]], source: Path) -> None:
+    """Warns, with counts, about gold test tags outside the task's tag set (read from `source`): they are kept, so
+    that the test set stays whole, but no model can predict them, so each counts as an error in the score."""
+    unknown = Counter(tag for sentence in tags for tag in sentence if tag not in TAGGING_LABELS[task])
+    if unknown:
+        logger.warning("%s: %d of %d test tags are not in the %s tag set (%s); a model cannot predict them, so they "
+                       "are scored as wrong", source, sum(unknown.values()), sum(len(sentence) for sentence in tags),
+                       task, ", ".join(f"{tag} {count}" for tag, count in sorted(unknown.items())))

@@ -26,6 +26,7 @@ from mlctl.training.errors import TrainingSetupError
 from mlctl.training.guards import check_batching
 from mlctl.training.guards import resume_checkpoint
 from mlctl.training.trainer import MLCTLTrainer
+from mlctl.training.trainer import check_hub_strategy
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl import MLCTLForPreTraining
 
@@ -85,6 +86,10 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
         ensure_writable_directory(training_args.output_dir)
     except ValueError as error:
         raise TrainingSetupError(f"--output_dir {error}") from None
+    try:
+        check_hub_strategy(training_args)
+    except ValueError as error:
+        raise TrainingSetupError(str(error)) from None
     set_seed(training_args.seed)
     tokenizer = load_tokenizer(model_args)
     model = build_model(model_args, tokenizer)
@@ -122,7 +127,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
     if checkpoint is not None:
         logger.info("resuming from %s", checkpoint)
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model()
+    trainer.save_model(_internal_call=True)  # saved now; pushed once, at the end, with the evaluation in the card
     if progress is None:
         trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)

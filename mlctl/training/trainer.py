@@ -3,12 +3,19 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import Trainer
 from transformers import TrainerCallback
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer import TRAINING_ARGS_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.trainer_utils import HubStrategy
+from transformers.utils.hub import PushInProgress
+from transformers.utils.hub import hf_api
 
 from mlctl.evaluation.retrieval import retrieval_accuracy
 from mlctl.training.collator import MLM_INPUTS
@@ -26,6 +33,20 @@ logger = logging.getLogger(__name__)
 #: A pair counts as retrieved when its positive scores the maximum up to this cosine tolerance, so that the
 #: identical embeddings of the "sentence" ablation (every word sample of one sentence) count as ties, not misses.
 RETRIEVAL_TIE_TOLERANCE = 1e-4
+#: The files of a saved model that are published (final directory, Hub pushes): weights as safetensors, JSON (config,
+#: tokenizer, training arguments), the ML-CTL code, text (model card, vocabulary). No pickle.
+PUBLISHED_SUFFIXES = (".safetensors", ".json", ".py", ".md", ".txt")
+#: The training arguments of a saved model, as JSON (`TrainingArguments.to_json_string`, tokens masked) in place of
+#: the Trainer's pickled training_args.bin.
+TRAINING_ARGS_JSON = "training_args.json"
+
+
+def check_hub_strategy(args) -> None:
+    """Raises `ValueError` for a `--hub_strategy` that uploads whole checkpoints: their optimizer, scheduler and RNG
+    states are pickles."""
+    if args.push_to_hub and args.hub_strategy in (HubStrategy.CHECKPOINT, HubStrategy.ALL_CHECKPOINTS):
+        raise ValueError(f"--hub_strategy {args.hub_strategy.value} uploads the checkpoints with their optimizer, "
+                         "scheduler and RNG states (pickles): use every_save or end")
 
 
 def in_batch_retrieval_accuracy(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -85,6 +106,9 @@ class MLCTLTrainer(Trainer):
       TensorBoard / W&B through `report_to`.
     - Evaluation reports `eval_loss`, `eval_contrastive_loss`, `eval_mlm_loss` and the x→y / y→x retrieval accuracy
       over the whole validation set (`eval_x2y_accuracy`, `eval_y2x_accuracy`).
+    - A saved model (the final directory and each checkpoint) holds its training arguments as `training_args.json`
+      instead of the Trainer's pickled `training_args.bin`, so that the model directory and every Hub push
+      (`hub_strategy` `every_save` or `end`; the checkpoint strategies are refused) hold no pickle.
 
     `batch_sampler="no_duplicates"` draws training batches with [`NoDuplicatesBatchSampler`] (no two WPS of one
     sentence in a global batch); the default `"random"` is the Trainer's sampler.
@@ -97,6 +121,7 @@ class MLCTLTrainer(Trainer):
         if batch_sampler not in BATCH_SAMPLERS:
             raise ValueError(f"batch_sampler={batch_sampler!r}: choose one of {', '.join(BATCH_SAMPLERS)}")
         self.batch_sampler = batch_sampler
+        check_hub_strategy(self.args)
         if self.args.remove_unused_columns:
             logger.info("MLCTLTrainer: remove_unused_columns set to False: the collator reads the WPS columns")
             self.args.remove_unused_columns = False
@@ -217,3 +242,35 @@ class MLCTLTrainer(Trainer):
         if self.is_world_process_zero():
             write_model_card(self, Path(self.args.output_dir) / "README.md", **self.card_details)
 
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        """The Trainer's save (weights, config, ML-CTL code, tokenizer), with the training arguments as JSON instead
+        of the pickled training_args.bin (which resuming never reads)."""
+        super()._save(output_dir, state_dict)
+        if self.args.should_save:
+            output_dir = Path(output_dir if output_dir is not None else self.args.output_dir)
+            (output_dir / TRAINING_ARGS_JSON).write_text(self.args.to_json_string(), encoding="utf-8")
+            (output_dir / TRAINING_ARGS_NAME).unlink(missing_ok=True)
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        """`hub_strategy="every_save"`: uploads the model of each saved checkpoint. The Trainer's own version adds
+        the pickled training_args.bin to the upload and leaves out the ML-CTL code that config.json's `auto_map`
+        names; here the checkpoint's published files (`PUBLISHED_SUFFIXES`, trainer state excepted) are copied to
+        `output_dir` and that is uploaded in the background, as the Trainer does."""
+        if not self.is_world_process_zero() or self.args.hub_strategy != HubStrategy.EVERY_SAVE:
+            return
+        if not self.args.hub_always_push and self.push_in_progress is not None and not self.push_in_progress.is_done():
+            return
+        self.callback_handler.on_push_begin(self.args, self.state, self.control)
+        output_dir = Path(self.args.output_dir)
+        for path in Path(checkpoint_folder).iterdir():
+            if path.is_file() and path.name.endswith(PUBLISHED_SUFFIXES) and path.name != TRAINER_STATE_NAME:
+                shutil.copy(path, output_dir / path.name)
+        job = hf_api().upload_folder(
+            repo_id=self.hub_model_id, folder_path=str(output_dir), token=self.args.hub_token, run_as_future=True,
+            commit_message=f"Training in progress, step {self.state.global_step}", revision=self.args.hub_revision,
+            ignore_patterns=["_*", f"{PREFIX_CHECKPOINT_DIR}-*"],
+        )
+        if self.push_in_progress is None or self.push_in_progress.is_done():
+            self.push_in_progress = PushInProgress([job])
+        else:
+            self.push_in_progress.jobs.append(job)
