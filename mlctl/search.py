@@ -8,18 +8,21 @@ bitext mining (`mlctl-mine`) and the trainer's validation retrieval.
 
 Three back ends, chosen by ``method`` (`SEARCH_METHODS`):
 
-- ``exact`` on a GPU: :func:`blocked_knn`, a blocked matmul in float16: ``query_block x database_block`` score tiles, top-k kept per tile and merged, so the full similarity
-  matrix never exists; one pass gives both directions. The function is device-agnostic (tests run it on CPU tensors
+- ``exact`` on a GPU: :func:`blocked_knn`, a blocked matmul in float16: ``query_block x database_block`` score
+  tiles, top-k kept per tile and merged, so the full similarity matrix never exists; one pass gives both directions. The function is device-agnostic (tests run it on CPU tensors
   with the same blocking).
 - ``exact`` on the CPU: faiss ``IndexFlatIP``, filled and queried in row chunks.
-- ``approximate``: faiss ``IndexIVFFlat`` (inverted lists over a spherical k-means coarse quantizer; `nprobe` lists
-  searched per query); in both directions the two indexes share one quantizer trained on both sides. Its neighbours'
-  similarities are exact inner products (IVFFlat stores the vectors), so margin scores are exact for the neighbours
-  found. Chosen over HNSW for build time and memory at 400k x 768 on 2 cores (results/retrieval_bench.md).
+- ``approximate``: an inverted file (IVF) over faiss spherical k-means centroids, `nprobe` lists searched per query,
+  the candidates of faiss ``IndexIVFFlat`` (tested against it); :func:`ivf_search` scans each list with one matmul
+  against all the queries probing it, which on 2 cores is about 10x faster than faiss's per-query scan. Both
+  directions share one set of centroids trained on both sides. Similarities are exact inner products, so margin
+  scores are exact for the neighbours found. IVF was chosen over HNSW for build time and recall per second at
+  100k-400k x 768 on 2 cores (results/retrieval_bench.md).
 - ``auto``: exact on a GPU; on the CPU exact up to `AUTO_APPROXIMATE_PAIRS` query-database pairs, approximate above.
 
 Inputs are any 2-D array (float32 or float16, a ``numpy.memmap`` included: see :func:`float16_memmap`); rows are
-read in chunks, L2-normalized in float32 chunk by chunk, and never copied whole in float32 besides the index itself.
+read in chunks and L2-normalized in float32 chunk by chunk into the one copy the search works on (the faiss index, or
+the tensor of the matmul paths: float32 on the CPU, float16 on a GPU).
 Similarities come back float32, indices int64, best first.
 """
 from __future__ import annotations
@@ -42,8 +45,8 @@ PROGRESS_MIN_ROWS = 50_000
 #: `blocked_knn` tile: queries per block and database rows per block (a 8k x 64k float16 tile is 1 GiB).
 QUERY_BLOCK = 8192
 DATABASE_BLOCK = 65_536
-#: IVF inverted lists: about 4 sqrt(n) (a power of two, 64..16384), searched `IVF_NPROBE` per query; the coarse
-#: quantizer trains on `IVF_TRAIN_POINTS_PER_LIST` points per list for `IVF_TRAIN_ITERATIONS` k-means iterations.
+#: IVF inverted lists: about 4 sqrt(n) (a power of two, see `ivf_list_count`), searched `IVF_NPROBE` per query; the
+#: coarse quantizer trains on `IVF_TRAIN_POINTS_PER_LIST` points per list for `IVF_TRAIN_ITERATIONS` k-means iterations.
 IVF_NPROBE = 16
 IVF_TRAIN_POINTS_PER_LIST = 40
 IVF_TRAIN_ITERATIONS = 10
@@ -171,9 +174,9 @@ def ivf_list_count(n_database: int) -> int:
     return int(max(1, min(16384, nearest, trainable)))
 
 
-def train_coarse_quantizer(sides, n_lists: int, seed: int = 0, show_progress: bool = False):
-    """A faiss ``IndexFlatIP`` over ``n_lists`` spherical k-means centroids of a sample drawn evenly from ``sides``
-    (one or two embedding matrices): the coarse quantizer of the IVF indexes."""
+def coarse_centroids(sides, n_lists: int, seed: int = 0, show_progress: bool = False) -> np.ndarray:
+    """``n_lists`` unit centroids (faiss spherical k-means) of a sample drawn evenly from ``sides`` (one or two
+    embedding matrices): the coarse quantizer of the inverted file."""
     import faiss
 
     rng = np.random.default_rng(seed)
@@ -185,19 +188,48 @@ def train_coarse_quantizer(sides, n_lists: int, seed: int = 0, show_progress: bo
                               max_points_per_centroid=IVF_TRAIN_POINTS_PER_LIST)
         kmeans.train(sample)
         bar.update()
-    quantizer = faiss.IndexFlatIP(sample.shape[1])
-    quantizer.add(kmeans.centroids)
-    return quantizer
+    return kmeans.centroids
 
 
-def ivf_index(database, quantizer, nprobe: int = IVF_NPROBE, show_progress: bool = False):
-    """An ``IndexIVFFlat`` (inner product) over ``database`` with a trained coarse ``quantizer``."""
-    import faiss
+def nearest_lists(vectors: torch.Tensor, centroids: torch.Tensor, nprobe: int, block: int = QUERY_BLOCK):
+    """The ``nprobe`` most similar centroids of every row (best first), by blocked matmul: column 0 is the row's
+    own inverted list, all columns are the lists it probes as a query."""
+    return torch.cat([(vectors[start:start + block] @ centroids.T).float().topk(nprobe, dim=1).indices
+                      for start in range(0, len(vectors), block)])
 
-    index = faiss.IndexIVFFlat(quantizer, quantizer.d, quantizer.ntotal, faiss.METRIC_INNER_PRODUCT)
-    index.train(np.zeros((0, quantizer.d), dtype=np.float32))  # the quantizer is trained: this only marks it
-    index.nprobe = nprobe
-    return _fill_index(index, database, show_progress, "adding to IVF index")
+
+@torch.no_grad()
+def ivf_search(queries: torch.Tensor, database: torch.Tensor, database_lists: torch.Tensor,
+               query_probes: torch.Tensor, n_lists: int, k: int, show_progress: bool = False,
+               description: str = "search (IVF)"):
+    """k-NN of normalized ``queries`` among the ``database`` rows in the inverted lists each query probes.
+
+    The candidates are those of faiss ``IndexIVFFlat`` with the same centroids and ``nprobe``
+    (``database_lists[j]`` = the nearest centroid of row j, ``query_probes[i]`` = the ``nprobe`` nearest centroids
+    of query i), but each list is scanned with one matmul against all the queries probing it (BLAS / tensor cores
+    instead of one distance loop per query). Similarities are exact inner products. Returns numpy
+    ``(similarities, indices)``; a query with fewer than ``k`` candidates gets ``-inf`` / ``-1`` fillers.
+    """
+    n_queries, nprobe = query_probes.shape
+    device = queries.device
+    db_order = torch.argsort(database_lists)
+    db_bounds = torch.cumsum(torch.bincount(database_lists, minlength=n_lists), 0).tolist()
+    probe_order = torch.argsort(query_probes.reshape(-1))
+    probe_bounds = torch.cumsum(torch.bincount(query_probes.reshape(-1), minlength=n_lists), 0).tolist()
+    cand_sims = torch.full((n_queries * nprobe, k), -math.inf, device=device)
+    cand_ids = torch.full((n_queries * nprobe, k), -1, dtype=torch.long, device=device)
+    for index in tqdm(range(n_lists), desc=description, unit="list", leave=False, disable=not show_progress):
+        rows = db_order[(db_bounds[index - 1] if index else 0):db_bounds[index]]
+        probes = probe_order[(probe_bounds[index - 1] if index else 0):probe_bounds[index]]
+        if len(rows) == 0 or len(probes) == 0:
+            continue
+        list_vectors = database[rows].T
+        for start in range(0, len(probes), DATABASE_BLOCK):
+            chunk = probes[start:start + DATABASE_BLOCK]  # positions in the (query, probe) grid
+            sims, ids = (queries[chunk // nprobe] @ list_vectors).float().topk(min(k, len(rows)), dim=1)
+            cand_sims[chunk, :sims.shape[1]], cand_ids[chunk, :sims.shape[1]] = sims, rows[ids]
+    sims, best = cand_sims.view(n_queries, nprobe * k).topk(k, dim=1)
+    return sims.cpu().numpy(), cand_ids.view(n_queries, nprobe * k).gather(1, best).cpu().numpy()
 
 
 def knn_both_directions(x, y, k: int, *, method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE,
@@ -208,14 +240,17 @@ def knn_both_directions(x, y, k: int, *, method: str = "auto", device: str | Non
     chosen = resolve_method(method, len(x), len(y), device)
     progress = _progress(show_progress, len(x), len(y))
     if chosen == "exact" and torch.device(device).type != "cpu":
-        return blocked_knn(x, y, k, both_directions=True, device=device, dtype=_gpu_dtype(device),
+        return blocked_knn(x, y, k, both_directions=True, device=device, dtype=_tile_dtype(device),
                            show_progress=progress)
     if chosen == "exact":
         return _flat_knn(x, y, k, progress, "x -> y"), _flat_knn(y, x, k, progress, "y -> x")
-    quantizer = train_coarse_quantizer([x, y], ivf_list_count(max(len(x), len(y))), show_progress=progress)
-    forward = _search_index(ivf_index(y, quantizer, nprobe, progress), x, min(k, len(y)), progress, "x -> y (IVF)")
-    backward = _search_index(ivf_index(x, quantizer, nprobe, progress), y, min(k, len(x)), progress, "y -> x (IVF)")
-    return forward, backward
+    centroids = coarse_centroids([x, y], ivf_list_count(max(len(x), len(y))), show_progress=progress)
+    n_lists, dtype = len(centroids), _tile_dtype(device)
+    xt, yt = _to_device(x, device, dtype, progress, "x to device"), _to_device(y, device, dtype, progress, "y to device")
+    centroids = torch.from_numpy(centroids).to(device=device, dtype=dtype)
+    x_probes, y_probes = nearest_lists(xt, centroids, nprobe), nearest_lists(yt, centroids, nprobe)
+    return (ivf_search(xt, yt, y_probes[:, 0], x_probes, n_lists, min(k, len(y)), progress, "x -> y (IVF)"),
+            ivf_search(yt, xt, x_probes[:, 0], y_probes, n_lists, min(k, len(x)), progress, "y -> x (IVF)"))
 
 
 def knn(queries, database, k: int, *, method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE,
@@ -225,12 +260,16 @@ def knn(queries, database, k: int, *, method: str = "auto", device: str | None =
     chosen = resolve_method(method, len(queries), len(database), device)
     progress = _progress(show_progress, len(queries), len(database))
     if chosen == "exact" and torch.device(device).type != "cpu":
-        return blocked_knn(queries, database, k, device=device, dtype=_gpu_dtype(device), show_progress=progress)
+        return blocked_knn(queries, database, k, device=device, dtype=_tile_dtype(device), show_progress=progress)
     if chosen == "exact":
         return _flat_knn(queries, database, k, progress, "search")
-    quantizer = train_coarse_quantizer([database], ivf_list_count(len(database)), show_progress=progress)
-    index = ivf_index(database, quantizer, nprobe, progress)
-    return _search_index(index, queries, min(k, len(database)), progress, "search (IVF)")
+    centroids = coarse_centroids([database], ivf_list_count(len(database)), show_progress=progress)
+    dtype = _tile_dtype(device)
+    xt = _to_device(queries, device, dtype, progress, "queries to device")
+    yt = _to_device(database, device, dtype, progress, "database to device")
+    centroids = torch.from_numpy(centroids).to(device=device, dtype=dtype)
+    return ivf_search(xt, yt, nearest_lists(yt, centroids, 1)[:, 0], nearest_lists(xt, centroids, nprobe),
+                      len(centroids), min(k, len(database)), progress)
 
 
 def _flat_knn(queries, database, k: int, show_progress: bool, description: str):
@@ -240,6 +279,6 @@ def _flat_knn(queries, database, k: int, show_progress: bool, description: str):
     return _search_index(index, queries, min(k, len(database)), show_progress, description)
 
 
-def _gpu_dtype(device) -> torch.dtype:
-    """The tile precision off the CPU: float16 on CUDA (tensor cores), float32 elsewhere."""
+def _tile_dtype(device) -> torch.dtype:
+    """The matmul precision: float16 on CUDA (tensor cores), float32 elsewhere."""
     return torch.float16 if torch.device(device).type == "cuda" else torch.float32
