@@ -160,5 +160,30 @@ def encode_words(model, tokenizer, sentences: Sequence[str], spans: Sequence[tup
     return embeddings if embeddings is not None else np.zeros((0, model.config.hidden_size), dtype=np.float32)
 
 
-__all__ = ["SENTENCE_POOLINGS", "WORD_POOLINGS", "default_max_length", "encode_sentences", "encode_words",
-           "load_encoder"]
+@torch.no_grad()
+def encode_subwords(model, tokenizer, sentences: Sequence[Sequence[str]], *, layer: int = -1, batch_size: int = 64,
+                    max_length: int | None = None, show_progress: bool | None = None,
+                    description: str = "encoding sub-words") -> list[tuple[np.ndarray, np.ndarray]]:
+    """The sub-word vectors of pre-split sentences (lists of words), as word aligners use them: for each sentence
+    ``(hidden_states[layer] of its sub-word tokens without the special tokens, float32 (tokens, hidden)`` and
+    ``the index of the word each token belongs to, int64 (tokens,))``. Words are tokenized one by one
+    (``is_split_into_words``, as SimAlign and awesome-align do); a word cut off by truncation to ``max_length`` has
+    no token."""
+    device = next(model.parameters()).device
+    max_length = max_length or default_max_length(model)
+    encoded: list = [None] * len(sentences)
+    lengths = [sum(len(word) for word in words) for words in sentences]
+    for indices in _batches(len(sentences), lengths, batch_size, show_progress, description):
+        batch = tokenizer([list(sentences[i]) for i in indices], is_split_into_words=True, padding=True,
+                          truncation=True, max_length=max_length, return_tensors="pt")
+        word_ids = [batch.word_ids(row) for row in range(len(indices))]
+        hidden = _hidden_layer(model(**batch.to(device), output_hidden_states=True, return_dict=True), layer)
+        hidden = hidden.float().cpu().numpy()
+        for row, index in enumerate(indices):
+            tokens = [position for position, word in enumerate(word_ids[row]) if word is not None]
+            encoded[index] = (hidden[row, tokens], np.asarray([word_ids[row][t] for t in tokens], dtype=np.int64))
+    return encoded
+
+
+__all__ = ["SENTENCE_POOLINGS", "WORD_POOLINGS", "default_max_length", "encode_sentences", "encode_subwords",
+           "encode_words", "load_encoder"]
