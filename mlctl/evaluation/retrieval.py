@@ -1,5 +1,6 @@
-"""Retrieval on sentence embeddings, as XTREME scores it: the retrieval layer, exact cosine k-nearest neighbours
-(faiss), retrieval accuracy (Tatoeba), and BUCC 2018 bitext mining with the ratio margin, its threshold and F1."""
+"""Retrieval on sentence embeddings, as XTREME scores it: the retrieval layer, cosine k-nearest neighbours (the
+engine in `mlctl.search`), retrieval accuracy (Tatoeba), and BUCC 2018 bitext mining with the ratio margin
+(`mlctl.mining`), its threshold and F1."""
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,8 @@ def cosine_knn(queries: np.ndarray, database: np.ndarray, k: int, method: str = 
 
 
 def retrieval_accuracy(queries: np.ndarray, candidates: np.ndarray, tie_tolerance: float = 0.0) -> tuple[float, np.ndarray]:
-    """The one retrieval score: the fraction of query rows i whose nearest candidate row by cosine (faiss, exact) is
-    row i, and the nearest candidate of every query.
+    """The one retrieval score: the fraction of query rows i whose nearest candidate row by cosine (`cosine_knn`:
+    exact below `mlctl.search.AUTO_APPROXIMATE_PAIRS`) is row i, and the nearest candidate of every query.
 
     XTREME's Tatoeba score is this with ``tie_tolerance=0`` (its ``argmax`` over cosine similarities). With
     ``tie_tolerance > 0`` a query also counts as retrieved when its own candidate scores within that cosine of the
