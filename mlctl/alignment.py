@@ -218,8 +218,10 @@ def run_alignment(args: argparse.Namespace) -> dict | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mlctl.encoding import add_encoder_arguments
+
     parser = argparse.ArgumentParser(prog="mlctl-align", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model_name_or_path", required=True, help="an ML-CTL checkpoint or a plain BERT / XLM-R")
+    add_encoder_arguments(parser, batch_size=32)
     parser.add_argument("--data_file", required=True, help="'source words ||| target words' lines")
     parser.add_argument("--output_file", required=True, help="0-based Pharaoh links, one line per input line")
     parser.add_argument("--gold_file", default=None, help="Pharaoh gold links (i-j sure, ipj possible) for AER")
@@ -227,11 +229,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=ALIGNMENT_METHODS, default="softmax",
                         help="sub-word link extraction (softmax: awesome-align; argmax, itermax: SimAlign)")
     parser.add_argument("--softmax_threshold", type=float, default=SOFTMAX_THRESHOLD)
-    parser.add_argument("--layer", type=int, default=None,
-                        help="hidden_states index (default 8 as SimAlign / awesome-align, or the last of a smaller model)")
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--max_length", type=int, default=None, help="tokens per sentence (default: the model's)")
-    parser.add_argument("--device", default=None, help="default: cuda when present, else cpu")
     return parser
 
 

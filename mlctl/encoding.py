@@ -185,5 +185,17 @@ def encode_subwords(model, tokenizer, sentences: Sequence[Sequence[str]], *, lay
     return encoded
 
 
-__all__ = ["SENTENCE_POOLINGS", "WORD_POOLINGS", "default_max_length", "encode_sentences", "encode_subwords",
-           "encode_words", "load_encoder"]
+def add_encoder_arguments(parser, batch_size: int = 64) -> None:
+    """The command-line flags of the tools that encode with a checkpoint (`mlctl-mine`, `mlctl-align`):
+    ``--model_name_or_path --layer --batch_size --max_length --device``."""
+    parser.add_argument("--model_name_or_path", required=True, help="an ML-CTL checkpoint or a plain BERT / XLM-R")
+    parser.add_argument("--layer", type=int, default=None,
+                        help="hidden_states index (default 8 as XTREME, SimAlign and awesome-align; the last layer "
+                             "of a smaller model)")
+    parser.add_argument("--batch_size", type=int, default=batch_size)
+    parser.add_argument("--max_length", type=int, default=None, help="tokens per sentence (default: the model's)")
+    parser.add_argument("--device", default=None, help="default: cuda when present, else cpu")
+
+
+__all__ = ["SENTENCE_POOLINGS", "WORD_POOLINGS", "add_encoder_arguments", "default_max_length", "encode_sentences",
+           "encode_subwords", "encode_words", "load_encoder"]

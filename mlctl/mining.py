@@ -155,8 +155,10 @@ def mine_files(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mlctl.encoding import add_encoder_arguments
+
     parser = argparse.ArgumentParser(prog="mlctl-mine", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model_name_or_path", required=True, help="an ML-CTL checkpoint or a plain BERT / XLM-R")
+    add_encoder_arguments(parser)
     parser.add_argument("--src_file", required=True, help="source sentences, one a line (UTF-8)")
     parser.add_argument("--tgt_file", required=True, help="target sentences, one a line (UTF-8)")
     parser.add_argument("--output_file", required=True, help="TSV: score, src line, tgt line, src, tgt")
@@ -166,13 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--search", choices=SEARCH_METHODS, default="auto",
                         help="nearest-neighbour search (mlctl.search); auto: exact on a GPU or for small sets")
     parser.add_argument("--nprobe", type=int, default=IVF_NPROBE, help="IVF lists searched per query (approximate)")
-    parser.add_argument("--layer", type=int, default=None,
-                        help="hidden_states index to pool (default 8 as XTREME, or the last layer of a smaller model)")
     parser.add_argument("--pooling", choices=("mean", "cls", "cce_sentence"), default="mean")
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--max_length", type=int, default=None, help="tokens per sentence (default: the model's)")
     parser.add_argument("--max_chars", type=int, default=MAX_SENTENCE_CHARS, help="longest line accepted")
-    parser.add_argument("--device", default=None, help="default: cuda when present, else cpu")
     parser.add_argument("--work_dir", default=None, help="where the float16 embeddings go (default: beside output)")
     return parser
 
