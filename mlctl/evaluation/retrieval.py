@@ -47,11 +47,12 @@ def retrieval_accuracy(queries: np.ndarray, candidates: np.ndarray, tie_toleranc
         raise ValueError(f"{len(queries)} queries but {len(candidates)} candidates: row i of each must be a pair")
     if len(queries) == 0:
         return 0.0, np.zeros(0, dtype=np.int64)
-    similarities, nearest = cosine_knn(queries, candidates, k=1)
+    _, nearest = cosine_knn(queries, candidates, k=1)
     hits = nearest[:, 0] == np.arange(len(queries))
-    if tie_tolerance > 0:
-        own = (normalized_rows(queries, slice(None)) * normalized_rows(candidates, slice(None))).sum(axis=1)
-        hits |= own >= similarities[:, 0] - tie_tolerance
+    if tie_tolerance > 0:  # both cosines in float32 (the GPU search ranks in float16)
+        queries, candidates = normalized_rows(queries, slice(None)), normalized_rows(candidates, slice(None))
+        own = (queries * candidates).sum(axis=1)
+        hits |= own >= (queries * candidates[nearest[:, 0]]).sum(axis=1) - tie_tolerance
     return float(hits.mean()), nearest[:, 0]
 
 
