@@ -10,8 +10,8 @@ Three back ends, chosen by ``method`` (`SEARCH_METHODS`):
 
 - ``exact`` on a GPU: :func:`blocked_knn`, a blocked matmul in float16: ``query_block x database_block`` score
   tiles, top-k kept per tile and merged, so the full similarity matrix never exists; one pass gives both directions.
-  Its similarities carry float16 rounding (about 5e-4 relative). The function is device-agnostic (tests run it on CPU tensors
-  with the same blocking).
+  Its similarities carry float16 rounding (about 5e-4 relative). The function is device-agnostic (tests run it on
+  CPU tensors with the same blocking).
 - ``exact`` on the CPU: faiss ``IndexFlatIP``, filled and queried in row chunks.
 - ``approximate``: an inverted file (IVF) over faiss spherical k-means centroids, `nprobe` lists searched per query,
   the candidates of faiss ``IndexIVFFlat`` (tested against it); :func:`ivf_search` scans each list with one matmul
