@@ -209,7 +209,7 @@ def ivf_search(queries: torch.Tensor, database: torch.Tensor, database_lists: to
     (``database_lists[j]`` = the nearest centroid of row j, ``query_probes[i]`` = the ``nprobe`` nearest centroids
     of query i), but each list is scanned with one matmul against all the queries probing it (BLAS / tensor cores
     instead of one distance loop per query). Similarities are exact inner products. Returns numpy
-    ``(similarities, indices)``; a query with fewer than ``k`` candidates gets ``-inf`` / ``-1`` fillers.
+    ``(similarities, indices)``; raises `ValueError` when a query's lists hold fewer than ``k`` rows.
     """
     n_queries, nprobe = query_probes.shape
     device = queries.device
@@ -230,7 +230,11 @@ def ivf_search(queries: torch.Tensor, database: torch.Tensor, database_lists: to
             sims, ids = (queries[chunk // nprobe] @ list_vectors).float().topk(min(k, len(rows)), dim=1)
             cand_sims[chunk, :sims.shape[1]], cand_ids[chunk, :sims.shape[1]] = sims, rows[ids]
     sims, best = cand_sims.view(n_queries, nprobe * k).topk(k, dim=1)
-    return sims.cpu().numpy(), cand_ids.view(n_queries, nprobe * k).gather(1, best).cpu().numpy()
+    ids = cand_ids.view(n_queries, nprobe * k).gather(1, best)
+    if (ids < 0).any():
+        raise ValueError(f"{int((ids < 0).any(dim=1).sum())} queries have fewer than {k} candidates in their "
+                         f"{nprobe} nearest lists; search with a larger nprobe or exactly")
+    return sims.cpu().numpy(), ids.cpu().numpy()
 
 
 def knn_both_directions(x, y, k: int, *, method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE,

@@ -120,3 +120,12 @@ def test_cosine_knn_goes_through_the_engine(monkeypatch):
     monkeypatch.setattr("mlctl.evaluation.retrieval.knn", lambda *a, **kw: calls.append(kw) or ("s", "i"))
     assert cosine_knn(np.zeros((2, 3)), np.zeros((2, 3)), 1, method="approximate") == ("s", "i")
     assert calls == [{"method": "approximate"}]
+
+
+def test_ivf_scan_refuses_queries_with_too_few_candidates():
+    rng = np.random.default_rng(5)
+    x, y = torch.from_numpy(unit(rng.standard_normal((20, 4)))), torch.from_numpy(unit(rng.standard_normal((20, 4))))
+    centroids = torch.from_numpy(unit(rng.standard_normal((10, 4))))
+    with pytest.raises(ValueError, match="fewer than 8 candidates in their 1 nearest lists"):
+        search.ivf_search(x, y, search.nearest_lists(y, centroids, 1)[:, 0], search.nearest_lists(x, centroids, 1),
+                          10, 8)
