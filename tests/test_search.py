@@ -129,3 +129,16 @@ def test_ivf_scan_refuses_queries_with_too_few_candidates():
     with pytest.raises(ValueError, match="fewer than 8 candidates in their 1 nearest lists"):
         search.ivf_search(x, y, search.nearest_lists(y, centroids, 1)[:, 0], search.nearest_lists(x, centroids, 1),
                           10, 8)
+
+
+def test_tie_tolerance_compares_float32_cosines_not_the_search_precision(monkeypatch):
+    from mlctl.evaluation.retrieval import retrieval_accuracy
+
+    queries = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    candidates = unit(np.array([[1.0, 0.04], [1.0, 0.0]], dtype=np.float32))
+    # query 0: own candidate at cosine 0.9992, candidate 1 at cosine 1.0 (8e-4 better: a miss, not a tie); a float16
+    # search (the GPU path) may report that nearest similarity rounded down to 0.999
+    monkeypatch.setattr("mlctl.evaluation.retrieval.knn", lambda q, d, k, method: (
+        np.array([[0.999], [0.0]], dtype=np.float32), np.array([[1], [1]])))
+    accuracy, _ = retrieval_accuracy(queries, candidates, tie_tolerance=1e-4)
+    assert accuracy == 0.5  # query 1 retrieves its own candidate
