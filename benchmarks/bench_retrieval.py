@@ -164,8 +164,8 @@ def main(argv=None) -> int:
     for n in (int(size) for size in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(dir=args.work_dir) as directory:
             gold = write_synthetic(Path(directory), n, args.dim, args.planted, args.seed)
-            methods = ["approximate"] + (["hnsw"] if n <= args.hnsw_max else []) + (["exact"] if n <= args.full_exact_max
-                                                                               else [])
+            methods = (["approximate"] + (["hnsw"] if n <= args.hnsw_max else [])
+                       + (["exact"] if n <= args.full_exact_max else []))
             outcomes = {method: in_child(_mine, directory, method) for method in methods}
             thresholds = {method: best_threshold(pairs, gold) for method, (_, _, pairs) in outcomes.items()}
             if "exact" in outcomes:

@@ -251,7 +251,8 @@ def knn_both_directions(x, y, k: int, *, method: str = "auto", device: str | Non
         return _flat_knn(x, y, k, progress, "x -> y"), _flat_knn(y, x, k, progress, "y -> x")
     centroids = coarse_centroids([x, y], ivf_list_count(max(len(x), len(y))), show_progress=progress)
     n_lists, dtype = len(centroids), _tile_dtype(device)
-    xt, yt = _to_device(x, device, dtype, progress, "x to device"), _to_device(y, device, dtype, progress, "y to device")
+    xt = _to_device(x, device, dtype, progress, "x to device")
+    yt = _to_device(y, device, dtype, progress, "y to device")
     centroids = torch.from_numpy(centroids).to(device=device, dtype=dtype)
     x_probes, y_probes = nearest_lists(xt, centroids, nprobe), nearest_lists(yt, centroids, nprobe)
     return (ivf_search(xt, yt, y_probes[:, 0], x_probes, n_lists, min(k, len(y)), progress, "x -> y (IVF)"),

@@ -28,7 +28,8 @@ def resolve_layer(num_hidden_states: int, requested: int | None) -> int:
     return requested % num_hidden_states
 
 
-def cosine_knn(queries: np.ndarray, database: np.ndarray, k: int, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+def cosine_knn(queries: np.ndarray, database: np.ndarray, k: int,
+               method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` most cosine-similar database rows of every query row: ``(similarities, indices)`` through the
     retrieval engine (`mlctl.search.knn`: exact on a GPU or with faiss, approximate for large sets on the CPU)."""
     return knn(queries, database, k, method=method)
