@@ -18,6 +18,8 @@ setup(
         "mlctl-train = train_mlctl:cli",
         "mlctl-xtreme = run_xtreme_tasks:cli",
         "mlctl-demo = mlctl.demo:main",
+        "mlctl-mine = mlctl.mining:cli",
+        "mlctl-align = mlctl.alignment:cli",
     ]},
     install_requires=[
         "torch>=2.1",

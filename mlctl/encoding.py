@@ -160,5 +160,42 @@ def encode_words(model, tokenizer, sentences: Sequence[str], spans: Sequence[tup
     return embeddings if embeddings is not None else np.zeros((0, model.config.hidden_size), dtype=np.float32)
 
 
-__all__ = ["SENTENCE_POOLINGS", "WORD_POOLINGS", "default_max_length", "encode_sentences", "encode_words",
-           "load_encoder"]
+@torch.no_grad()
+def encode_subwords(model, tokenizer, sentences: Sequence[Sequence[str]], *, layer: int = -1, batch_size: int = 64,
+                    max_length: int | None = None, show_progress: bool | None = None,
+                    description: str = "encoding sub-words") -> list[tuple[np.ndarray, np.ndarray]]:
+    """The sub-word vectors of pre-split sentences (lists of words), as word aligners use them: for each sentence
+    ``(hidden_states[layer] of its sub-word tokens without the special tokens, float32 (tokens, hidden)`` and
+    ``the index of the word each token belongs to, int64 (tokens,))``. Words are tokenized one by one
+    (``is_split_into_words``, as SimAlign and awesome-align do); a word cut off by truncation to ``max_length`` has
+    no token."""
+    device = next(model.parameters()).device
+    max_length = max_length or default_max_length(model)
+    encoded: list = [None] * len(sentences)
+    lengths = [sum(len(word) for word in words) for words in sentences]
+    for indices in _batches(len(sentences), lengths, batch_size, show_progress, description):
+        batch = tokenizer([list(sentences[i]) for i in indices], is_split_into_words=True, padding=True,
+                          truncation=True, max_length=max_length, return_tensors="pt")
+        word_ids = [batch.word_ids(row) for row in range(len(indices))]
+        hidden = _hidden_layer(model(**batch.to(device), output_hidden_states=True, return_dict=True), layer)
+        hidden = hidden.float().cpu().numpy()
+        for row, index in enumerate(indices):
+            tokens = [position for position, word in enumerate(word_ids[row]) if word is not None]
+            encoded[index] = (hidden[row, tokens], np.asarray([word_ids[row][t] for t in tokens], dtype=np.int64))
+    return encoded
+
+
+def add_encoder_arguments(parser, batch_size: int = 64) -> None:
+    """The command-line flags of the tools that encode with a checkpoint (`mlctl-mine`, `mlctl-align`):
+    ``--model_name_or_path --layer --batch_size --max_length --device``."""
+    parser.add_argument("--model_name_or_path", required=True, help="an ML-CTL checkpoint or a plain BERT / XLM-R")
+    parser.add_argument("--layer", type=int, default=None,
+                        help="hidden_states index (default 8 as XTREME, SimAlign and awesome-align; the last layer "
+                             "of a smaller model)")
+    parser.add_argument("--batch_size", type=int, default=batch_size)
+    parser.add_argument("--max_length", type=int, default=None, help="tokens per sentence (default: the model's)")
+    parser.add_argument("--device", default=None, help="default: cuda when present, else cpu")
+
+
+__all__ = ["SENTENCE_POOLINGS", "WORD_POOLINGS", "add_encoder_arguments", "default_max_length", "encode_sentences",
+           "encode_subwords", "encode_words", "load_encoder"]

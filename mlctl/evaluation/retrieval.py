@@ -1,5 +1,6 @@
-"""Retrieval on sentence embeddings, as XTREME scores it: the retrieval layer, exact cosine k-nearest neighbours
-(faiss), retrieval accuracy (Tatoeba), and BUCC 2018 bitext mining with the ratio margin, its threshold and F1."""
+"""Retrieval on sentence embeddings, as XTREME scores it: the retrieval layer, cosine k-nearest neighbours (the
+engine in `mlctl.search`), retrieval accuracy (Tatoeba), and BUCC 2018 bitext mining with the ratio margin
+(`mlctl.mining`), its threshold and F1."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +9,8 @@ import math
 import numpy as np
 
 from mlctl.evaluation.readers import BuccCorpus
+from mlctl.mining import mine_embeddings
+from mlctl.search import knn, normalized_rows
 
 logger = logging.getLogger(__name__)
 
@@ -25,28 +28,16 @@ def resolve_layer(num_hidden_states: int, requested: int | None) -> int:
     return requested % num_hidden_states
 
 
-def _normalized(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (a float32 copy; faiss needs contiguous float32)."""
-    import faiss
-
-    matrix = np.ascontiguousarray(matrix, dtype=np.float32).copy()
-    faiss.normalize_L2(matrix)
-    return matrix
-
-
-def cosine_knn(queries: np.ndarray, database: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` most cosine-similar database rows of every query row: ``(similarities, indices)`` via faiss."""
-    import faiss
-
-    database = _normalized(database)
-    index = faiss.IndexFlatIP(database.shape[1])
-    index.add(database)
-    return index.search(_normalized(queries), min(k, database.shape[0]))
+def cosine_knn(queries: np.ndarray, database: np.ndarray, k: int,
+               method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most cosine-similar database rows of every query row: ``(similarities, indices)`` through the
+    retrieval engine (`mlctl.search.knn`: exact on a GPU or with faiss, approximate for large sets on the CPU)."""
+    return knn(queries, database, k, method=method)
 
 
 def retrieval_accuracy(queries: np.ndarray, candidates: np.ndarray, tie_tolerance: float = 0.0) -> tuple[float, np.ndarray]:
-    """The one retrieval score: the fraction of query rows i whose nearest candidate row by cosine (faiss, exact) is
-    row i, and the nearest candidate of every query.
+    """The one retrieval score: the fraction of query rows i whose nearest candidate row by cosine (`cosine_knn`:
+    exact below `mlctl.search.AUTO_APPROXIMATE_PAIRS`) is row i, and the nearest candidate of every query.
 
     XTREME's Tatoeba score is this with ``tie_tolerance=0`` (its ``argmax`` over cosine similarities). With
     ``tie_tolerance > 0`` a query also counts as retrieved when its own candidate scores within that cosine of the
@@ -57,45 +48,20 @@ def retrieval_accuracy(queries: np.ndarray, candidates: np.ndarray, tie_toleranc
         raise ValueError(f"{len(queries)} queries but {len(candidates)} candidates: row i of each must be a pair")
     if len(queries) == 0:
         return 0.0, np.zeros(0, dtype=np.int64)
-    similarities, nearest = cosine_knn(queries, candidates, k=1)
+    _, nearest = cosine_knn(queries, candidates, k=1)
     hits = nearest[:, 0] == np.arange(len(queries))
-    if tie_tolerance > 0:
-        own = (_normalized(queries) * _normalized(candidates)).sum(axis=1)
-        hits |= own >= similarities[:, 0] - tie_tolerance
+    if tie_tolerance > 0:  # both cosines in float32 (the GPU search ranks in float16)
+        queries, candidates = normalized_rows(queries, slice(None)), normalized_rows(candidates, slice(None))
+        own = (queries * candidates).sum(axis=1)
+        hits |= own >= (queries * candidates[nearest[:, 0]]).sum(axis=1) - tie_tolerance
     return float(hits.mean()), nearest[:, 0]
 
 
-def mine_candidates(src_embeddings: np.ndarray, trg_embeddings: np.ndarray, k: int = 4):
-    """Margin-based bitext mining as in XTREME / LASER: ratio margin, ``k`` neighbours, both directions.
-
-    score(x, y) = cos(x, y) / ((mean cos of x's k nearest y + mean cos of y's k nearest x) / 2).
-    Every source sentence proposes its best-scoring target among its k neighbours and every target its
-    best source; the proposals are taken greedily by descending score, each sentence used at most once
-    (LASER's ``--retrieval max``); as there, only positive scores are kept. Returns
-    ``(src_index, trg_index, score)`` arrays, best first.
-    """
-    fwd_sim, fwd_idx = cosine_knn(src_embeddings, trg_embeddings, k)
-    bwd_sim, bwd_idx = cosine_knn(trg_embeddings, src_embeddings, k)
-    fwd_mean, bwd_mean = fwd_sim.mean(axis=1), bwd_sim.mean(axis=1)
-    fwd_scores = fwd_sim / ((fwd_mean[:, None] + bwd_mean[fwd_idx]) / 2)
-    bwd_scores = bwd_sim / ((bwd_mean[:, None] + fwd_mean[bwd_idx]) / 2)
-    fwd_best = fwd_scores.argmax(axis=1)
-    bwd_best = bwd_scores.argmax(axis=1)
-    n_src, n_trg = len(src_embeddings), len(trg_embeddings)
-    src_index = np.concatenate([np.arange(n_src), bwd_idx[np.arange(n_trg), bwd_best]])
-    trg_index = np.concatenate([fwd_idx[np.arange(n_src), fwd_best], np.arange(n_trg)])
-    scores = np.concatenate([fwd_scores[np.arange(n_src), fwd_best], bwd_scores[np.arange(n_trg), bwd_best]])
-    order = np.argsort(-scores, kind="stable")
-    seen_src, seen_trg, kept = set(), set(), []
-    for position in order:
-        s, t = int(src_index[position]), int(trg_index[position])
-        if s not in seen_src and t not in seen_trg:
-            seen_src.add(s)
-            seen_trg.add(t)
-            if scores[position] > 0:
-                kept.append(position)
-    kept = np.asarray(kept, dtype=np.int64)
-    return src_index[kept], trg_index[kept], scores[kept]
+def mine_candidates(src_embeddings: np.ndarray, trg_embeddings: np.ndarray, k: int = 4, method: str = "auto"):
+    """Margin-based bitext mining as in XTREME / LASER (ratio margin, ``k`` neighbours, both directions, each
+    sentence used once, positive scores): `mlctl.mining.mine_embeddings`. Returns ``(src_index, trg_index, score)``
+    arrays, best first."""
+    return mine_embeddings(src_embeddings, trg_embeddings, k=k, method=method)
 
 
 def unique_sentence_ids(ids: list[str], sentences: list[str]) -> tuple[list[str], list[str | None], int]:

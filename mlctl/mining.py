@@ -1,0 +1,189 @@
+"""Bitext mining from two monolingual corpora with any encoder checkpoint: `mlctl-mine`.
+
+    mlctl-mine --model_name_or_path CKPT --src_file A.txt --tgt_file B.txt --output_file pairs.tsv [--threshold T]
+
+One sentence a line in each file. Every distinct sentence is embedded once (`mlctl.encoding.encode_sentences`, mean
+of ``hidden_states[layer]``, XTREME's retrieval embedding) into a float16 memory-mapped file, the ``k`` nearest
+neighbours are searched in both directions (`mlctl.search`), and candidate pairs are scored by a margin and kept as
+LASER's ``mine_bitexts.py --mode mine --retrieval max`` (and XTREME's ``utils_retrieve.mine_bitext``) keep them:
+every source proposes its best-scoring target among its neighbours and every target its best source, proposals are
+taken by descending score with each sentence used at most once, and those scoring above ``--threshold`` are written
+as ``score<TAB>src_line<TAB>tgt_line<TAB>src<TAB>tgt`` (1-based line numbers; the first line of a repeated
+sentence), best first.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mlctl.search import IVF_NPROBE, SEARCH_METHODS, float16_memmap, knn_both_directions, normalized_rows
+
+#: LASER's margin functions of a candidate's cosine ``a`` and the mean ``b`` of its two k-NN neighbourhoods.
+MARGINS = {
+    "ratio": lambda a, b: a / b,
+    "distance": lambda a, b: a - b,
+    "absolute": lambda a, b: a,
+}
+#: A line longer than this many characters is an error (a corpus without line breaks, not a sentence).
+MAX_SENTENCE_CHARS = 10_000
+#: Sentences encoded per chunk written to the float16 memory map.
+ENCODE_CHUNK = 8192
+
+
+class MiningInputError(ValueError):
+    """A corpus file cannot be mined; the message is one line naming the file and line."""
+
+
+def margin_scores(sims: np.ndarray, ids: np.ndarray, own_mean: np.ndarray, other_mean: np.ndarray,
+                  margin: str) -> np.ndarray:
+    """LASER's ``score_candidates``: ``margin(cos(x, y), (mean k-NN cos of x + mean k-NN cos of y) / 2)`` of every
+    query's candidates (``sims``/``ids``: its k nearest neighbours)."""
+    return MARGINS[margin](sims.astype(np.float64), (own_mean[:, None] + other_mean[ids]) / 2)
+
+
+def mine_embeddings(src, tgt, *, k: int = 4, margin: str = "ratio", threshold: float = 0.0, method: str = "auto",
+                    device: str | None = None, nprobe: int = IVF_NPROBE, show_progress: bool | None = None):
+    """Margin-based mining of ``src`` against ``tgt`` embeddings (LASER / XTREME, ``--retrieval max``).
+
+    Returns ``(src_index, tgt_index, score)`` arrays of the pairs kept (each row used at most once, score strictly
+    above ``threshold``), best first.
+    """
+    if margin not in MARGINS:
+        raise ValueError(f"margin {margin!r} is not valid; choose one of {', '.join(MARGINS)}")
+    if len(src) == 0 or len(tgt) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    (fwd_sims, fwd_ids), (bwd_sims, bwd_ids) = knn_both_directions(src, tgt, k, method=method, device=device,
+                                                                   nprobe=nprobe, show_progress=show_progress)
+    fwd_mean, bwd_mean = fwd_sims.mean(axis=1, dtype=np.float64), bwd_sims.mean(axis=1, dtype=np.float64)
+    fwd_scores = margin_scores(fwd_sims, fwd_ids, fwd_mean, bwd_mean, margin)
+    bwd_scores = margin_scores(bwd_sims, bwd_ids, bwd_mean, fwd_mean, margin)
+    fwd_best, bwd_best = fwd_scores.argmax(axis=1), bwd_scores.argmax(axis=1)
+    n_src, n_tgt = len(src), len(tgt)
+    src_index = np.concatenate([np.arange(n_src), bwd_ids[np.arange(n_tgt), bwd_best]])
+    tgt_index = np.concatenate([fwd_ids[np.arange(n_src), fwd_best], np.arange(n_tgt)])
+    scores = np.concatenate([fwd_scores[np.arange(n_src), fwd_best], bwd_scores[np.arange(n_tgt), bwd_best]])
+    src_used, tgt_used = np.zeros(n_src, dtype=bool), np.zeros(n_tgt, dtype=bool)
+    kept = []
+    for position in np.argsort(-scores, kind="stable"):
+        s, t = src_index[position], tgt_index[position]
+        if not (src_used[s] or tgt_used[t]):
+            src_used[s] = tgt_used[t] = True
+            if scores[position] > threshold:
+                kept.append(position)
+    kept = np.asarray(kept, dtype=np.int64)
+    return src_index[kept], tgt_index[kept], scores[kept]
+
+
+def read_sentences(path: str | Path, max_chars: int = MAX_SENTENCE_CHARS) -> tuple[list[str], list[int]]:
+    """Distinct sentences of a one-sentence-a-line UTF-8 file and the 1-based line of each one's first occurrence.
+
+    Raises `MiningInputError` (``FILE:LINE: problem``) on undecodable bytes, an empty line or a line longer than
+    ``max_chars``.
+    """
+    first_line: dict[str, int] = {}
+    try:
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as error:
+                    raise MiningInputError(f"{path}:{number}: bytes that are not UTF-8 at column {error.start + 1}"
+                                           ) from None
+                if not line.strip():
+                    raise MiningInputError(f"{path}:{number}: empty line (one sentence a line is expected)")
+                if len(line) > max_chars:
+                    raise MiningInputError(f"{path}:{number}: line of {len(line):,} characters (over {max_chars:,}; "
+                                           f"one sentence a line is expected)")
+                first_line.setdefault(line, number)
+    except OSError as error:
+        raise MiningInputError(f"{path}: cannot read: {error.strerror}") from None
+    if not first_line:
+        raise MiningInputError(f"{path}: no sentences")
+    return list(first_line), list(first_line.values())
+
+
+def encode_to_memmap(model, tokenizer, sentences: list[str], path: Path, *, layer: int, pooling: str,
+                     batch_size: int, max_length: int | None, description: str) -> np.memmap:
+    """Unit-normalized float16 embeddings of ``sentences`` written to ``path`` chunk by chunk (longest first, so
+    batches pad little); only one chunk is in memory in float32."""
+    from mlctl.encoding import encode_sentences
+
+    order = np.argsort([-len(s) for s in sentences], kind="stable")
+    store = None
+    for start in tqdm(range(0, len(order), ENCODE_CHUNK), desc=description, unit="chunk",
+                      disable=len(order) <= ENCODE_CHUNK):
+        rows = order[start:start + ENCODE_CHUNK]
+        vectors = encode_sentences(model, tokenizer, [sentences[i] for i in rows], pooling=pooling, layer=layer,
+                                   batch_size=batch_size, max_length=max_length, description=description)
+        if store is None:
+            store = float16_memmap(path, len(sentences), vectors.shape[1])
+        store[rows] = normalized_rows(vectors, slice(None))
+    store.flush()
+    return store
+
+
+def mine_files(args: argparse.Namespace) -> int:
+    """Run `mlctl-mine`; returns the number of pairs written."""
+    from mlctl.encoding import load_encoder
+    from mlctl.evaluation.retrieval import resolve_layer
+
+    src_sentences, src_lines = read_sentences(args.src_file, args.max_chars)
+    tgt_sentences, tgt_lines = read_sentences(args.tgt_file, args.max_chars)
+    model, tokenizer = load_encoder(args.model_name_or_path, args.device)
+    layer = resolve_layer(model.config.num_hidden_layers + 1, args.layer)
+    output = Path(args.output_file)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=args.work_dir or output.parent, prefix="mlctl-mine-") as work_dir:
+        encoded = [encode_to_memmap(model, tokenizer, sentences, Path(work_dir) / f"{side}.npy", layer=layer,
+                                    pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length,
+                                    description=f"encoding {name}")
+                   for side, sentences, name in (("src", src_sentences, args.src_file),
+                                                 ("tgt", tgt_sentences, args.tgt_file))]
+        src_index, tgt_index, scores = mine_embeddings(*encoded, k=args.k, margin=args.margin,
+                                                       threshold=args.threshold, method=args.search,
+                                                       device=args.device, nprobe=args.nprobe)
+        del encoded
+    with open(output, "w", encoding="utf-8") as handle:
+        for s, t, score in zip(src_index, tgt_index, scores):
+            handle.write(f"{score:.6f}\t{src_lines[s]}\t{tgt_lines[t]}\t{src_sentences[s]}\t{tgt_sentences[t]}\n")
+    return len(scores)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mlctl.encoding import add_encoder_arguments
+
+    parser = argparse.ArgumentParser(prog="mlctl-mine", description=__doc__.split("\n\n")[0])
+    add_encoder_arguments(parser)
+    parser.add_argument("--src_file", required=True, help="source sentences, one a line (UTF-8)")
+    parser.add_argument("--tgt_file", required=True, help="target sentences, one a line (UTF-8)")
+    parser.add_argument("--output_file", required=True, help="TSV: score, src line, tgt line, src, tgt")
+    parser.add_argument("--threshold", type=float, default=0.0, help="keep pairs scoring above this (LASER: 0)")
+    parser.add_argument("--k", type=int, default=4, help="neighbourhood size of the margin (LASER / XTREME: 4)")
+    parser.add_argument("--margin", choices=list(MARGINS), default="ratio", help="LASER's margin function")
+    parser.add_argument("--search", choices=SEARCH_METHODS, default="auto",
+                        help="nearest-neighbour search (mlctl.search); auto: exact on a GPU or for small sets")
+    parser.add_argument("--nprobe", type=int, default=IVF_NPROBE, help="IVF lists searched per query (approximate)")
+    parser.add_argument("--pooling", choices=("mean", "cls", "cce_sentence"), default="mean")
+    parser.add_argument("--max_chars", type=int, default=MAX_SENTENCE_CHARS, help="longest line accepted")
+    parser.add_argument("--work_dir", default=None, help="where the float16 embeddings go (default: beside output)")
+    return parser
+
+
+def cli(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        count = mine_files(args)
+    except (MiningInputError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{count} pairs written to {args.output_file}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
