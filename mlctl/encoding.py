@@ -89,6 +89,19 @@ def _ml_ctl_output(outputs, name: str, pooling: str) -> torch.Tensor:
     return value
 
 
+def _encode_in_batches(model, sentences: Sequence[str], encode_batch, batch_size: int, show_progress: bool | None,
+                       description: str) -> np.ndarray:
+    """Rows of `encode_batch(indices)` (one vector per index) for every sentence, batched longest first, in input
+    order as float32; an empty input gives a (0, hidden size) array."""
+    embeddings = np.zeros((0, model.config.hidden_size), dtype=np.float32)
+    for indices in _batches(len(sentences), [len(s) for s in sentences], batch_size, show_progress, description):
+        vectors = encode_batch(indices).float().cpu().numpy()
+        if len(embeddings) != len(sentences):
+            embeddings = np.zeros((len(sentences), vectors.shape[1]), dtype=np.float32)
+        embeddings[indices] = vectors
+    return embeddings
+
+
 @torch.no_grad()
 def encode_sentences(model, tokenizer, sentences: Sequence[str], *, pooling: str = "mean", layer: int = -1,
                      batch_size: int = 64, max_length: int | None = None, show_progress: bool | None = None,
@@ -99,22 +112,18 @@ def encode_sentences(model, tokenizer, sentences: Sequence[str], *, pooling: str
     _check_choice("pooling", pooling, SENTENCE_POOLINGS)
     device = next(model.parameters()).device
     max_length = max_length or default_max_length(model)
-    embeddings = None
-    for indices in _batches(len(sentences), [len(s) for s in sentences], batch_size, show_progress, description):
+
+    def encode_batch(indices: list[int]) -> torch.Tensor:
         batch = tokenizer([sentences[i] for i in indices], padding=True, truncation=True, max_length=max_length,
                           return_tensors="pt").to(device)
         outputs = model(**batch, output_hidden_states=True, return_dict=True)
         if pooling == "cce_sentence":
-            vectors = _ml_ctl_output(outputs, "sentence_embeddings", pooling)
-        elif pooling == "cls":
-            vectors = _hidden_layer(outputs, layer)[:, 0]
-        else:
-            vectors = _masked_mean(_hidden_layer(outputs, layer), batch["attention_mask"])
-        vectors = vectors.float().cpu().numpy()
-        if embeddings is None:
-            embeddings = np.zeros((len(sentences), vectors.shape[1]), dtype=np.float32)
-        embeddings[indices] = vectors
-    return embeddings if embeddings is not None else np.zeros((0, model.config.hidden_size), dtype=np.float32)
+            return _ml_ctl_output(outputs, "sentence_embeddings", pooling)
+        if pooling == "cls":
+            return _hidden_layer(outputs, layer)[:, 0]
+        return _masked_mean(_hidden_layer(outputs, layer), batch["attention_mask"])
+
+    return _encode_in_batches(model, sentences, encode_batch, batch_size, show_progress, description)
 
 
 @torch.no_grad()
@@ -131,8 +140,8 @@ def encode_words(model, tokenizer, sentences: Sequence[str], spans: Sequence[tup
         raise ValueError(f"{len(spans)} word spans for {len(sentences)} sentences")
     device = next(model.parameters()).device
     max_length = max_length or default_max_length(model)
-    embeddings = None
-    for indices in _batches(len(sentences), [len(s) for s in sentences], batch_size, show_progress, description):
+
+    def encode_batch(indices: list[int]) -> torch.Tensor:
         batch = tokenizer([sentences[i] for i in indices], padding=True, truncation=True, max_length=max_length,
                           return_tensors="pt", return_offsets_mapping=True)
         word_mask = torch.zeros_like(batch["input_ids"])
@@ -145,19 +154,14 @@ def encode_words(model, tokenizer, sentences: Sequence[str], spans: Sequence[tup
                                  f"of {sentences[index]!r} has no token ({span})")
             word_mask[row, span[0]:span[1]] = 1
         del batch["offset_mapping"]
-        batch = batch.to(device)
-        word_mask = word_mask.to(device)
+        batch, word_mask = batch.to(device), word_mask.to(device)
         if pooling == "mean":
             outputs = model(**batch, output_hidden_states=True, return_dict=True)
-            vectors = _masked_mean(_hidden_layer(outputs, layer), word_mask)
-        else:
-            outputs = model(**batch, word_mask=word_mask, return_dict=True)
-            vectors = _ml_ctl_output(outputs, "word_embeddings" if pooling == "cce_word" else "cce_embeddings", pooling)
-        vectors = vectors.float().cpu().numpy()
-        if embeddings is None:
-            embeddings = np.zeros((len(sentences), vectors.shape[1]), dtype=np.float32)
-        embeddings[indices] = vectors
-    return embeddings if embeddings is not None else np.zeros((0, model.config.hidden_size), dtype=np.float32)
+            return _masked_mean(_hidden_layer(outputs, layer), word_mask)
+        outputs = model(**batch, word_mask=word_mask, return_dict=True)
+        return _ml_ctl_output(outputs, "word_embeddings" if pooling == "cce_word" else "cce_embeddings", pooling)
+
+    return _encode_in_batches(model, sentences, encode_batch, batch_size, show_progress, description)
 
 
 @torch.no_grad()

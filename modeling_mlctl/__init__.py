@@ -21,12 +21,12 @@ from .losses import info_nce_loss
 from .losses import symmetric_contrastive_loss
 from .losses import with_sentence_term
 from .modeling_mlctl import MLCTLForPreTraining
-from .modeling_mlctl import MLCTLForPreTrainingOutput
 from .modeling_mlctl import MLCTLForSequenceClassification
 from .modeling_mlctl import MLCTLForTokenClassification
 from .modeling_mlctl import MLCTLModel
-from .modeling_mlctl import MLCTLModelOutput
 from .modeling_mlctl import MLCTLPreTrainedModel
+from .outputs_mlctl import MLCTLForPreTrainingOutput
+from .outputs_mlctl import MLCTLModelOutput
 from .pooling import avg_first_last_pool
 from .pooling import masked_mean
 

@@ -244,7 +244,7 @@ def test_save_load_round_trip_gives_identical_outputs(model, tmp_path):
     model.save_pretrained(tmp_path)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["config.json", "configuration_mlctl.py", "losses.py", "model.safetensors",
-                     "modeling_mlctl.py", "pooling.py"]
+                     "modeling_mlctl.py", "outputs_mlctl.py", "pooling.py"]
     auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
     assert set(auto_map) == {"AutoConfig", "AutoModel", "AutoModelForPreTraining",
                              "AutoModelForSequenceClassification", "AutoModelForTokenClassification"}

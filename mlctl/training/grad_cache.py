@@ -26,7 +26,7 @@ from torch.utils.checkpoint import get_device_states
 from torch.utils.checkpoint import set_device_states
 
 from modeling_mlctl import MLCTLForPreTraining
-from modeling_mlctl.modeling_mlctl import MLCTLForPreTrainingOutput
+from modeling_mlctl import MLCTLForPreTrainingOutput
 
 SIDES = ("x", "y")
 
