@@ -391,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
                                               "with --quick)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, each with --threads torch threads")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--partial", action="store_true",
+                        help="start no run: write the report from the runs that have finished, labelled partial")
     parser.add_argument("--run", nargs=3, metavar=("REGIME", "ARM", "SEED"), help=argparse.SUPPRESS)
     return parser
 
@@ -414,6 +416,10 @@ def run_all(args, settings: Settings, work_dir: Path, runs: list | None = None, 
 
     runs = runs if runs is not None else planned_runs(settings)
     pending = [run for run in runs if not (run_directory(work_dir, *run) / "result.json").is_file()]
+    if args.partial:
+        logger.info("--partial: %d of %d runs have finished; reporting those", len(runs) - len(pending), len(runs))
+        runs = [run for run in runs if run not in pending]
+        pending = []
     logger.info("%d runs planned, %d already done", len(runs), len(runs) - len(pending))
     active: dict = {}
     with tqdm(total=len(runs), initial=len(runs) - len(pending), desc="runs", unit="run") as progress:

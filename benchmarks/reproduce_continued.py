@@ -227,7 +227,9 @@ def header_lines(summary: dict) -> list[str]:
     selection = ", ".join(f"{k}: {v:.1f}" for k, v in lr["validation_retrieval"].items())
     return [
         "# ML-CTL continued from a pre-trained encoder, scored with XTREME's protocol"
-        + (" (QUICK MODE: smoke-sized, not the result)" if summary["quick"] else ""),
+        + (" (QUICK MODE: smoke-sized, not the result)" if summary["quick"] else "")
+        + (f" (PARTIAL: {summary['n_runs']} of {summary['n_planned']} stage-1 runs had finished)"
+           if summary["n_runs"] < summary["n_planned"] else ""),
         "",
         f"- Command: `{summary['command']}`",
         f"- Commit: `{summary['commit']}`",
@@ -331,7 +333,8 @@ def main(argv: list[str] | None = None):
                "shared": {k: v for k, v in shared.items() if not isinstance(v, str) and k != "settings"},
                "stage0": stage0, "lr_choice": lr_choice, "duplicates": duplicates,
                "wall_seconds": time.perf_counter() - started, "run_seconds": sum(r["wall_seconds"] for r in results),
-               "n_runs": len(results), "jobs": args.jobs, "regimes": list(REGIMES)}
+               "n_runs": len(results), "n_planned": len(planned_runs(settings, ARMS)), "jobs": args.jobs,
+               "regimes": list(REGIMES)}
     results_dir = Path(args.results_dir or (work_dir if args.quick else REPO_ROOT / "results"))
     path = write_results(results, summary, results_dir, stem="ablation_continued",
                          title="ML-CTL continued from a pre-trained encoder", arms_order=ARMS, metrics=METRICS,
