@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.tokenizer import token_span
+from modeling_mlctl.pooling import masked_mean  # importing modeling_mlctl registers the ML-CTL Auto classes
 
 #: `encode_sentences` poolings: the mean of `hidden_states[layer]` over every token (special tokens included, as
 #: XTREME's `--pool_type mean`), its first token (`cls`), or the ML-CTL sentence vector that enters the CCE
@@ -37,8 +38,6 @@ def load_encoder(model_name_or_path: str, device: str | torch.device | None = No
     """(`AutoModel` in eval mode on `device` — the GPU when there is one —, its fast tokenizer) of a checkpoint.
     An ML-CTL checkpoint gives `MLCTLModel`. Raises `ValueError` with a one-line reason when either cannot load."""
     from transformers import AutoModel
-
-    import modeling_mlctl  # noqa: F401  (registers the ML-CTL Auto classes)
 
     tokenizer = load_auto_fast_tokenizer(model_name_or_path, "locating words by character offsets")
     try:
@@ -75,11 +74,6 @@ def _hidden_layer(outputs, layer: int) -> torch.Tensor:
         raise ValueError(f"layer={layer}: the model returns {len(hidden_states)} hidden states "
                          f"(0 = embeddings .. {len(hidden_states) - 1} = last layer)")
     return hidden_states[layer]
-
-
-def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    mask = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
 
 
 def _ml_ctl_output(outputs, name: str, pooling: str) -> torch.Tensor:
@@ -121,7 +115,7 @@ def encode_sentences(model, tokenizer, sentences: Sequence[str], *, pooling: str
             return _ml_ctl_output(outputs, "sentence_embeddings", pooling)
         if pooling == "cls":
             return _hidden_layer(outputs, layer)[:, 0]
-        return _masked_mean(_hidden_layer(outputs, layer), batch["attention_mask"])
+        return masked_mean(_hidden_layer(outputs, layer), batch["attention_mask"])
 
     return _encode_in_batches(model, sentences, encode_batch, batch_size, show_progress, description)
 
@@ -157,7 +151,7 @@ def encode_words(model, tokenizer, sentences: Sequence[str], spans: Sequence[tup
         batch, word_mask = batch.to(device), word_mask.to(device)
         if pooling == "mean":
             outputs = model(**batch, output_hidden_states=True, return_dict=True)
-            return _masked_mean(_hidden_layer(outputs, layer), word_mask)
+            return masked_mean(_hidden_layer(outputs, layer), word_mask)
         outputs = model(**batch, word_mask=word_mask, return_dict=True)
         return _ml_ctl_output(outputs, "word_embeddings" if pooling == "cce_word" else "cce_embeddings", pooling)
 
