@@ -146,6 +146,7 @@ def cached_contrastive_loss(model: MLCTLForPreTraining, inputs: dict[str, torch.
     loss.register_hook(partial(_backward_mini_batches, model=model, cache=cache, autocast=autocast))
     outputs = MLCTLForPreTrainingOutput(
         loss=loss, contrastive_loss=contrastive_loss, mlm_loss=batch_mlm_loss, x_logits=x_logits.detach(),
+        sentence_loss=sentence_loss.detach() if sentence_loss is not None else None,
         y_logits=y_logits.detach() if y_logits is not None else None,
         x_embeddings=x_embeddings.detach(), y_embeddings=y_embeddings.detach(),
     )
