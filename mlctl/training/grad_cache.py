@@ -148,7 +148,9 @@ def cached_contrastive_loss(model: MLCTLForPreTraining, inputs: dict[str, torch.
         loss=loss, contrastive_loss=contrastive_loss, mlm_loss=batch_mlm_loss, x_logits=x_logits.detach(),
         sentence_loss=sentence_loss.detach() if sentence_loss is not None else None,
         y_logits=y_logits.detach() if y_logits is not None else None,
-        x_embeddings=x_embeddings.detach(), y_embeddings=y_embeddings.detach(),
+        # the CCEs alone, as forward returns them (with the sentence term the cached rows carry the sentences too)
+        x_embeddings=x_embeddings.detach()[:, :model.config.projection_dim],
+        y_embeddings=y_embeddings.detach()[:, :model.config.projection_dim],
     )
     return loss, outputs, mlm_loss
 
