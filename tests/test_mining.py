@@ -8,7 +8,6 @@ from transformers import AutoConfig
 from transformers import AutoModel
 
 from mlctl import mining
-from mlctl.evaluation.retrieval import mine_candidates
 from tests.train_fixtures import TINY_ENCODER
 from tests.train_fixtures import build_tokenizer
 from tests.train_fixtures import sample_lines
@@ -54,13 +53,6 @@ def test_mining_matches_laser_computed_by_brute_force(margin, threshold):
     assert len(expected) > 5
     assert list(zip(src.tolist(), tgt.tolist())) == [(i, j) for i, j, _ in expected]
     np.testing.assert_allclose(scores, [s for _, _, s in expected], rtol=1e-5)
-
-
-def test_bucc_mine_candidates_is_the_same_mining():
-    rng = np.random.default_rng(1)
-    x, y = rng.standard_normal((30, 8)).astype(np.float32), rng.standard_normal((30, 8)).astype(np.float32)
-    src, tgt, scores = mine_candidates(x, y, k=4)
-    assert [(i, j) for i, j, _ in laser_mine(x, y, 4, "ratio", 0.0)] == list(zip(src.tolist(), tgt.tolist()))
 
 
 SOURCES = ["the cat sleeps", "a dog runs", "birds sing", "the river is cold", "the red car", "we eat apples"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mlctl import search
-from mlctl.evaluation.retrieval import cosine_knn
+from mlctl.evaluation.retrieval import retrieval_accuracy
 
 
 def unit(matrix):
@@ -115,11 +115,12 @@ def test_ivf_list_count_is_trainable():
     assert search.ivf_list_count(400_000) == 2048
 
 
-def test_cosine_knn_goes_through_the_engine(monkeypatch):
+def test_retrieval_accuracy_goes_through_the_engine(monkeypatch):
     calls = []
-    monkeypatch.setattr("mlctl.evaluation.retrieval.knn", lambda *a, **kw: calls.append(kw) or ("s", "i"))
-    assert cosine_knn(np.zeros((2, 3)), np.zeros((2, 3)), 1, method="approximate") == ("s", "i")
-    assert calls == [{"method": "approximate"}]
+    monkeypatch.setattr("mlctl.evaluation.retrieval.knn",
+                        lambda *a, **kw: calls.append(kw) or (None, np.array([[1], [0]])))
+    assert retrieval_accuracy(np.zeros((2, 3)), np.zeros((2, 3)))[0] == 0.0
+    assert calls == [{"k": 1}]
 
 
 def test_ivf_scan_refuses_queries_with_too_few_candidates():
@@ -132,13 +133,11 @@ def test_ivf_scan_refuses_queries_with_too_few_candidates():
 
 
 def test_tie_tolerance_compares_float32_cosines_not_the_search_precision(monkeypatch):
-    from mlctl.evaluation.retrieval import retrieval_accuracy
-
     queries = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     candidates = unit(np.array([[1.0, 0.04], [1.0, 0.0]], dtype=np.float32))
     # query 0: own candidate at cosine 0.9992, candidate 1 at cosine 1.0 (8e-4 better: a miss, not a tie); a float16
     # search (the GPU path) may report that nearest similarity rounded down to 0.999
-    monkeypatch.setattr("mlctl.evaluation.retrieval.knn", lambda q, d, k, method: (
+    monkeypatch.setattr("mlctl.evaluation.retrieval.knn", lambda q, d, k: (
         np.array([[0.999], [0.0]], dtype=np.float32), np.array([[1], [1]])))
     accuracy, _ = retrieval_accuracy(queries, candidates, tie_tolerance=1e-4)
     assert accuracy == 0.5  # query 1 retrieves its own candidate

@@ -15,11 +15,11 @@ from mlctl.evaluation.report import summarize_task
 from mlctl.evaluation.retrieval import bucc_candidates
 from mlctl.evaluation.retrieval import bucc_f1
 from mlctl.evaluation.retrieval import extract_pairs
-from mlctl.evaluation.retrieval import mine_candidates
 from mlctl.evaluation.retrieval import optimal_threshold
 from mlctl.evaluation.retrieval import resolve_layer
 from mlctl.evaluation.retrieval import retrieval_accuracy
 from mlctl.evaluation.retrieval import unique_sentence_ids
+from mlctl.mining import mine_embeddings
 
 
 def one_hot(n: int, dim: int | None = None) -> np.ndarray:
@@ -63,7 +63,7 @@ def test_tatoeba_ties_go_to_the_lowest_english_index():
 def test_mining_perfect_alignment_finds_every_pair_with_ratio_margin_4():
     # One-hot rows: each sentence's 4 nearest neighbours have cosines 1, 0, 0, 0 -> mean 0.25 on both
     # sides, so a true pair scores 1 / 0.25 = 4 and every other candidate 0.
-    src, trg, scores = mine_candidates(one_hot(6), one_hot(6), k=4)
+    src, trg, scores = mine_embeddings(one_hot(6), one_hot(6), k=4)
     assert sorted(zip(src.tolist(), trg.tolist())) == [(i, i) for i in range(6)]
     assert scores == pytest.approx([4.0] * 6)
 
@@ -71,7 +71,7 @@ def test_mining_perfect_alignment_finds_every_pair_with_ratio_margin_4():
 def test_mining_recovers_a_shuffled_target_side():
     permutation = [3, 0, 4, 1, 5, 2]
     target = one_hot(6)[permutation]  # target row j is source row permutation[j]
-    src, trg, _ = mine_candidates(one_hot(6), target, k=4)
+    src, trg, _ = mine_embeddings(one_hot(6), target, k=4)
     assert dict(zip(src.tolist(), trg.tolist())) == {p: j for j, p in enumerate(permutation)}
 
 
@@ -82,7 +82,7 @@ def test_mining_ties_keep_one_pair_per_sentence_lowest_index_first():
     # and pairs with y1 score 0, which mining never proposes.
     source = np.array([[1, 0], [1, 0]], dtype=np.float32)
     target = np.array([[1, 0], [0, 1]], dtype=np.float32)
-    src, trg, scores = mine_candidates(source, target, k=4)
+    src, trg, scores = mine_embeddings(source, target, k=4)
     assert list(zip(src.tolist(), trg.tolist())) == [(0, 0)]
     assert scores.tolist() == pytest.approx([4 / 3])
 
@@ -90,7 +90,7 @@ def test_mining_ties_keep_one_pair_per_sentence_lowest_index_first():
 def test_mining_scores_match_the_ratio_margin_formula_on_random_embeddings():
     rng = np.random.default_rng(1)
     source, target = rng.normal(size=(15, 6)), rng.normal(size=(12, 6))
-    src, trg, scores = mine_candidates(source, target, k=3)
+    src, trg, scores = mine_embeddings(source, target, k=3)
     unit_s = source / np.linalg.norm(source, axis=1, keepdims=True)
     unit_t = target / np.linalg.norm(target, axis=1, keepdims=True)
     cosine = unit_s @ unit_t.T

@@ -28,15 +28,8 @@ def resolve_layer(num_hidden_states: int, requested: int | None) -> int:
     return requested % num_hidden_states
 
 
-def cosine_knn(queries: np.ndarray, database: np.ndarray, k: int,
-               method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` most cosine-similar database rows of every query row: ``(similarities, indices)`` through the
-    retrieval engine (`mlctl.search.knn`: exact on a GPU or with faiss, approximate for large sets on the CPU)."""
-    return knn(queries, database, k, method=method)
-
-
 def retrieval_accuracy(queries: np.ndarray, candidates: np.ndarray, tie_tolerance: float = 0.0) -> tuple[float, np.ndarray]:
-    """The one retrieval score: the fraction of query rows i whose nearest candidate row by cosine (`cosine_knn`:
+    """The one retrieval score: the fraction of query rows i whose nearest candidate row by cosine (`mlctl.search.knn`:
     exact below `mlctl.search.AUTO_APPROXIMATE_PAIRS`) is row i, and the nearest candidate of every query.
 
     XTREME's Tatoeba score is this with ``tie_tolerance=0`` (its ``argmax`` over cosine similarities). With
@@ -48,20 +41,13 @@ def retrieval_accuracy(queries: np.ndarray, candidates: np.ndarray, tie_toleranc
         raise ValueError(f"{len(queries)} queries but {len(candidates)} candidates: row i of each must be a pair")
     if len(queries) == 0:
         return 0.0, np.zeros(0, dtype=np.int64)
-    _, nearest = cosine_knn(queries, candidates, k=1)
+    _, nearest = knn(queries, candidates, k=1)
     hits = nearest[:, 0] == np.arange(len(queries))
     if tie_tolerance > 0:  # both cosines in float32 (the GPU search ranks in float16)
         queries, candidates = normalized_rows(queries, slice(None)), normalized_rows(candidates, slice(None))
         own = (queries * candidates).sum(axis=1)
         hits |= own >= (queries * candidates[nearest[:, 0]]).sum(axis=1) - tie_tolerance
     return float(hits.mean()), nearest[:, 0]
-
-
-def mine_candidates(src_embeddings: np.ndarray, trg_embeddings: np.ndarray, k: int = 4, method: str = "auto"):
-    """Margin-based bitext mining as in XTREME / LASER (ratio margin, ``k`` neighbours, both directions, each
-    sentence used once, positive scores): `mlctl.mining.mine_embeddings`. Returns ``(src_index, trg_index, score)``
-    arrays, best first."""
-    return mine_embeddings(src_embeddings, trg_embeddings, k=k, method=method)
 
 
 def unique_sentence_ids(ids: list[str], sentences: list[str]) -> tuple[list[str], list[str | None], int]:
@@ -85,7 +71,7 @@ def bucc_candidates(corpus: BuccCorpus, encode, k: int = 4) -> dict[tuple[str, s
     if src_repeated or en_repeated:
         logger.warning("bucc2018: %d source and %d English sentences occur more than once in %s; their candidates "
                        "are dropped, as in XTREME", src_repeated, en_repeated, corpus.source)
-    src_index, en_index, scores = mine_candidates(encode(src_distinct, "src"), encode(en_distinct, "en"), k)
+    src_index, en_index, scores = mine_embeddings(encode(src_distinct, "src"), encode(en_distinct, "en"), k=k)
     candidates = {}
     for s, t, score in zip(src_index, en_index, scores):
         if src_id_of[s] is not None and en_id_of[t] is not None:
