@@ -40,3 +40,19 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """Tokenizer, encoder config and text-only WPS data (64 train / 16 validation pairs) built once per module."""
+    import train_fixtures
+
+    return train_fixtures.build_work_dir(tmp_path_factory.mktemp("work"))
+
+
+@pytest.fixture(scope="module")
+def tokenizer(work):
+    """The fast tokenizer of the module's `work` directory."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(work["tokenizer"])

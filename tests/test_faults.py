@@ -48,11 +48,9 @@ from mlctl.training.guards import NonFiniteGuard
 from mlctl.training.run import train
 from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
 from mlctl.training.trainer import MLCTLTrainer
-from test_train_mlctl import HubStandIn
-from test_train_mlctl import StopAfter
-from test_train_mlctl import cli_args
-from test_train_mlctl import tokenizer  # noqa: F401  (the module-scoped fixtures: tokenizer, text WPS, config)
-from test_train_mlctl import work  # noqa: F401
+from train_fixtures import HubStandIn
+from train_fixtures import StopAfter
+from train_fixtures import cli_args
 
 pytestmark = pytest.mark.timeout(300)
 SAMPLE_WORDS = train_fixtures.SAMPLE_DIR / "words"

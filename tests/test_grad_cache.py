@@ -33,11 +33,6 @@ def work(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tokenizer(work):
-    return AutoTokenizer.from_pretrained(work["tokenizer"])
-
-
-@pytest.fixture(scope="module")
 def batch(work, tokenizer):
     rows = list(datasets.load_from_disk(str(work["wps"]))["train"])
     return MLCTLDataCollator(tokenizer, max_length=64, seed=7)(rows)

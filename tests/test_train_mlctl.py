@@ -1,12 +1,9 @@
 """train_mlctl: the collator, the retrieval metrics, MLCTLTrainer (loss falls, logging, evaluation), resume,
 two-process negatives, the Hub push (offline stand-in) and the command line's errors."""
-import concurrent.futures
-import fnmatch
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import datasets
 import pytest
@@ -15,9 +12,11 @@ from safetensors.torch import load_file
 from transformers import AutoConfig
 from transformers import AutoModelForMaskedLM
 from transformers import AutoTokenizer
-from transformers import TrainerCallback
 
 import train_fixtures
+from train_fixtures import HubStandIn
+from train_fixtures import StopAfter
+from train_fixtures import cli_args
 from mlctl.demo import DEMO_HELD_OUT_LINES
 from mlctl.demo import prepare_demo
 from mlctl.training.arguments import ModelArguments
@@ -40,23 +39,6 @@ import train_mlctl
 from modeling_mlctl import cross_lingual_similarity_logits
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    """Tokenizer, encoder config and text-only WPS data (64 train / 16 validation pairs) built once."""
-    return train_fixtures.build_work_dir(tmp_path_factory.mktemp("work"))
-
-
-@pytest.fixture(scope="module")
-def tokenizer(work):
-    return AutoTokenizer.from_pretrained(work["tokenizer"])
-
-
-def cli_args(work, output_dir, *extra):
-    return ["--config_name", str(work["config"]), "--tokenizer_name", str(work["tokenizer"]), "--train_dir",
-            str(work["wps"]), "--output_dir", str(output_dir), "--per_device_train_batch_size", "8",
-            "--report_to", "none", "--disable_tqdm", "true", "--seed", "3", *extra]
 
 
 # ---------------------------------------------------------------------------------------------- collator
@@ -191,17 +173,6 @@ def test_validation_metrics_use_the_clean_input(work, tokenizer):
     torch.testing.assert_close(loss, masked.loss)
 
 
-class StopAfter(TrainerCallback):
-    """Stops training after `step` optimizer steps, as if the job were killed right after that checkpoint."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            control.should_training_stop = True
-
-
 @pytest.mark.parametrize("batch_sampler", ["random", "no_duplicates"])
 def test_interrupted_and_resumed_run_ends_with_the_same_weights(work, tmp_path, batch_sampler):
     flags = ["--max_steps", "8", "--save_steps", "4", "--learning_rate", "2e-3", "--logging_steps", "4",
@@ -265,33 +236,6 @@ def test_starts_from_a_pretrained_encoder(work, tmp_path, tokenizer):
 
 
 # ------------------------------------------------------------------------------------------------------- Hub
-
-
-class HubStandIn:
-    """Records what create_repo / upload_folder would send to the Hub (no network)."""
-
-    def __init__(self):
-        self.repos, self.uploads = [], []
-
-    def create_repo(self, api, repo_id, **kwargs):
-        from huggingface_hub import RepoUrl
-
-        self.repos.append(repo_id)
-        return RepoUrl(f"https://huggingface.co/{repo_id}")
-
-    def upload_folder(self, api, *, repo_id, folder_path, ignore_patterns=(), run_as_future=False, **kwargs):
-        files = {}
-        for path in Path(folder_path).rglob("*"):
-            relative = path.relative_to(folder_path).as_posix()
-            if path.is_file() and not any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative.split("/")[0], pattern)
-                                          for pattern in ignore_patterns or ()):
-                files[relative] = path.read_bytes()
-        self.uploads.append({"repo_id": repo_id, "files": files, "message": kwargs.get("commit_message")})
-        if run_as_future:
-            future = concurrent.futures.Future()
-            future.set_result(None)
-            return future
-        return None
 
 
 def test_push_to_hub_uploads_checkpoint_code_tokenizer_and_card(work, tmp_path, monkeypatch):

@@ -1,9 +1,12 @@
 """Builders shared by the train_mlctl tests: a WordPiece tokenizer and WPS datasets from the shipped sample, tiny
-ML-CTL models, and the worker that the two-process equivalence test runs under torchrun.
+ML-CTL models, the training command line, a stopping callback, an offline Hub stand-in, and the worker that the
+two-process equivalence test runs under torchrun.
 
     python -m torch.distributed.run --nproc_per_node 2 tests/train_fixtures.py one-step WORK_DIR BATCH_SIZE OUT.pt \
         [contrastive_mini_batch_size=N] [mlm_mode=MODE] [dtype=float64] [batch_sampler=NAME]
 """
+import concurrent.futures
+import fnmatch
 import re
 import sys
 from pathlib import Path
@@ -120,6 +123,50 @@ def one_step(work_dir, batch_size, output_path, contrastive_mini_batch_size=None
     if trainer.is_world_process_zero():
         logged = next(entry for entry in trainer.state.log_history if "loss" in entry)
         torch.save({"gradients": recorder.gradients, "logged": logged, "world_size": args.world_size}, output_path)
+
+
+def cli_args(work, output_dir, *extra):
+    return ["--config_name", str(work["config"]), "--tokenizer_name", str(work["tokenizer"]), "--train_dir",
+            str(work["wps"]), "--output_dir", str(output_dir), "--per_device_train_batch_size", "8",
+            "--report_to", "none", "--disable_tqdm", "true", "--seed", "3", *extra]
+
+
+class StopAfter(TrainerCallback):
+    """Stops training after `step` optimizer steps, as if the job were killed right after that checkpoint."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_training_stop = True
+
+
+class HubStandIn:
+    """Records what create_repo / upload_folder would send to the Hub (no network)."""
+
+    def __init__(self):
+        self.repos, self.uploads = [], []
+
+    def create_repo(self, api, repo_id, **kwargs):
+        from huggingface_hub import RepoUrl
+
+        self.repos.append(repo_id)
+        return RepoUrl(f"https://huggingface.co/{repo_id}")
+
+    def upload_folder(self, api, *, repo_id, folder_path, ignore_patterns=(), run_as_future=False, **kwargs):
+        files = {}
+        for path in Path(folder_path).rglob("*"):
+            relative = path.relative_to(folder_path).as_posix()
+            if path.is_file() and not any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative.split("/")[0], pattern)
+                                          for pattern in ignore_patterns or ()):
+                files[relative] = path.read_bytes()
+        self.uploads.append({"repo_id": repo_id, "files": files, "message": kwargs.get("commit_message")})
+        if run_as_future:
+            future = concurrent.futures.Future()
+            future.set_result(None)
+            return future
+        return None
 
 
 if __name__ == "__main__":
