@@ -2,8 +2,8 @@
 """ML-CTL where its users run it: continued pre-training of a pre-trained multilingual encoder, scored with XTREME's
 own protocol, in one command.
 
-    .venv/bin/python benchmarks/reproduce_continued.py            # the full run (sized for ≈ 90 min on 2 idle cores)
-    .venv/bin/python benchmarks/reproduce_continued.py --quick    # the same pipeline, tiny
+    .venv/bin/python benchmarks/reproduce_continued.py            # the full run (≈ 83 min on 2 cores)
+    .venv/bin/python benchmarks/reproduce_continued.py --quick    # the same pipeline, tiny (≈ 2 min)
 
 1. Shared data as ``reproduce_ablation.py`` builds it (Multi30k en–de/fr/cs WPS, a WordPiece vocabulary, the
    Multi30k test set in Tatoeba layout, the POS split), cached in ``--work-dir``.
