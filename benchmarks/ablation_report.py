@@ -55,10 +55,10 @@ REGIMES = ("standard", "low-resource")
 # ------------------------------------------------------------------------------------------- aggregation
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (ddof 1; None for a single value: one seed has no spread)."""
     array = np.asarray(values, dtype=np.float64)
-    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else None
 
 
 def aggregate(results: list[dict]) -> dict:
@@ -78,18 +78,29 @@ def aggregate(results: list[dict]) -> dict:
 
 
 def format_cell(entry: dict | None) -> str:
-    return "–" if entry is None else f"{entry['mean']:.1f} ± {entry['std']:.1f}"
+    if entry is None:
+        return "–"
+    return f"{entry['mean']:.1f}" + ("" if entry["std"] is None else f" ± {entry['std']:.1f}")
 
 
 def gap(arms: dict, better: str, worse: str, metric: str) -> dict | None:
-    """Difference of means (better − worse) and that difference over the pooled seed std sqrt((s1² + s2²) / 2)."""
+    """Difference of means (better − worse) and that difference over the pooled seed std sqrt((s1² + s2²) / 2);
+    ``pooled_std`` and ``in_stds`` are None when an arm has one seed (no spread to measure against)."""
     if better not in arms or worse not in arms or metric not in arms[better] or metric not in arms[worse]:
         return None
     a, b = arms[better][metric], arms[worse][metric]
-    pooled = math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
     difference = a["mean"] - b["mean"]
+    if a["std"] is None or b["std"] is None:
+        return {"difference": difference, "pooled_std": None, "in_stds": None}
+    pooled = math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
     return {"difference": difference, "pooled_std": pooled,
             "in_stds": difference / pooled if pooled > 0 else (math.inf if difference else 0.0)}
+
+
+def format_gap(step: dict) -> str:
+    """A `gap` as the reports print it: "+1.2 (+3.4 std)", or "+1.2 (one seed)" without a spread."""
+    spread = "one seed" if step["in_stds"] is None else f"{step['in_stds']:+.1f} std"
+    return f"{step['difference']:+.1f} ({spread})"
 
 
 def ordering_verdicts(arms: dict, metrics=METRICS) -> list[dict]:
@@ -162,7 +173,7 @@ def markdown(summary: dict, arms_order=ARMS, metrics=METRICS, header: list[str] 
         lines += ["", "Does the paper's ordering (ML-CTL-CZ > CZ-snt > info-snt > MLM only) hold on the means? "
                   "Each step: difference of means (points) and that difference in pooled seed stds.", ""]
         for verdict in ordering_verdicts(arms, metrics):
-            steps = "; ".join(f"{s['better']} − {s['worse']} = {s['difference']:+.1f} ({s['in_stds']:+.1f} std)"
+            steps = "; ".join(f"{s['better']} − {s['worse']} = {format_gap(s)}"
                               for s in verdict["steps"])
             lines.append(f"- **{verdict['header']}**: {'held' if verdict['held'] else 'did not hold'} — {steps}")
         lines.append("")
@@ -186,7 +197,7 @@ def loss_comparison(table: dict, metrics=METRICS) -> list[str]:
             cells = [gap(table.get(regime, {}), cz, info, metric) for regime in REGIMES]
             if any(cells):
                 rows.append(f"| {cz} − {info} | {header} | " + " | ".join(
-                    "–" if c is None else f"{c['difference']:+.1f} ({c['in_stds']:+.1f} std)" for c in cells) + " |")
+                    "–" if c is None else format_gap(c) for c in cells) + " |")
     if not rows:
         return []
     return ["## CZ-NCE vs InfoNCE at equal levels", "",
@@ -229,7 +240,7 @@ def bar_chart(table: dict, path: Path, title: str, arms_order=ARMS, metrics=METR
         for position, arm in enumerate(arms_order):
             values = table[regime].get(arm.name, {})
             means = [values[m]["mean"] if m in values else np.nan for m, _, _ in metrics]
-            stds = [values[m]["std"] if m in values else 0.0 for m, _, _ in metrics]
+            stds = [(values[m]["std"] or 0.0) if m in values else 0.0 for m, _, _ in metrics]
             axis.bar(np.arange(len(metrics)) + (position - (len(arms_order) - 1) / 2) * width, means, width,
                      yerr=stds, capsize=2, label=arm.name)
         axis.set_xticks(np.arange(len(metrics)), [header for _, header, _ in metrics], fontsize=8)

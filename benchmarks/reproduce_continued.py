@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 from ablation_report import REGIMES  # noqa: E402
 from ablation_report import METRICS as ABLATION_METRICS  # noqa: E402
 from ablation_report import Arm  # noqa: E402
+from ablation_report import format_gap  # noqa: E402
 from ablation_report import gap  # noqa: E402
 from ablation_report import git_commit  # noqa: E402
 from ablation_report import write_results  # noqa: E402
@@ -300,7 +301,7 @@ def question_lines(summary: dict) -> list[str]:
         for metric in metrics:
             step = gap(arms, better, worse, metric)
             if step is not None:
-                cells.append(f"{headers[metric]} {step['difference']:+.1f} ({step['in_stds']:+.1f} std)")
+                cells.append(f"{headers[metric]} {format_gap(step)}")
         if cells:
             lines.append(f"- {question} {better} − {worse}: " + "; ".join(cells))
     return lines + [""]

@@ -43,8 +43,15 @@ def test_aggregate_gives_mean_and_sample_std_over_seeds():
     assert table["standard"]["ML-CTL-CZ"]["word_cce"]["mean"] == pytest.approx(20.0)
 
 
-def test_mean_std_of_one_value_has_zero_std():
-    assert report.mean_std([3.5]) == (3.5, 0.0)
+def test_one_seed_has_no_spread_rather_than_a_zero_one():
+    assert report.mean_std([3.5]) == (3.5, None)
+    arms = {"a": {"m": {"mean": 5.0, "std": None}}, "b": {"m": {"mean": 3.0, "std": 0.5}}}
+    assert report.format_cell(arms["a"]["m"]) == "5.0"
+    assert report.format_cell(arms["b"]["m"]) == "3.0 ± 0.5"
+    step = report.gap(arms, "a", "b", "m")
+    assert step == {"difference": 2.0, "pooled_std": None, "in_stds": None}
+    assert report.format_gap(step) == "+2.0 (one seed)"
+    assert report.format_gap(report.gap({"a": arms["b"], "b": arms["b"]}, "a", "b", "m")) == "+0.0 (+0.0 std)"
 
 
 def test_gap_is_difference_over_pooled_std():
