@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -237,7 +238,8 @@ def header_lines(summary: dict) -> list[str]:
         f"- Wall time: {summary['wall_seconds']:.0f} s for this invocation (runs found done are read from their "
         f"result.json, not re-run); {summary['run_seconds']:.0f} s summed over "
         f"the {summary['n_runs']} stage-1 runs; stage 0 trained in {stage0['train_seconds']:.0f} s; "
-        f"{summary['jobs']} run(s) at a time on a machine shared with other jobs (timings are not clean).",
+        f"{summary['jobs']} run(s) at a time on {summary['cpus']} cores, 1-minute load average "
+        f"{summary['load_at_start']:.1f} when this invocation started (other work on the machine slows every run).",
         f"- Stage 0 (the \"mBERT\" stand-in): BERT {settings['num_layers']} layers, hidden {settings['hidden_size']}, "
         f"{settings['num_heads']} heads, FFN {settings['intermediate_size']}, vocabulary {shared['vocab_size']:,}; MLM "
         f"only on {stage0['train_sentences']:,} monolingual Multi30k training lines of en/de/fr/cs, each language "
@@ -317,7 +319,7 @@ def main(argv: list[str] | None = None):
         return args
     import torch
 
-    started = time.perf_counter()
+    started, load_at_start = time.perf_counter(), os.getloadavg()[0]
     commit = git_commit(Path(__file__), HERE / "continued_stage0.py", HERE / "reproduce_ablation.py",
                         HERE / "ablation_report.py")
     shared = prepare_shared(data_dir, work_dir, settings)
@@ -335,6 +337,7 @@ def main(argv: list[str] | None = None):
                "stage0": stage0, "lr_choice": lr_choice, "duplicates": duplicates,
                "wall_seconds": time.perf_counter() - started, "run_seconds": sum(r["wall_seconds"] for r in results),
                "n_runs": len(results), "n_planned": len(planned_runs(settings, ARMS)), "jobs": args.jobs,
+               "cpus": os.cpu_count(), "load_at_start": load_at_start,
                "regimes": list(REGIMES)}
     results_dir = Path(args.results_dir or (work_dir if args.quick else REPO_ROOT / "results"))
     path = write_results(results, summary, results_dir, stem="ablation_continued",
