@@ -142,3 +142,28 @@ def test_an_ml_ctl_checkpoint_runs_through_the_auto_classes(fixture, tmp_path):
     assert (tmp_path / "out" / "backbone" / "model.safetensors").is_file()
     assert results["tasks"]["xnli"]["languages"]["de"]["accuracy"] == 100.0
     assert results["tasks"]["tatoeba"]["languages"]["de"]["accuracy"] == 100.0
+
+
+def test_fine_tuning_is_a_function_of_its_seed_not_of_the_process_rng(fixture, tmp_path):
+    """The new classifier head is drawn from the fine-tuning seed: two runs whose global RNG differs (as two
+    processes' do: torch seeds each one at random) end with the same weights."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from mlctl.evaluation import FineTuningSettings
+    from mlctl.evaluation.finetune import FineTunedTask
+    from mlctl.evaluation.readers import XtremeData
+
+    root, model_dir, _ = fixture
+    settings = FineTuningSettings(max_steps=2, learning_rate=5e-3, per_device_train_batch_size=8, seed=7)
+    weights = []
+    for process_seed in (1, 2):
+        torch.manual_seed(process_seed)
+        task = FineTunedTask("udpos", str(model_dir), AutoTokenizer.from_pretrained(model_dir),
+                             XtremeData(root / "data", root / "labels", use_hub=False), settings,
+                             tmp_path / str(process_seed))
+        task.train()
+        weights.append({name: value.detach().clone() for name, value in task.trainer.model.state_dict().items()})
+    assert weights[0].keys() == weights[1].keys()
+    for name in weights[0]:
+        torch.testing.assert_close(weights[0][name], weights[1][name], rtol=0, atol=0, msg=name)

@@ -159,7 +159,7 @@ class FineTunedTask:
         """Fine-tune on English train; returns the English dev scores of the kept checkpoint (empty without dev)."""
         from transformers import (AutoModelForSequenceClassification, AutoModelForTokenClassification,
                                   DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer,
-                                  TrainingArguments)
+                                  TrainingArguments, set_seed)
 
         settings = self.settings
         train_set, _ = self._encode("train", "en", settings.max_train_samples)
@@ -169,6 +169,7 @@ class FineTunedTask:
             logger.warning("%s; keeping the model after the last training step instead of the best dev checkpoint", error)
             dev_set = None
         auto_class = AutoModelForTokenClassification if self.is_tagging else AutoModelForSequenceClassification
+        set_seed(settings.seed)  # the new head is drawn here, before Trainer seeds: from the seed, not the process
         try:
             model = auto_class.from_pretrained(
                 self.fine_tuning_source(), num_labels=len(self.labels),
