@@ -21,9 +21,8 @@ sys.path.insert(0, str(HERE))
 
 from ablation_report import git_commit  # noqa: E402
 from reproduce_ablation import DEFAULT_DATA  # noqa: E402
-from reproduce_ablation import POS_TARGET  # noqa: E402
 from reproduce_ablation import REPO_ROOT  # noqa: E402
-from reproduce_ablation import xtreme  # noqa: E402
+from reproduce_ablation import pos_fine_tuning  # noqa: E402
 from reproduce_continued import FULL  # noqa: E402
 
 #: (steps, learning rate): the ablation's setting first, then 3× the steps, then 3× the steps at 4× the rate.
@@ -36,14 +35,10 @@ def fine_tune(work_dir: str, data_dir: str, out_dir: str, steps: int, learning_r
     import torch
 
     torch.set_num_threads(1)
-    pos_dir = Path(work_dir) / "pos"
     started = time.perf_counter()
-    results = xtreme({"model_name_or_path": str(Path(work_dir) / "stage0" / "model"), "no_hub": True,
-                      "tasks": "udpos", "languages": POS_TARGET, "data_dir": data_dir, "output_dir": out_dir,
-                      "data_file": [f"udpos:train:en={pos_dir / 'en-train.conllu'}",
-                                    f"udpos:dev:en={pos_dir / 'en-dev.conllu'}"]},
-                     {"max_steps": steps, "learning_rate": learning_rate, "max_seq_length": 2 * FULL.max_length,
-                      "seed": seed})["tasks"]["udpos"]
+    results = pos_fine_tuning({"model_name_or_path": str(Path(work_dir) / "stage0" / "model"), "no_hub": True},
+                              Path(work_dir) / "pos", Path(data_dir), Path(out_dir), steps, learning_rate,
+                              2 * FULL.max_length, seed)["tasks"]["udpos"]
     return {"steps": steps, "learning_rate": learning_rate, "dev_en_f1": results["dev_en"]["f1"],
             "test_de_f1": results["average"], "seconds": round(time.perf_counter() - started, 1)}
 

@@ -318,6 +318,18 @@ def xtreme(arguments: dict, settings: dict | None = None) -> dict:
     return results
 
 
+def pos_fine_tuning(common: dict, pos_dir: Path, data_dir: Path, output_dir: Path, steps: int, learning_rate: float,
+                    max_seq_length: int, seed: int) -> dict:
+    """POS en → de as the ablation scores it (run_xtreme's udpos): fine-tuned for `steps` on the English train part of
+    `pos_dir` (`split_conllu`), checkpoint kept on its dev part, tested on German; `common` holds the run_xtreme
+    arguments shared with the run's other evaluations (the model among them)."""
+    return xtreme({**common, "tasks": "udpos", "languages": POS_TARGET, "data_dir": str(data_dir),
+                   "data_file": [f"udpos:train:en={pos_dir / 'en-train.conllu'}",
+                                 f"udpos:dev:en={pos_dir / 'en-dev.conllu'}"],
+                   "output_dir": str(output_dir)},
+                  {"max_steps": steps, "learning_rate": learning_rate, "max_seq_length": max_seq_length, "seed": seed})
+
+
 def evaluate_run(model_dir: Path, run_dir: Path, shared: dict, data_dir: Path, settings: Settings, seed: int,
                  sentence_level_cce: bool, layer: int | None = None, plain_encoder: bool = False) -> dict:
     """Every metric of one trained model: three XTREME evaluations (retrieval at hidden_states[`layer`], default
@@ -328,12 +340,8 @@ def evaluate_run(model_dir: Path, run_dir: Path, shared: dict, data_dir: Path, s
                        "data_dir": shared["multi30k_test"], "output_dir": str(run_dir / "xtreme_multi30k")})
     tatoeba = xtreme({**common, "tasks": "tatoeba", "languages": ",".join(TATOEBA_TARGETS),
                       "data_dir": str(data_dir), "output_dir": str(run_dir / "xtreme_tatoeba")})
-    pos_dir = Path(shared["pos"])
-    pos = xtreme({**common, "tasks": "udpos", "languages": POS_TARGET, "data_dir": str(data_dir),
-                  "data_file": [f"udpos:train:en={pos_dir / 'en-train.conllu'}", f"udpos:dev:en={pos_dir / 'en-dev.conllu'}"],
-                  "output_dir": str(run_dir / "xtreme_udpos")},
-                 {"max_steps": settings.pos_steps, "learning_rate": settings.pos_learning_rate,
-                  "max_seq_length": 2 * settings.max_length, "seed": seed})
+    pos = pos_fine_tuning(common, Path(shared["pos"]), data_dir, run_dir / "xtreme_udpos", settings.pos_steps,
+                          settings.pos_learning_rate, 2 * settings.max_length, seed)
     words = word_level_scores(model_dir, shared["wps"], settings.word_pairs_per_language, settings.max_length,
                               sentence_level_cce, plain_encoder)
     per_language = {
