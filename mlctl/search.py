@@ -15,7 +15,7 @@ Three back ends, chosen by ``method`` (`SEARCH_METHODS`):
 - ``exact`` on the CPU: faiss ``IndexFlatIP``, filled and queried in row chunks.
 - ``approximate``: an inverted file (IVF) over faiss spherical k-means centroids, `nprobe` lists searched per query,
   the candidates of faiss ``IndexIVFFlat`` (tested against it); :func:`ivf_search` scans each list with one matmul
-  against all the queries probing it, which on 2 cores is about 10x faster than faiss's per-query scan. Both
+  against all the queries probing it (BLAS instead of faiss's per-query distance loop; not timed against it). Both
   directions share one set of centroids trained on both sides. Similarities are exact inner products, so margin
   scores are exact for the neighbours found. IVF was chosen over HNSW for build time and recall per second at
   100k-400k x 768 on 2 cores (results/retrieval_bench.md).
