@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlctl.search import normalized_rows
+
 logger = logging.getLogger(__name__)
 
 #: ``argmax``: SimAlign's "ArgMax" (links that are the best of both their row and their column), ``itermax``:
@@ -88,8 +90,7 @@ def align_subwords(src_vectors: np.ndarray, tgt_vectors: np.ndarray, method: str
     """Sub-word links (boolean (m, n)) between two sentences' sub-word vectors."""
     if method == "softmax":
         return softmax_links(src_vectors @ tgt_vectors.T, softmax_threshold)
-    src = src_vectors / np.maximum(np.linalg.norm(src_vectors, axis=1, keepdims=True), 1e-12)
-    tgt = tgt_vectors / np.maximum(np.linalg.norm(tgt_vectors, axis=1, keepdims=True), 1e-12)
+    src, tgt = normalized_rows(src_vectors, slice(None)), normalized_rows(tgt_vectors, slice(None))
     similarity = (src @ tgt.T + 1.0) / 2.0  # SimAlign's similarity, in [0, 1]
     return argmax_links(similarity) if method == "argmax" else itermax_links(similarity)
 
