@@ -195,7 +195,7 @@ def format_pharaoh(links: set[tuple[int, int]]) -> str:
 def run_alignment(args: argparse.Namespace) -> dict | None:
     """Run `mlctl-align`; returns the scores when ``--gold_file`` is given."""
     from mlctl.encoding import load_encoder
-    from mlctl.evaluation.retrieval import resolve_layer
+    from mlctl.encoding import resolve_layer
 
     pairs = read_parallel(args.data_file)
     gold = read_gold(args.gold_file, pairs, args.gold_one_index) if args.gold_file else None

@@ -30,7 +30,7 @@ from mlctl.encoding import load_encoder
 from mlctl.evaluation.plots import draw_tsne
 from mlctl.evaluation.plots import read_word_lists
 from mlctl.evaluation.readers import XtremeData
-from mlctl.evaluation.retrieval import resolve_layer
+from mlctl.encoding import resolve_layer
 from mlctl.evaluation.tasks import XtremeDataError
 from mlctl.evaluation.xtreme import tatoeba_accuracies
 from mlctl.training.arguments import training_argument_parser

@@ -32,6 +32,9 @@ SENTENCE_POOLINGS = ("mean", "cls", "cce_sentence")
 WORD_POOLINGS = ("mean", "cce_word", "cce")
 #: Inputs longer than this many batches get a progress bar when `show_progress` is None.
 PROGRESS_MIN_BATCHES = 8
+#: The retrieval layer: hidden_states[8] == XTREME's ``--specific_layer 7`` (its layer count skips the embedding
+#: output).
+DEFAULT_RETRIEVAL_LAYER = 8
 
 
 def load_encoder(model_name_or_path: str, device: str | torch.device | None = None):
@@ -53,6 +56,16 @@ def default_max_length(model) -> int:
     return min(512, getattr(model.config, "max_position_embeddings", 512))
 
 
+def resolve_layer(num_hidden_states: int, requested: int | None) -> int:
+    """The ``hidden_states`` index to embed with: ``requested``, else 8 (XTREME's), else the last one."""
+    if requested is None:
+        return DEFAULT_RETRIEVAL_LAYER if num_hidden_states > DEFAULT_RETRIEVAL_LAYER else num_hidden_states - 1
+    if not -num_hidden_states <= requested < num_hidden_states:
+        raise ValueError(f"layer {requested}: the model returns {num_hidden_states} hidden states "
+                         f"(0 = embeddings .. {num_hidden_states - 1} = last layer)")
+    return requested % num_hidden_states
+
+
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(choices)}")
@@ -69,11 +82,7 @@ def _batches(count: int, lengths: Sequence[int], batch_size: int, show_progress:
 
 
 def _hidden_layer(outputs, layer: int) -> torch.Tensor:
-    hidden_states = outputs.hidden_states
-    if not -len(hidden_states) <= layer < len(hidden_states):
-        raise ValueError(f"layer={layer}: the model returns {len(hidden_states)} hidden states "
-                         f"(0 = embeddings .. {len(hidden_states) - 1} = last layer)")
-    return hidden_states[layer]
+    return outputs.hidden_states[resolve_layer(len(outputs.hidden_states), layer)]
 
 
 def _ml_ctl_output(outputs, name: str, pooling: str) -> torch.Tensor:

@@ -130,7 +130,7 @@ def encode_to_memmap(model, tokenizer, sentences: list[str], path: Path, *, laye
 def mine_files(args: argparse.Namespace) -> int:
     """Run `mlctl-mine`; returns the number of pairs written."""
     from mlctl.encoding import load_encoder
-    from mlctl.evaluation.retrieval import resolve_layer
+    from mlctl.encoding import resolve_layer
 
     src_sentences, src_lines = read_sentences(args.src_file, args.max_chars)
     tgt_sentences, tgt_lines = read_sentences(args.tgt_file, args.max_chars)

@@ -314,3 +314,25 @@ def _flat_knn(queries, database, k: int, show_progress: bool, description: str):
 def _tile_dtype(device) -> torch.dtype:
     """The matmul precision: float16 on CUDA (tensor cores), float32 elsewhere."""
     return torch.float16 if torch.device(device).type == "cuda" else torch.float32
+
+
+def retrieval_accuracy(queries: np.ndarray, candidates: np.ndarray, tie_tolerance: float = 0.0) -> tuple[float, np.ndarray]:
+    """The one retrieval score: the fraction of query rows i whose nearest candidate row by cosine (`knn`: exact below
+    `AUTO_APPROXIMATE_PAIRS`) is row i, and the nearest candidate of every query.
+
+    XTREME's Tatoeba score is this with ``tie_tolerance=0`` (its ``argmax`` over cosine similarities). With
+    ``tie_tolerance > 0`` a query also counts as retrieved when its own candidate scores within that cosine of the
+    nearest one: the identical embeddings of one sentence's word samples under the "sentence" ablation are ties,
+    not misses (the trainer's validation retrieval and the ablation's word score).
+    """
+    if len(queries) != len(candidates):
+        raise ValueError(f"{len(queries)} queries but {len(candidates)} candidates: row i of each must be a pair")
+    if len(queries) == 0:
+        return 0.0, np.zeros(0, dtype=np.int64)
+    _, nearest = knn(queries, candidates, k=1)
+    hits = nearest[:, 0] == np.arange(len(queries))
+    if tie_tolerance > 0:  # both cosines in float32 (the GPU search ranks in float16)
+        queries, candidates = normalized_rows(queries, slice(None)), normalized_rows(candidates, slice(None))
+        own = (queries * candidates).sum(axis=1)
+        hits |= own >= (queries * candidates[nearest[:, 0]]).sum(axis=1) - tie_tolerance
+    return float(hits.mean()), nearest[:, 0]

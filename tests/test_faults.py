@@ -34,7 +34,7 @@ from mlctl.evaluation import XtremeArguments
 from mlctl.evaluation import run_xtreme
 from mlctl.evaluation.readers import XtremeData
 from mlctl.evaluation.readers import XtremeDataError
-from mlctl.evaluation.retrieval import retrieval_accuracy
+from mlctl.search import retrieval_accuracy
 from mlctl.training.arguments import DataArguments
 from mlctl.training.arguments import training_argument_parser
 from mlctl.training.collator import MLCTLDataCollator

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mlctl import search
-from mlctl.evaluation.retrieval import retrieval_accuracy
+from mlctl.search import retrieval_accuracy
 
 
 def unit(matrix):
@@ -117,7 +117,7 @@ def test_ivf_list_count_is_trainable():
 
 def test_retrieval_accuracy_goes_through_the_engine(monkeypatch):
     calls = []
-    monkeypatch.setattr("mlctl.evaluation.retrieval.knn",
+    monkeypatch.setattr("mlctl.search.knn",
                         lambda *a, **kw: calls.append(kw) or (None, np.array([[1], [0]])))
     assert retrieval_accuracy(np.zeros((2, 3)), np.zeros((2, 3)))[0] == 0.0
     assert calls == [{"k": 1}]
@@ -137,7 +137,7 @@ def test_tie_tolerance_compares_float32_cosines_not_the_search_precision(monkeyp
     candidates = unit(np.array([[1.0, 0.04], [1.0, 0.0]], dtype=np.float32))
     # query 0: own candidate at cosine 0.9992, candidate 1 at cosine 1.0 (8e-4 better: a miss, not a tie); a float16
     # search (the GPU path) may report that nearest similarity rounded down to 0.999
-    monkeypatch.setattr("mlctl.evaluation.retrieval.knn", lambda q, d, k: (
+    monkeypatch.setattr("mlctl.search.knn", lambda q, d, k: (
         np.array([[0.999], [0.0]], dtype=np.float32), np.array([[1], [1]])))
     accuracy, _ = retrieval_accuracy(queries, candidates, tie_tolerance=1e-4)
     assert accuracy == 0.5  # query 1 retrieves its own candidate

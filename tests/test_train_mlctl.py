@@ -30,7 +30,7 @@ from mlctl.training.errors import TrainingSetupError
 from mlctl.training.run import build_model
 from mlctl.training.run import train
 from data_prep.tokenizer import token_span
-from mlctl.evaluation.retrieval import retrieval_accuracy
+from mlctl.search import retrieval_accuracy
 from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
 from mlctl.training.trainer import MLCTLTrainer
 from mlctl.training.trainer import in_batch_retrieval_accuracy

@@ -9,8 +9,8 @@ import pytest
 from mlctl.evaluation.plots import draw_tsne
 from mlctl.evaluation.plots import read_word_lists
 from mlctl.evaluation.readers import read_bucc_gold
-from mlctl.evaluation.report import model_index_results
-from mlctl.evaluation.retrieval import bucc_f1
+from mlctl.training.model_card import model_index_results
+from mlctl.evaluation.bucc import bucc_f1
 import run_xtreme_tasks as xt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,6 +87,12 @@ def test_outputs_results_json_table_predictions_model_index_and_tsne(run):
     entries = model_index_results(out / "results.json")
     assert {e.dataset_config: e.metric_value for e in entries} == {
         "xnli": 100.0, "pawsx": 100.0, "udpos": 100.0, "panx": 100.0, "bucc2018": round(bucc, 2), "tatoeba": 50.0}
+    assert [(e.task_type, e.metric_type, e.metric_name) for e in entries][:1] == [
+        ("text-classification", "accuracy", "XNLI acc")]
+    tatoeba = [(e.dataset_config, e.metric_name, e.metric_value)
+               for e in model_index_results(saved, per_language=True) if e.dataset_config.startswith("tatoeba")]
+    assert tatoeba == [("tatoeba", "Tatoeba acc", 50.0), ("tatoeba.de", "Tatoeba acc (de)", 100.0),
+                       ("tatoeba.fr", "Tatoeba acc (fr)", 0.0)]
     assert (out / "tsne.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob("*-checkpoints"))
     report = (root / "report.md").read_text()

@@ -10,15 +10,14 @@ from mlctl.evaluation.finetune import first_subtoken_labels
 from mlctl.evaluation.finetune import load_metric
 from mlctl.evaluation.readers import BuccCorpus
 from mlctl.evaluation.report import markdown_table
-from mlctl.evaluation.report import model_index_results
 from mlctl.evaluation.report import summarize_task
-from mlctl.evaluation.retrieval import bucc_candidates
-from mlctl.evaluation.retrieval import bucc_f1
-from mlctl.evaluation.retrieval import extract_pairs
-from mlctl.evaluation.retrieval import optimal_threshold
-from mlctl.evaluation.retrieval import resolve_layer
-from mlctl.evaluation.retrieval import retrieval_accuracy
-from mlctl.evaluation.retrieval import unique_sentence_ids
+from mlctl.evaluation.bucc import bucc_candidates
+from mlctl.evaluation.bucc import bucc_f1
+from mlctl.evaluation.bucc import extract_pairs
+from mlctl.evaluation.bucc import optimal_threshold
+from mlctl.encoding import resolve_layer
+from mlctl.search import retrieval_accuracy
+from mlctl.evaluation.bucc import unique_sentence_ids
 from mlctl.mining import mine_embeddings
 
 
@@ -194,7 +193,7 @@ def test_first_subtoken_labels():
     assert first_subtoken_labels(word_ids, [5, 6, 7]) == [-100, 5, -100, 6, 7, -100, -100, -100]
 
 
-def test_summary_table_and_model_index():
+def test_summary_table():
     results = {
         "model": "ckpt",
         "tasks": {
@@ -205,11 +204,6 @@ def test_summary_table_and_model_index():
     table = markdown_table(results).splitlines()
     assert table[0] == "| model | XNLI acc | PAWS-X acc | POS F1 | NER F1 | BUCC F1 | Tatoeba acc |"
     assert table[2] == "| ckpt | 75.0 | – | – | – | – | 43.4 |"
-    entries = model_index_results(results)
-    assert [(e.dataset_config, e.metric_type, e.metric_value) for e in entries] == [
-        ("xnli", "accuracy", 75.0), ("tatoeba", "accuracy", 43.4)]
-    detailed = model_index_results(results, per_language=True)
-    assert [e.dataset_config for e in detailed] == ["xnli", "xnli.en", "xnli.de", "tatoeba", "tatoeba.de"]
     assert summarize_task("xnli", results["tasks"]["xnli"]["languages"]) == 75.0
     assert summarize_task("xnli", {}) is None
 

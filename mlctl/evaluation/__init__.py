@@ -1,8 +1,6 @@
 """Zero-shot XTREME evaluation of any encoder checkpoint (``run_xtreme_tasks.py`` is the command line over it):
-task table and fine-tuning defaults (`tasks`), data readers (`readers`), retrieval and mining (`retrieval`),
+task table and fine-tuning defaults (`tasks`), data readers (`readers`), BUCC mining and its threshold (`bucc`),
 fine-tuning (`finetune`), reports (`report`), the t-SNE picture (`plots`) and one run (`xtreme`)."""
-from mlctl.evaluation.report import model_index_results
-from mlctl.evaluation.retrieval import retrieval_accuracy
 from mlctl.evaluation.tasks import FineTuningSettings
 from mlctl.evaluation.tasks import MissingDataError
 from mlctl.evaluation.tasks import XtremeDataError
@@ -11,4 +9,4 @@ from mlctl.evaluation.xtreme import incomplete_tasks
 from mlctl.evaluation.xtreme import run_xtreme
 
 __all__ = ["FineTuningSettings", "MissingDataError", "XtremeArguments", "XtremeDataError", "incomplete_tasks",
-           "model_index_results", "retrieval_accuracy", "run_xtreme"]
+           "run_xtreme"]

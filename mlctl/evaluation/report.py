@@ -1,10 +1,8 @@
-"""Reporting XTREME results: the task's Table-1 number, the paper's Table-1 row, a Markdown report, and
-``model-index`` entries for a model card."""
+"""Reporting XTREME results: the task's Table-1 number, the paper's Table-1 row and a Markdown report (the model
+card's ``model-index`` is read from ``results.json`` by `mlctl.training.model_card`)."""
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
@@ -58,34 +56,3 @@ def markdown_report(results: dict) -> str:
     if problems:
         lines += ["", "Missing or unusable data:", *problems]
     return "\n".join(lines) + "\n"
-
-
-def model_index_results(results_json, per_language: bool = False) -> list:
-    """``huggingface_hub.EvalResult`` entries for a model card's ``model-index`` from ``results.json``.
-
-    ``results_json`` is the path of a ``results.json`` written by this script or its loaded dict. One
-    entry per task average (the Table 1 numbers), plus one per language when ``per_language``.
-    """
-    from huggingface_hub import EvalResult
-
-    results = results_json if isinstance(results_json, dict) else json.loads(Path(results_json).read_text(encoding="utf-8"))
-    task_types = {"xnli": "text-classification", "pawsx": "text-classification", "udpos": "token-classification",
-                  "panx": "token-classification", "bucc2018": "sentence-similarity", "tatoeba": "sentence-similarity"}
-    entries = []
-    for task, entry in results["tasks"].items():
-        column, metric = TABLE_COLUMNS[task]
-        rows = [(None, entry.get("average"))]
-        if per_language:
-            rows += [(lang, scores[metric]) for lang, scores in entry["languages"].items()]
-        for lang, value in rows:
-            if value is None:
-                continue
-            entries.append(EvalResult(
-                task_type=task_types[task], task_name=f"XTREME {task} (zero-shot from English)",
-                dataset_type="google/xtreme", dataset_name=f"XTREME {task}" + (f" ({lang})" if lang else ""),
-                dataset_config=f"{task}.{lang}" if lang else task, dataset_split="test",
-                metric_type=metric, metric_name=column if lang is None else f"{column} ({lang})",
-                metric_value=round(float(value), 2),
-            ))
-    return entries
-

@@ -38,6 +38,9 @@ TABLE_COLUMNS = {
     "bucc2018": ("BUCC F1", "f1"),
     "tatoeba": ("Tatoeba acc", "accuracy"),
 }
+#: The Hub's task type of each task, for a model card's ``model-index``.
+TASK_TYPES = {"xnli": "text-classification", "pawsx": "text-classification", "udpos": "token-classification",
+              "panx": "token-classification", "bucc2018": "sentence-similarity", "tatoeba": "sentence-similarity"}
 
 CLASSIFICATION_LABELS = {
     "xnli": ("contradiction", "entailment", "neutral"),  # XTREME's XnliProcessor.get_labels()

@@ -31,15 +31,16 @@ from mlctl.evaluation.report import describe_model
 from mlctl.evaluation.report import markdown_report
 from mlctl.evaluation.report import markdown_table
 from mlctl.evaluation.report import summarize_task
-from mlctl.evaluation.retrieval import bucc_candidates
-from mlctl.evaluation.retrieval import bucc_f1
-from mlctl.evaluation.retrieval import extract_pairs
-from mlctl.evaluation.retrieval import optimal_threshold
-from mlctl.evaluation.retrieval import resolve_layer
-from mlctl.evaluation.retrieval import retrieval_accuracy
+from mlctl.evaluation.bucc import bucc_candidates
+from mlctl.evaluation.bucc import bucc_f1
+from mlctl.evaluation.bucc import extract_pairs
+from mlctl.evaluation.bucc import optimal_threshold
+from mlctl.encoding import resolve_layer
+from mlctl.search import retrieval_accuracy
 from mlctl.evaluation.tasks import RETRIEVAL_POOLING
 from mlctl.evaluation.tasks import RETRIEVAL_TASKS
 from mlctl.evaluation.tasks import TABLE_COLUMNS
+from mlctl.evaluation.tasks import TASK_TYPES
 from mlctl.evaluation.tasks import TASK_LANGUAGES
 from mlctl.evaluation.tasks import TASKS
 from mlctl.evaluation.tasks import FineTuningSettings
@@ -280,8 +281,9 @@ def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None
         raise
     for task in tasks:
         started = time.perf_counter()
-        entry = results["tasks"][task] = {"metric": TABLE_COLUMNS[task][1], "languages": {}, "missing": [],
-                                          "errors": []}
+        column, metric = TABLE_COLUMNS[task]
+        entry = results["tasks"][task] = {"column": column, "metric": metric, "task_type": TASK_TYPES[task],
+                                          "languages": {}, "missing": [], "errors": []}
         try:
             evaluation.run_task(task, entry, save)
         except XtremeDataError as error:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlctl.evaluation.report import model_index_results
 from mlctl.training.errors import TrainingSetupError
 from modeling_mlctl import MLCTLConfig
 
@@ -22,6 +21,31 @@ def final_losses(log_history: list[dict]) -> dict[str, float]:
         summary.update({name: value for name, value in entry.items() if name.startswith("eval_") and "runtime" not in name
                         and "per_second" not in name})
     return summary
+
+
+def model_index_results(results_json, per_language: bool = False) -> list:
+    """``huggingface_hub.EvalResult`` entries for a model card's ``model-index`` from a ``run_xtreme_tasks.py``
+    ``results.json`` (its path or its loaded dict; each task entry names its Table-1 column, metric and Hub task
+    type). One entry per task average (the Table 1 numbers), plus one per language when ``per_language``."""
+    from huggingface_hub import EvalResult
+
+    results = results_json if isinstance(results_json, dict) else json.loads(Path(results_json).read_text(encoding="utf-8"))
+    entries = []
+    for task, entry in results["tasks"].items():
+        rows = [(None, entry.get("average"))]
+        if per_language:
+            rows += [(lang, scores[entry["metric"]]) for lang, scores in entry["languages"].items()]
+        for lang, value in rows:
+            if value is None:
+                continue
+            entries.append(EvalResult(
+                task_type=entry["task_type"], task_name=f"XTREME {task} (zero-shot from English)",
+                dataset_type="google/xtreme", dataset_name=f"XTREME {task}" + (f" ({lang})" if lang else ""),
+                dataset_config=f"{task}.{lang}" if lang else task, dataset_split="test",
+                metric_type=entry["metric"], metric_name=entry["column"] + (f" ({lang})" if lang else ""),
+                metric_value=round(float(value), 2),
+            ))
+    return entries
 
 
 def xtreme_eval_results(results_json: str | None) -> list:

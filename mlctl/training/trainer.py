@@ -17,7 +17,7 @@ from transformers.trainer_utils import HubStrategy
 from transformers.utils.hub import PushInProgress
 from transformers.utils.hub import hf_api
 
-from mlctl.evaluation.retrieval import retrieval_accuracy
+from mlctl.search import retrieval_accuracy
 from mlctl.training.collator import MLM_INPUTS
 from mlctl.training.collator import SIDES
 from mlctl.training.guards import NonFiniteGuard
@@ -51,7 +51,7 @@ def check_hub_strategy(args) -> None:
 
 def in_batch_retrieval_accuracy(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Accuracy of retrieving each anchor's positive among the other side of the (global) batch, within
-    `RETRIEVAL_TIE_TOLERANCE` (the in-batch counterpart of `mlctl.evaluation.retrieval_accuracy`, on the logits the
+    `RETRIEVAL_TIE_TOLERANCE` (the in-batch counterpart of `mlctl.search.retrieval_accuracy`, on the logits the
     loss already computed).
 
     `logits` are [`MLCTLForPreTraining`]'s x_logits or y_logits (n, 2N): columns [0, N) the other side, [N, 2N) the

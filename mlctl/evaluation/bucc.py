@@ -1,6 +1,5 @@
-"""Retrieval on sentence embeddings, as XTREME scores it: the retrieval layer, cosine k-nearest neighbours (the
-engine in `mlctl.search`), retrieval accuracy (Tatoeba), and BUCC 2018 bitext mining with the ratio margin
-(`mlctl.mining`), its threshold and F1."""
+"""BUCC 2018 as XTREME scores it: bitext mining with the ratio margin (`mlctl.mining`), the F1-optimal threshold
+and F1."""
 from __future__ import annotations
 
 import logging
@@ -10,44 +9,8 @@ import numpy as np
 
 from mlctl.evaluation.readers import BuccCorpus
 from mlctl.mining import mine_embeddings
-from mlctl.search import knn, normalized_rows
 
 logger = logging.getLogger(__name__)
-
-#: hidden_states[8] == XTREME's ``--specific_layer 7`` (its layer count skips the embedding output).
-DEFAULT_RETRIEVAL_LAYER = 8
-
-
-def resolve_layer(num_hidden_states: int, requested: int | None) -> int:
-    """The ``hidden_states`` index to embed with: ``requested``, else 8 (XTREME's), else the last one."""
-    if requested is None:
-        return DEFAULT_RETRIEVAL_LAYER if num_hidden_states > DEFAULT_RETRIEVAL_LAYER else num_hidden_states - 1
-    if not -num_hidden_states <= requested < num_hidden_states:
-        raise ValueError(f"--layer {requested}: the model returns {num_hidden_states} hidden states "
-                         f"(0 = embeddings .. {num_hidden_states - 1} = last layer)")
-    return requested % num_hidden_states
-
-
-def retrieval_accuracy(queries: np.ndarray, candidates: np.ndarray, tie_tolerance: float = 0.0) -> tuple[float, np.ndarray]:
-    """The one retrieval score: the fraction of query rows i whose nearest candidate row by cosine (`mlctl.search.knn`:
-    exact below `mlctl.search.AUTO_APPROXIMATE_PAIRS`) is row i, and the nearest candidate of every query.
-
-    XTREME's Tatoeba score is this with ``tie_tolerance=0`` (its ``argmax`` over cosine similarities). With
-    ``tie_tolerance > 0`` a query also counts as retrieved when its own candidate scores within that cosine of the
-    nearest one: the identical embeddings of one sentence's word samples under the "sentence" ablation are ties,
-    not misses (the trainer's validation retrieval and the ablation's word score).
-    """
-    if len(queries) != len(candidates):
-        raise ValueError(f"{len(queries)} queries but {len(candidates)} candidates: row i of each must be a pair")
-    if len(queries) == 0:
-        return 0.0, np.zeros(0, dtype=np.int64)
-    _, nearest = knn(queries, candidates, k=1)
-    hits = nearest[:, 0] == np.arange(len(queries))
-    if tie_tolerance > 0:  # both cosines in float32 (the GPU search ranks in float16)
-        queries, candidates = normalized_rows(queries, slice(None)), normalized_rows(candidates, slice(None))
-        own = (queries * candidates).sum(axis=1)
-        hits |= own >= (queries * candidates[nearest[:, 0]]).sum(axis=1) - tie_tolerance
-    return float(hits.mean()), nearest[:, 0]
 
 
 def unique_sentence_ids(ids: list[str], sentences: list[str]) -> tuple[list[str], list[str | None], int]:
