@@ -24,9 +24,9 @@ import sys
 
 from transformers import HfArgumentParser
 
+from data_prep.reading import InputError
 from mlctl.evaluation import FineTuningSettings
 from mlctl.evaluation import XtremeArguments
-from mlctl.evaluation import XtremeDataError
 from mlctl.evaluation import incomplete_tasks
 from mlctl.evaluation import run_xtreme
 
@@ -48,7 +48,7 @@ def cli() -> int:
     logging.getLogger("mlctl").setLevel(logging.INFO)
     try:
         results = main()
-    except XtremeDataError as error:
+    except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     failed = incomplete_tasks(results)

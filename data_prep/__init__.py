@@ -4,14 +4,14 @@ The trainer calls :func:`build_wps_dataset`; ``python -m data_prep`` is the same
 """
 from data_prep.languages import SUPPORTED_LANGUAGES
 from data_prep.pipeline import REPORT_NAME, build_wps_dataset
-from data_prep.reading import DataPrepError, PairSpec
+from data_prep.reading import InputError, PairSpec
 from data_prep.segment import segment
 from data_prep.word_pairs import WordList
 from data_prep.wps import ALIGNERS, output_columns
 
 __all__ = [
     "ALIGNERS",
-    "DataPrepError",
+    "InputError",
     "PairSpec",
     "REPORT_NAME",
     "SUPPORTED_LANGUAGES",

@@ -10,7 +10,7 @@ import logging
 import sys
 
 from data_prep.pipeline import REPORT_NAME, build_wps_dataset
-from data_prep.reading import DataPrepError, PairSpec
+from data_prep.reading import InputError, PairSpec
 from data_prep.word_pairs import SYMMETRIZATIONS, WordList
 from data_prep.wps import ALIGNERS
 
@@ -65,12 +65,12 @@ def pair_specs(args: argparse.Namespace) -> list[PairSpec]:
     specs = []
     for values in args.pair:
         if len(values) not in (4, 5):
-            raise DataPrepError(f"--pair {' '.join(values)}: expected SRC TGT SRC_FILE TGT_FILE [ALIGNMENT_FILE]")
+            raise InputError(f"--pair {' '.join(values)}: expected SRC TGT SRC_FILE TGT_FILE [ALIGNMENT_FILE]")
         specs.append(PairSpec(values[0], values[1], src_path=values[2], tgt_path=values[3],
                               alignment_path=values[4] if len(values) == 5 else None))
     for values in args.dataset:
         if len(values) not in (3, 4):
-            raise DataPrepError(f"--dataset {' '.join(values)}: expected SRC TGT NAME_OR_PATH [ALIGNMENT_FILE]")
+            raise InputError(f"--dataset {' '.join(values)}: expected SRC TGT NAME_OR_PATH [ALIGNMENT_FILE]")
         specs.append(PairSpec(values[0], values[1], dataset=values[2], dataset_split=args.dataset_split,
                               dataset_config=args.dataset_config,
                               alignment_path=values[3] if len(values) == 4 else None))
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             align_chunk_size=args.align_chunk_size,
             show_progress=False if args.no_progress else None,
         )
-    except DataPrepError as error:
+    except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     with open(f"{args.out_dir}/{REPORT_NAME}", encoding="utf-8") as stream:

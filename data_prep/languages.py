@@ -13,7 +13,7 @@ import logging
 
 import stopwordsiso
 
-from data_prep.reading import DataPrepError, read_text_lines
+from data_prep.reading import InputError, read_text_lines
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ SUPPORTED_LANGUAGES = frozenset(stopwordsiso.langs()) | LANGUAGES_WITHOUT_STOPWO
 def check_language(code: str, where: str) -> str:
     """Return ``code`` if supported, else raise a one-line error naming ``where`` it came from."""
     if code not in SUPPORTED_LANGUAGES:
-        raise DataPrepError(
+        raise InputError(
             f"{where}: unknown language code {code!r}; supported: {', '.join(sorted(SUPPORTED_LANGUAGES))}"
         )
     return code

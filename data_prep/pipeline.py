@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from data_prep.languages import check_language, read_stopword_file, stopwordsiso_words
 from data_prep.output_dir import ensure_writable_directory
-from data_prep.reading import DataPrepError, PairSpec, SentencePair, read_sentence_pairs
+from data_prep.reading import InputError, PairSpec, SentencePair, read_sentence_pairs
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.tokenizer import vocabulary_sha256
 from data_prep.word_pairs import SYMMETRIZATIONS, WordList, load_word_list_dir
@@ -129,10 +129,10 @@ def load_fast_tokenizer(tokenizer, max_length: int) -> tuple[str, dict]:
         try:
             tokenizer = load_auto_fast_tokenizer(tokenizer, "locating words by character offsets")
         except ValueError as error:
-            raise DataPrepError(f"tokenizer {error}") from None
+            raise InputError(f"tokenizer {error}") from None
     name = getattr(tokenizer, "name_or_path", type(tokenizer).__name__)
     if not getattr(tokenizer, "is_fast", False):
-        raise DataPrepError(f"tokenizer {name}: not a fast tokenizer; character offsets need one")
+        raise InputError(f"tokenizer {name}: not a fast tokenizer; character offsets need one")
     backend = copy.deepcopy(tokenizer.backend_tokenizer)
     backend.no_padding()
     backend.enable_truncation(max_length)
@@ -151,34 +151,34 @@ def _find_word_list(spec: PairSpec, word_lists: Sequence[WordList], word_list_di
         word_list = load_word_list_dir(word_list_dir, spec.src_lang, spec.tgt_lang)
         if word_list is not None:
             return word_list
-    raise DataPrepError(f"{where}: no word list for {spec.name} (give --word-list {spec.src_lang} {spec.tgt_lang} "
+    raise InputError(f"{where}: no word list for {spec.name} (give --word-list {spec.src_lang} {spec.tgt_lang} "
                         f"FILE or a --word-list-dir with {spec.src_lang}_uni.txt and {spec.tgt_lang}_uni.txt)")
 
 
 def _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_pair, max_phrase_words,
                      validation_fraction, num_proc, align_chunk_size, batch_size) -> None:
     if not pairs:
-        raise DataPrepError("no input: give at least one sentence pair source (--pair or --dataset)")
+        raise InputError("no input: give at least one sentence pair source (--pair or --dataset)")
     if aligner not in ALIGNERS:
-        raise DataPrepError(f"unknown aligner {aligner!r}; choose from {', '.join(ALIGNERS)}")
+        raise InputError(f"unknown aligner {aligner!r}; choose from {', '.join(ALIGNERS)}")
     if symmetrization not in SYMMETRIZATIONS:
-        raise DataPrepError(f"unknown symmetrization {symmetrization!r}; choose from {', '.join(SYMMETRIZATIONS)}")
+        raise InputError(f"unknown symmetrization {symmetrization!r}; choose from {', '.join(SYMMETRIZATIONS)}")
     for name, value, minimum in (("max_length", max_length, 3), ("max_words_per_pair", max_words_per_pair, 1),
                                  ("max_phrase_words", max_phrase_words, 1), ("num_proc", num_proc, 1),
                                  ("align_chunk_size", align_chunk_size, 1), ("batch_size", batch_size, 1)):
         if value < minimum:
-            raise DataPrepError(f"{name} must be at least {minimum}, got {value}")
+            raise InputError(f"{name} must be at least {minimum}, got {value}")
     if not 0 <= validation_fraction < 1:
-        raise DataPrepError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+        raise InputError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
     for position, spec in enumerate(pairs, 1):
         where = f"pair {position} {spec.describe()}"
         check_language(spec.src_lang, where)
         check_language(spec.tgt_lang, where)
         if spec.src_lang == spec.tgt_lang:
-            raise DataPrepError(f"{where}: source and target language are both {spec.src_lang!r}")
+            raise InputError(f"{where}: source and target language are both {spec.src_lang!r}")
         if (aligner == "pharaoh") != (spec.alignment_path is not None):
             problem = "needs an alignment file" if aligner == "pharaoh" else "has an alignment file"
-            raise DataPrepError(f"{where}: {problem} but the aligner is {aligner!r}")
+            raise InputError(f"{where}: {problem} but the aligner is {aligner!r}")
 
 
 @contextlib.contextmanager
@@ -287,7 +287,7 @@ def build_wps_dataset(
         The saved ``DatasetDict``, loaded back from ``out_dir``.
 
     Raises:
-        DataPrepError: bad input; the message names the file, the line and the problem.
+        InputError: bad input; the message names the file, the line and the problem.
     """
     started = time.perf_counter()
     pairs = list(pairs)
@@ -296,7 +296,7 @@ def build_wps_dataset(
     try:
         out_dir = ensure_writable_directory(out_dir)
     except ValueError as error:
-        raise DataPrepError(f"--out-dir {error}") from None
+        raise InputError(f"--out-dir {error}") from None
     stopword_files = dict(stopword_files or {})
     languages = sorted({lang for spec in pairs for lang in (spec.src_lang, spec.tgt_lang)})
     for lang in stopword_files:

@@ -2,7 +2,10 @@
 Pharaoh alignment files.
 
 Everything here is a generator: nothing holds more than one line per input in memory.  Bad input
-raises :class:`DataPrepError` whose message is one line of the form ``FILE:LINE: problem``.
+raises :class:`InputError` whose message is one line of the form ``FILE:LINE: problem``.
+
+:func:`read_text_lines` and :class:`InputError` are the project's one UTF-8 line reader and one input-error type:
+data preparation, mining, alignment and the XTREME readers all read text files through them.
 """
 from __future__ import annotations
 
@@ -17,18 +20,19 @@ from typing import Any, Iterator
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-class DataPrepError(ValueError):
-    """Bad input. The message is a single line naming the file, the line and the problem."""
+class InputError(ValueError):
+    """Bad input (a file, a line of it, an argument). The message is a single line naming the file, the line and the
+    problem: ``FILE:LINE: problem``, or ``FILE: problem`` when no one line is at fault."""
 
 
-def read_text_lines(path: str) -> Iterator[tuple[int, str]]:
+def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` from a UTF-8 text file, plain or gzip (detected by its magic
     bytes), line numbers from 1, the line break (``\\n`` or ``\\r\\n``) and a leading BOM removed.
 
-    Raises :class:`DataPrepError` for a missing file, undecodable bytes or corrupt gzip data.
+    Raises :class:`InputError` for a missing file, undecodable bytes or corrupt gzip data.
     """
     if not os.path.isfile(path):
-        raise DataPrepError(f"{path}: no such file")
+        raise InputError(f"{path}: no such file")
     with open(path, "rb") as probe:
         is_gzip = probe.read(2) == GZIP_MAGIC
     line_number = 0
@@ -39,14 +43,14 @@ def read_text_lines(path: str) -> Iterator[tuple[int, str]]:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as error:
                     bad = raw[error.start:error.start + 4]
-                    raise DataPrepError(
+                    raise InputError(
                         f"{path}:{line_number}: undecodable bytes (not UTF-8) at byte {error.start}: {bad!r}"
                     ) from None
                 if line_number == 1:
                     text = text.removeprefix("\ufeff")
                 yield line_number, text.rstrip("\r\n")
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
-        raise DataPrepError(f"{path}:{line_number + 1}: corrupt gzip data ({error})") from None
+        raise InputError(f"{path}:{line_number + 1}: corrupt gzip data ({error})") from None
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class PairSpec:
     def __post_init__(self):
         has_files = self.src_path is not None and self.tgt_path is not None
         if has_files == (self.dataset is not None):
-            raise DataPrepError(f"{self.describe()}: give either src_path and tgt_path, or dataset")
+            raise InputError(f"{self.describe()}: give either src_path and tgt_path, or dataset")
 
     @property
     def name(self) -> str:
@@ -106,7 +110,7 @@ class SentencePair:
 def zip_line_aligned(named_streams: list[tuple[str, Iterator[tuple[int, str]]]]) -> Iterator[tuple[str, ...]]:
     """Zip ``(line_number, text)`` streams that must have equal line counts; yield the texts.
 
-    Raises :class:`DataPrepError` naming the file that ends first and the line it lacks.
+    Raises :class:`InputError` naming the file that ends first and the line it lacks.
     """
     ended = object()
     for row in itertools.zip_longest(*(stream for _, stream in named_streams), fillvalue=ended):
@@ -114,7 +118,7 @@ def zip_line_aligned(named_streams: list[tuple[str, Iterator[tuple[int, str]]]])
             line_number = next(item for item in row if item is not ended)[0]
             short = [name for (name, _), item in zip(named_streams, row) if item is ended]
             long = [name for (name, _), item in zip(named_streams, row) if item is not ended]
-            raise DataPrepError(
+            raise InputError(
                 f"{short[0]}:{line_number}: file ends after {line_number - 1} lines but {long[0]} "
                 f"has more; line-aligned files must have the same number of lines"
             )
@@ -141,14 +145,14 @@ def _dataset_rows(spec: PairSpec) -> Iterator[tuple[int, tuple[str, str]]]:
         dataset = dataset[spec.dataset_split]
     where = spec.dataset_name()
     if dataset.column_names is not None and "translation" not in dataset.column_names:
-        raise DataPrepError(f"{where}: no 'translation' column (columns: {', '.join(dataset.column_names)})")
+        raise InputError(f"{where}: no 'translation' column (columns: {', '.join(dataset.column_names)})")
     for row_number, row in enumerate(dataset.select_columns(["translation"]), 1):
         translation = row["translation"]
         texts = []
         for lang in (spec.src_lang, spec.tgt_lang):
             text = translation.get(lang) if isinstance(translation, dict) else None
             if not isinstance(text, str):
-                raise DataPrepError(f"{where}:{row_number}: 'translation' has no {lang!r} text")
+                raise InputError(f"{where}:{row_number}: 'translation' has no {lang!r} text")
             # Line breaks inside a text would break the line-based temporary files; a space keeps spans.
             texts.append(text.replace("\n", " ").replace("\r", " "))
         yield row_number, (texts[0], texts[1])
@@ -159,7 +163,7 @@ def read_sentence_pairs(spec: PairSpec, counts: Counter) -> Iterator[SentencePai
 
     A line pair where either side is empty (or only white space) is skipped and counted in
     ``counts["empty_line"]``; its index is still consumed, so pairing and alignment lines never shift.
-    A corpus without a single sentence pair raises :class:`DataPrepError` once it is read: it is a wrong file
+    A corpus without a single sentence pair raises :class:`InputError` once it is read: it is a wrong file
     (or split), and its empty output could not train anything.
     """
     rows = _file_rows(spec) if spec.dataset is None else _dataset_rows(spec)
@@ -181,4 +185,4 @@ def read_sentence_pairs(spec: PairSpec, counts: Counter) -> Iterator[SentencePai
         unit = "lines" if spec.dataset is None else "rows"
         problem = f"all {lines} {unit} are empty on one side or both" if lines else (
             "both files are empty" if spec.dataset is None else "no rows")
-        raise DataPrepError(f"{where}: no sentence pair to read ({problem})")
+        raise InputError(f"{where}: no sentence pair to read ({problem})")

@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from data_prep.reading import DataPrepError, read_text_lines, zip_line_aligned
+from data_prep.reading import InputError, read_text_lines, zip_line_aligned
 from data_prep.segment import Token, segment
 
 #: ``(src_start, src_end, tgt_start, tgt_end, weight)``.
@@ -36,12 +36,12 @@ def parse_pharaoh(line: str, n_src: int, n_tgt: int, where: str) -> set[Link]:
     for item in line.split():
         src_index, dash, tgt_index = item.partition("-")
         if not (dash and src_index.isdigit() and tgt_index.isdigit()):
-            raise DataPrepError(f"{where}: malformed link {item!r} (expected 'i-j' with word indices)")
+            raise InputError(f"{where}: malformed link {item!r} (expected 'i-j' with word indices)")
         i, j = int(src_index), int(tgt_index)
         if i >= n_src:
-            raise DataPrepError(f"{where}: link {item!r} points past the end of the source sentence ({n_src} words)")
+            raise InputError(f"{where}: link {item!r} points past the end of the source sentence ({n_src} words)")
         if j >= n_tgt:
-            raise DataPrepError(f"{where}: link {item!r} points past the end of the target sentence ({n_tgt} words)")
+            raise InputError(f"{where}: link {item!r} points past the end of the target sentence ({n_tgt} words)")
         links.add((i, j))
     return links
 
@@ -161,7 +161,7 @@ class WordList:
                 continue
             fields = text.split("\t") if "\t" in text else text.split()
             if len(fields) != 2:
-                raise DataPrepError(
+                raise InputError(
                     f"{path}:{line_number}: expected 2 fields 'src tgt' (tab-separated for multi-word "
                     f"entries), got {len(fields)}"
                 )

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from data_prep.reading import InputError
+from data_prep.reading import read_text_lines
 from mlctl.search import normalized_rows
 
 logger = logging.getLogger(__name__)
@@ -34,10 +36,6 @@ SOFTMAX_THRESHOLD = 1e-3
 #: SimAlign's IterMax: rounds (``max_count``) and the weight of a row or column that is half aligned (``alpha_ratio``).
 ITERMAX_ROUNDS = 2
 ITERMAX_ALPHA = 0.9
-
-
-class AlignmentInputError(ValueError):
-    """An input file cannot be used; the message is one line naming the file and line."""
 
 
 def argmax_links(similarity: np.ndarray) -> np.ndarray:
@@ -101,28 +99,21 @@ def word_links(subword_links: np.ndarray, src_words: np.ndarray, tgt_words: np.n
 
 
 def read_parallel(path: str | Path) -> list[tuple[list[str], list[str]]]:
-    """``source ||| target`` lines as word lists; `AlignmentInputError` (``FILE:LINE: problem``) on a line without
-    exactly one ``|||``, an empty side or bytes that are not UTF-8."""
+    """``source ||| target`` lines as word lists; `InputError` (``FILE:LINE: problem``) on a line without exactly one
+    ``|||``, an empty side or bytes that are not UTF-8."""
     pairs = []
     try:
-        with open(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    raise AlignmentInputError(f"{path}:{number}: bytes that are not UTF-8 at column "
-                                              f"{error.start + 1}") from None
-                sides = line.split("|||")
-                if len(sides) != 2:
-                    raise AlignmentInputError(f"{path}:{number}: expected 'source words ||| target words', found "
-                                              f"{len(sides) - 1} '|||'")
-                src, tgt = sides[0].split(), sides[1].split()
-                if not src or not tgt:
-                    raise AlignmentInputError(f"{path}:{number}: the {'source' if not src else 'target'} side is "
-                                              f"empty")
-                pairs.append((src, tgt))
+        for number, line in read_text_lines(str(path)):
+            sides = line.split("|||")
+            if len(sides) != 2:
+                raise InputError(f"{path}:{number}: expected 'source words ||| target words', found "
+                                 f"{len(sides) - 1} '|||'")
+            src, tgt = sides[0].split(), sides[1].split()
+            if not src or not tgt:
+                raise InputError(f"{path}:{number}: the {'source' if not src else 'target'} side is empty")
+            pairs.append((src, tgt))
     except OSError as error:
-        raise AlignmentInputError(f"{path}: cannot read: {error.strerror}") from None
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
     return pairs
 
 
@@ -131,20 +122,19 @@ def read_gold(path: str | Path, pairs: list[tuple[list[str], list[str]]], one_in
     (sure) and ``ipj`` (possible) links, 0-based unless ``one_indexed``; each index is checked against the words."""
     gold = []
     offset = 1 if one_indexed else 0
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
+    lines = [line for _, line in read_text_lines(str(path))]
     if len(lines) != len(pairs):
-        raise AlignmentInputError(f"{path}: {len(lines)} lines but the data file has {len(pairs)}")
+        raise InputError(f"{path}: {len(lines)} lines but the data file has {len(pairs)}")
     for number, (line, (src, tgt)) in enumerate(zip(lines, pairs), start=1):
         sure, possible = set(), set()
         for item in line.split():
             separator = "-" if "-" in item else "p"
             left, found, right = item.partition(separator)
             if not (found and left.isdigit() and right.isdigit()):
-                raise AlignmentInputError(f"{path}:{number}: malformed link {item!r} (expected 'i-j' or 'ipj')")
+                raise InputError(f"{path}:{number}: malformed link {item!r} (expected 'i-j' or 'ipj')")
             link = (int(left) - offset, int(right) - offset)
             if not (0 <= link[0] < len(src) and 0 <= link[1] < len(tgt)):
-                raise AlignmentInputError(f"{path}:{number}: link {item!r} is outside the sentence pair "
+                raise InputError(f"{path}:{number}: link {item!r} is outside the sentence pair "
                                           f"({len(src)} x {len(tgt)} words, {'1' if one_indexed else '0'}-based)")
             possible.add(link)
             if separator == "-":

@@ -21,17 +21,17 @@ from transformers import TrainerCallback
 from transformers import set_seed
 
 import data_prep
-from data_prep import DataPrepError
+from data_prep import InputError
 from data_prep import PairSpec
 from data_prep import build_wps_dataset
+from data_prep.reading import read_text_lines
 from data_prep.tokenizer import train_wordpiece_tokenizer
 from mlctl.encoding import encode_sentences
 from mlctl.encoding import load_encoder
+from mlctl.encoding import resolve_layer
 from mlctl.evaluation.plots import draw_tsne
 from mlctl.evaluation.plots import read_word_lists
 from mlctl.evaluation.readers import XtremeData
-from mlctl.encoding import resolve_layer
-from mlctl.evaluation.tasks import XtremeDataError
 from mlctl.evaluation.xtreme import tatoeba_accuracies
 from mlctl.training.arguments import training_argument_parser
 from mlctl.training.errors import TrainingSetupError
@@ -65,7 +65,7 @@ def _read_sample(pair: tuple[str, str]) -> tuple[list[str], list[str]]:
         path = SAMPLE_DIR / f"{src}-{tgt}.{lang}"
         if not path.is_file():
             raise TrainingSetupError(f"{path}: the shipped sample is missing")
-        lines.append(path.read_text(encoding="utf-8").splitlines())
+        lines.append([line for _, line in read_text_lines(path)])
     if len(lines[0]) != len(lines[1]):
         raise TrainingSetupError(f"{SAMPLE_DIR}/{src}-{tgt}: {len(lines[0])} {src} lines but {len(lines[1])} {tgt} lines")
     return lines[0], lines[1]
@@ -104,7 +104,7 @@ def prepare_demo(output: Path = DEMO_OUTPUT) -> list[str]:
     try:
         build_wps_dataset(pairs, wps_dir, tokenizer=tokenizer, max_length=DEMO_ENCODER["max_position_embeddings"],
                           validation_fraction=DEMO_VALIDATION_FRACTION, seed=0, show_progress=False)
-    except DataPrepError as error:
+    except InputError as error:
         raise TrainingSetupError(f"data_prep: {error}") from None
     return ["--config_name", str(config_dir), "--tokenizer_name", str(tokenizer_dir), "--train_dir", str(wps_dir),
             "--output_dir", str(output / "model"), *DEMO_TRAINING]
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet()
     try:
         run_demo(Path(args.output_dir))
-    except (TrainingSetupError, XtremeDataError, DataPrepError) as error:
+    except (TrainingSetupError, InputError) as error:
         print(f"demo: error: {error}", file=sys.stderr)
         return 2
     return 0

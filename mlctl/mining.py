@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from data_prep.reading import InputError
+from data_prep.reading import read_text_lines
 from mlctl.search import IVF_NPROBE, SEARCH_METHODS, float16_memmap, knn_both_directions, normalized_rows
 
 #: LASER's margin functions of a candidate's cosine ``a`` and the mean ``b`` of its two k-NN neighbourhoods.
@@ -33,10 +35,6 @@ MARGINS = {
 MAX_SENTENCE_CHARS = 10_000
 #: Sentences encoded per chunk written to the float16 memory map.
 ENCODE_CHUNK = 8192
-
-
-class MiningInputError(ValueError):
-    """A corpus file cannot be mined; the message is one line naming the file and line."""
 
 
 def margin_scores(sims: np.ndarray, ids: np.ndarray, own_mean: np.ndarray, other_mean: np.ndarray,
@@ -82,28 +80,22 @@ def mine_embeddings(src, tgt, *, k: int = 4, margin: str = "ratio", threshold: f
 def read_sentences(path: str | Path, max_chars: int = MAX_SENTENCE_CHARS) -> tuple[list[str], list[int]]:
     """Distinct sentences of a one-sentence-a-line UTF-8 file and the 1-based line of each one's first occurrence.
 
-    Raises `MiningInputError` (``FILE:LINE: problem``) on undecodable bytes, an empty line or a line longer than
+    Raises `InputError` (``FILE:LINE: problem``) on undecodable bytes, an empty line or a line longer than
     ``max_chars``.
     """
     first_line: dict[str, int] = {}
     try:
-        with open(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    line = raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError as error:
-                    raise MiningInputError(f"{path}:{number}: bytes that are not UTF-8 at column {error.start + 1}"
-                                           ) from None
-                if not line.strip():
-                    raise MiningInputError(f"{path}:{number}: empty line (one sentence a line is expected)")
-                if len(line) > max_chars:
-                    raise MiningInputError(f"{path}:{number}: line of {len(line):,} characters (over {max_chars:,}; "
-                                           f"one sentence a line is expected)")
-                first_line.setdefault(line, number)
+        for number, line in read_text_lines(str(path)):
+            if not line.strip():
+                raise InputError(f"{path}:{number}: empty line (one sentence a line is expected)")
+            if len(line) > max_chars:
+                raise InputError(f"{path}:{number}: line of {len(line):,} characters (over {max_chars:,}; "
+                                 f"one sentence a line is expected)")
+            first_line.setdefault(line, number)
     except OSError as error:
-        raise MiningInputError(f"{path}: cannot read: {error.strerror}") from None
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
     if not first_line:
-        raise MiningInputError(f"{path}: no sentences")
+        raise InputError(f"{path}: no sentences")
     return list(first_line), list(first_line.values())
 
 
@@ -178,7 +170,7 @@ def cli(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         count = mine_files(args)
-    except (MiningInputError, ValueError) as error:
+    except ValueError as error:  # InputError included
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{count} pairs written to {args.output_file}")

@@ -48,7 +48,7 @@ def test_perfect_and_empty_hypotheses():
 ])
 def test_bad_gold_files(tmp_path, gold_text, problem):
     (tmp_path / "gold.txt").write_text(gold_text, encoding="utf-8")
-    with pytest.raises(alignment.AlignmentInputError) as error:
+    with pytest.raises(alignment.InputError) as error:
         alignment.read_gold(tmp_path / "gold.txt", PAIRS)
     assert str(error.value).endswith(problem)
 

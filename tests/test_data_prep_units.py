@@ -2,7 +2,7 @@
 word-list matching, the validation split and token spans."""
 import pytest
 
-from data_prep import DataPrepError, WordList
+from data_prep import InputError, WordList
 from data_prep.segment import NUMBER, PUNCT, WORD, segment, whitespace_tokens
 from data_prep.word_pairs import link_candidates, parse_pharaoh, symmetrize
 from data_prep.wps import TokenizedText, validation_indices
@@ -56,11 +56,11 @@ def test_whitespace_tokens_are_what_pharaoh_files_index():
 def test_parse_pharaoh_reads_links_and_rejects_bad_indices():
     assert parse_pharaoh("0-0 2-1 1-1", 3, 2, "a.txt:1") == {(0, 0), (2, 1), (1, 1)}
     assert parse_pharaoh("", 3, 2, "a.txt:1") == set()
-    with pytest.raises(DataPrepError, match=r"^a\.txt:7: link '3-0' points past the end of the source sentence \(3 words\)$"):
+    with pytest.raises(InputError, match=r"^a\.txt:7: link '3-0' points past the end of the source sentence \(3 words\)$"):
         parse_pharaoh("0-0 3-0", 3, 2, "a.txt:7")
-    with pytest.raises(DataPrepError, match=r"^a\.txt:7: link '1-2' points past the end of the target sentence \(2 words\)$"):
+    with pytest.raises(InputError, match=r"^a\.txt:7: link '1-2' points past the end of the target sentence \(2 words\)$"):
         parse_pharaoh("1-2", 3, 2, "a.txt:7")
-    with pytest.raises(DataPrepError, match=r"^a\.txt:2: malformed link '0:1' \(expected 'i-j' with word indices\)$"):
+    with pytest.raises(InputError, match=r"^a\.txt:2: malformed link '0:1' \(expected 'i-j' with word indices\)$"):
         parse_pharaoh("0:1", 3, 2, "a.txt:2")
 
 

@@ -25,7 +25,7 @@ import xtreme_fixtures
 from data_prep import PairSpec
 from data_prep import build_wps_dataset
 from data_prep.__main__ import main as data_prep_main
-from data_prep.reading import DataPrepError
+from data_prep.reading import InputError
 from data_prep.tokenizer import train_wordpiece_tokenizer
 from data_prep.tokenizer import vocabulary_sha256
 from data_prep_fixtures import write_lines
@@ -33,7 +33,6 @@ from mlctl.evaluation import FineTuningSettings
 from mlctl.evaluation import XtremeArguments
 from mlctl.evaluation import run_xtreme
 from mlctl.evaluation.readers import XtremeData
-from mlctl.evaluation.readers import XtremeDataError
 from mlctl.search import retrieval_accuracy
 from mlctl.training.arguments import DataArguments
 from mlctl.training.arguments import training_argument_parser
@@ -402,7 +401,7 @@ def test_read_only_or_full_output_dir_is_one_line(work, tmp_path, monkeypatch, c
     status, error = run_cli(monkeypatch, capsys, cli_args(work, tmp_path / "out", "--max_steps", "2"))
     assert (status, error) == (2, f"train_mlctl: error: --output_dir {tmp_path / 'out'}: cannot write there: "
                                   f"{os.strerror(code)}")
-    with pytest.raises(DataPrepError, match=f"^--out-dir {tmp_path / 'wps'}: cannot write there: {os.strerror(code)}$"):
+    with pytest.raises(InputError, match=f"^--out-dir {tmp_path / 'wps'}: cannot write there: {os.strerror(code)}$"):
         build_wps_dataset([PairSpec("en", "de", str(train_fixtures.SAMPLE_DIR / "en-de.en"),
                                     str(train_fixtures.SAMPLE_DIR / "en-de.de"))], tmp_path / "wps")
 
@@ -574,7 +573,7 @@ def test_a_bad_label_in_a_label_file_is_reported_against_that_file_and_line(tmp_
     (tmp_path / "labels" / "xnli").mkdir(parents=True)
     label_file = write_lines(tmp_path / "labels" / "xnli" / "test-de.tsv", ["entailment", "", "contradiction", "maybe"])
     reader = XtremeData(tmp_path / "data", tmp_path / "labels", use_hub=False)
-    with pytest.raises(XtremeDataError) as raised:
+    with pytest.raises(InputError) as raised:
         reader.sentence_pairs("xnli", "test", "de")
     assert str(raised.value) == (f"{label_file}:4: label 'maybe' is not one of contradiction, entailment, neutral "
                                  f"(labels of {data_file})")

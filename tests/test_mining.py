@@ -115,7 +115,7 @@ def test_mlctl_mine_with_a_tiny_model_pairs_identical_sentences(tmp_path):
 @pytest.mark.parametrize("content,problem", [
     (b"one sentence\n\nanother\n", "2: empty line"),
     (b"fine\n" + b"x" * 100_000 + b"\n", "2: line of 100,000 characters"),
-    (b"fine\nalso fine\nbad \xff\xfe bytes\n", "3: bytes that are not UTF-8 at column 5"),
+    (b"fine\nalso fine\nbad \xff\xfe bytes\n", "3: undecodable bytes (not UTF-8) at byte 4"),
 ])
 def test_bad_corpus_lines_get_a_one_line_error(tmp_path, planted_encoder, capsys, content, problem):
     (tmp_path / "good.txt").write_text("\n".join(TARGETS) + "\n", encoding="utf-8")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from data_prep.reading import InputError
 from mlctl.evaluation.readers import XtremeData
 from mlctl.evaluation.readers import parse_data_file_overrides
 from mlctl.evaluation.readers import read_conllu
@@ -11,7 +12,6 @@ from mlctl.evaluation.readers import read_sentence_pair_tsv
 from mlctl.evaluation.readers import read_tagging_tsv
 from mlctl.evaluation.tasks import MissingDataError
 from mlctl.evaluation.tasks import TAGGING_LABELS
-from mlctl.evaluation.tasks import XtremeDataError
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} (shared real data) is absent")
@@ -43,7 +43,7 @@ def test_conllu_keeps_syntactic_words_and_upos(tmp_path):
 
 def test_conllu_bad_line_names_file_and_line(tmp_path):
     path = write(tmp_path / "bad.conllu", CONLLU.replace("2\tdem\tder\tDET", "2\tdem DET"))
-    with pytest.raises(XtremeDataError, match=r"bad\.conllu:5: expected 10 tab-separated CoNLL-U fields, found 8"):
+    with pytest.raises(InputError, match=r"bad\.conllu:5: expected 10 tab-separated CoNLL-U fields, found 8"):
         read_conllu(path)
 
 
@@ -52,7 +52,7 @@ def test_tagging_tsv_labelled_unlabelled_and_mixed(tmp_path):
     assert tokens == [["Paris", "is"], ["OK"]] and tags == [["B-LOC", "O"], ["O"]]
     tokens, tags = read_tagging_tsv(write(tmp_path / "b.tsv", "Paris\nis\n\nOK\n"))
     assert tokens == [["Paris", "is"], ["OK"]] and tags is None
-    with pytest.raises(XtremeDataError, match=r"c\.tsv:3: expected 2 tab-separated fields, found 1"):
+    with pytest.raises(InputError, match=r"c\.tsv:3: expected 2 tab-separated fields, found 1"):
         read_tagging_tsv(write(tmp_path / "c.tsv", "Paris\tB-LOC\nis\tO\nOK\n"))
 
 
@@ -63,7 +63,7 @@ def test_sentence_pairs_round_trip_csv_quoting_and_reject_ragged_rows(tmp_path):
         csv.writer(handle, delimiter="\t").writerows(rows)
     assert read_sentence_pair_tsv(path) == rows
     write(path, "a\tb\tneutral\nc\td\n")
-    with pytest.raises(XtremeDataError, match=r"dev-en\.tsv:2: expected 3 tab-separated fields"):
+    with pytest.raises(InputError, match=r"dev-en\.tsv:2: expected 3 tab-separated fields"):
         read_sentence_pair_tsv(path)
 
 
@@ -73,7 +73,7 @@ def test_raw_paws_and_label_checks(tmp_path):
     pairs = data.sentence_pairs("pawsx", "test", "de")
     assert pairs.sentence1 == ['"Ein', "Drei"] and pairs.labels == ["1", "0"]
     write(tmp_path / "xnli/dev-en.tsv", "a\tb\tcontradictory\nc\td\tmaybe\n")
-    with pytest.raises(XtremeDataError, match=r"dev-en\.tsv: example 2: label 'maybe' is not one of"):
+    with pytest.raises(InputError, match=r"dev-en\.tsv: example 2: label 'maybe' is not one of"):
         data.sentence_pairs("xnli", "dev", "en")
 
 
@@ -83,7 +83,7 @@ def test_unlabelled_test_files_take_labels_from_the_label_folder(tmp_path):
     data = XtremeData(tmp_path / "data", tmp_path / "labels", use_hub=False)
     assert data.sentence_pairs("xnli", "test", "de").labels == ["neutral", "entailment"]
     write(tmp_path / "labels/xnli/test-de.tsv", "neutral\n")
-    with pytest.raises(XtremeDataError, match=r"test-de\.tsv: 1 labels for 2 examples"):
+    with pytest.raises(InputError, match=r"test-de\.tsv: 1 labels for 2 examples"):
         data.sentence_pairs("xnli", "test", "de")
     with pytest.raises(MissingDataError, match=r"has no labels .*no --labels_dir"):
         XtremeData(tmp_path / "data", use_hub=False).sentence_pairs("xnli", "test", "de")
@@ -104,7 +104,7 @@ def test_data_file_overrides(tmp_path):
     overrides = parse_data_file_overrides([f"udpos:train:en={conllu}"])
     data = XtremeData(None, overrides=overrides, use_hub=False)
     assert data.tagged_sentences("udpos", "train", "en").tokens[0] == ["In", "dem", "Haus"]
-    with pytest.raises(XtremeDataError, match="expected TASK:SPLIT:LANG=PATH"):
+    with pytest.raises(InputError, match="expected TASK:SPLIT:LANG=PATH"):
         parse_data_file_overrides(["udpos:training:en=x"])
     missing = XtremeData(None, overrides=parse_data_file_overrides(["udpos:test:de=/nope.conllu"]), use_hub=False)
     with pytest.raises(MissingDataError, match="/nope.conllu: no such file"):
@@ -113,7 +113,7 @@ def test_data_file_overrides(tmp_path):
 
 def test_training_tags_outside_the_tag_set_are_rejected(tmp_path):
     write(tmp_path / "panx/train-en.tsv", "Paris\tB-GPE\n")
-    with pytest.raises(XtremeDataError, match=r"train-en\.tsv: sentence 1: tag\(s\) B-GPE not in the panx tag set"):
+    with pytest.raises(InputError, match=r"train-en\.tsv: sentence 1: tag\(s\) B-GPE not in the panx tag set"):
         XtremeData(tmp_path, use_hub=False).tagged_sentences("panx", "train", "en")
 
 
@@ -126,11 +126,11 @@ def test_bucc_and_tatoeba_files(tmp_path):
     assert corpus.src_ids == ["fr-1", "fr-2"] and corpus.en_sentences == ["Thanks"] and corpus.gold == {("fr-2", "en-1")}
     write(tmp_path / "bucc2018/fr-en.test.fr", "fr-1 Bonjour\n")
     write(tmp_path / "bucc2018/fr-en.test.en", "en-1\tThanks\n")
-    with pytest.raises(XtremeDataError, match=r"fr-en\.test\.fr:1: expected 'id<TAB>sentence'"):
+    with pytest.raises(InputError, match=r"fr-en\.test\.fr:1: expected 'id<TAB>sentence'"):
         data.bucc_corpus("fr", "test")
     write(tmp_path / "tatoeba/tatoeba.fra-eng.fra", "Bonjour\nMerci\n")
     write(tmp_path / "tatoeba/tatoeba.fra-eng.eng", "Hello\n")
-    with pytest.raises(XtremeDataError, match=r"tatoeba\.fra-eng\.eng: 1 lines but .* has 2"):
+    with pytest.raises(InputError, match=r"tatoeba\.fra-eng\.eng: 1 lines but .* has 2"):
         data.tatoeba_pairs("fr")
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from data_prep.reading import InputError
 from mlctl.evaluation.readers import XtremeData
 from mlctl.evaluation.tasks import CLASSIFICATION_LABELS
 from mlctl.evaluation.tasks import TAGGING_LABELS
 from mlctl.evaluation.tasks import TAGGING_TASKS
 from mlctl.evaluation.tasks import FineTuningSettings
 from mlctl.evaluation.tasks import MissingDataError
-from mlctl.evaluation.tasks import XtremeDataError
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class FineTunedTask:
         try:
             model_type = AutoConfig.from_pretrained(self.model_name_or_path).model_type
         except (OSError, ValueError) as error:
-            raise XtremeDataError(f"{self.model_name_or_path}: no config: {str(error).splitlines()[0]}") from None
+            raise InputError(f"{self.model_name_or_path}: no config: {str(error).splitlines()[0]}") from None
         if model_type != "mlctl" or self.settings.mlctl_head:
             return self.model_name_or_path
         backbone_dir = self.output_dir / "backbone"
@@ -176,7 +176,7 @@ class FineTunedTask:
                 id2label=dict(enumerate(self.labels)), label2id=self.label2id,
             )
         except (OSError, ValueError) as error:
-            raise XtremeDataError(f"{self.model_name_or_path}: cannot load with {auto_class.__name__}: "
+            raise InputError(f"{self.model_name_or_path}: cannot load with {auto_class.__name__}: "
                                   f"{str(error).splitlines()[0]}") from None
         collator = (DataCollatorForTokenClassification if self.is_tagging else DataCollatorWithPadding)(self.tokenizer)
         checkpoint_dir = self.output_dir / f"{self.task}-checkpoints"

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
+from data_prep.reading import InputError
+from data_prep.reading import read_text_lines
 from mlctl.encoding import encode_sentences
-from mlctl.evaluation.readers import read_lines
 from mlctl.evaluation.tasks import MissingDataError
-from mlctl.evaluation.tasks import XtremeDataError
 
 
 def read_word_lists(directory: Path, languages: list[str], n_words: int) -> list[list[str]]:
@@ -18,9 +18,9 @@ def read_word_lists(directory: Path, languages: list[str], n_words: int) -> list
         path = directory / f"{lang}_uni.txt"
         if not path.is_file():
             raise MissingDataError(f"tsne: no word list {path}")
-        columns.append(read_lines(path))
+        columns.append([line for _, line in read_text_lines(str(path))])
     if len({len(c) for c in columns}) != 1:
-        raise XtremeDataError(f"tsne: word lists in {directory} differ in length: "
+        raise InputError(f"tsne: word lists in {directory} differ in length: "
                               + ", ".join(f"{lang} {len(c)}" for lang, c in zip(languages, columns)))
     rows = [list(row) for row in zip(*columns) if all(word.strip() for word in row)]
     return rows[:n_words]

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from data_prep.reading import InputError
+from data_prep.reading import read_text_lines
 from mlctl.evaluation.tasks import CLASSIFICATION_LABELS
 from mlctl.evaluation.tasks import HUB_SPLITS
 from mlctl.evaluation.tasks import SPLITS
@@ -19,7 +21,6 @@ from mlctl.evaluation.tasks import TASKS
 from mlctl.evaluation.tasks import TATOEBA_LANG3
 from mlctl.evaluation.tasks import UDPOS_HUB_NAMES
 from mlctl.evaluation.tasks import MissingDataError
-from mlctl.evaluation.tasks import XtremeDataError
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +56,6 @@ class BuccCorpus:
     source: str
 
 
-def read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 text file without their line ends; an undecodable byte is a one-line error."""
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise XtremeDataError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
-
-
 def read_sentence_pair_tsv(path: Path, raw_paws: bool = False) -> list[list[str]]:
     """Rows ``[sentence1, sentence2]`` or ``[sentence1, sentence2, label]`` of a classification file.
 
@@ -72,27 +65,25 @@ def read_sentence_pair_tsv(path: Path, raw_paws: bool = False) -> list[list[str]
     verbatim with ``raw_paws=True``. Every row must have as many fields as the first.
     """
     rows, width = [], None
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE if raw_paws else csv.QUOTE_MINIMAL)
-        try:
-            for row in reader:
-                if raw_paws:
-                    if reader.line_num == 1:
-                        continue
-                    row = row[1:]
-                if not row:
+    lines = (line for _, line in read_text_lines(path))
+    reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE if raw_paws else csv.QUOTE_MINIMAL)
+    try:
+        for row in reader:
+            if raw_paws:
+                if reader.line_num == 1:
                     continue
-                width = width or len(row)
-                if len(row) != width or width not in (2, 3):
-                    raise XtremeDataError(
-                        f"{path}:{reader.line_num}: expected {width if width in (2, 3) else '2 or 3'} tab-separated "
-                        f"fields (sentence1, sentence2[, label]), found {len(row)}"
-                    )
-                rows.append(row)
-        except UnicodeDecodeError as error:
-            raise XtremeDataError(f"{path}: not UTF-8 ({error.reason})") from None
-        except csv.Error as error:
-            raise XtremeDataError(f"{path}:{reader.line_num}: {error}") from None
+                row = row[1:]
+            if not row:
+                continue
+            width = width or len(row)
+            if len(row) != width or width not in (2, 3):
+                raise InputError(
+                    f"{path}:{reader.line_num}: expected {width if width in (2, 3) else '2 or 3'} tab-separated "
+                    f"fields (sentence1, sentence2[, label]), found {len(row)}"
+                )
+            rows.append(row)
+    except csv.Error as error:
+        raise InputError(f"{path}:{reader.line_num}: {error}") from None
     return rows
 
 
@@ -100,7 +91,7 @@ def _blank_line_blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
     """The numbered lines of a file, grouped into the blocks that blank lines separate (one sentence each in the
     tagging formats)."""
     block = []
-    for line_number, line in enumerate(read_lines(path), start=1):
+    for line_number, line in read_text_lines(path):
         if line.strip():
             block.append((line_number, line))
         elif block:
@@ -123,7 +114,7 @@ def read_tagging_tsv(path: Path) -> tuple[list[list[str]], list[list[str]] | Non
             fields = line.split("\t")
             if len(fields) not in (1, 2) or (fields_per_line is not None and len(fields) != fields_per_line):
                 expected = "1 or 2" if fields_per_line is None else str(fields_per_line)
-                raise XtremeDataError(
+                raise InputError(
                     f"{path}:{line_number}: expected {expected} tab-separated fields, found {len(fields)}"
                 )
             fields_per_line = len(fields)
@@ -144,13 +135,13 @@ def read_conllu(path: Path) -> tuple[list[list[str]], list[list[str]]]:
                 continue
             fields = line.split("\t")
             if len(fields) != 10:
-                raise XtremeDataError(
+                raise InputError(
                     f"{path}:{line_number}: expected 10 tab-separated CoNLL-U fields, found {len(fields)}"
                 )
             if "-" in fields[0] or "." in fields[0]:
                 continue
             if fields[3] == "_":
-                raise XtremeDataError(f"{path}:{line_number}: word {fields[1]!r} has no UPOS tag (column 4 is '_')")
+                raise InputError(f"{path}:{line_number}: word {fields[1]!r} has no UPOS tag (column 4 is '_')")
             sentence.append(fields[1])
             sentence_tags.append(fields[3])
         if sentence:
@@ -167,10 +158,10 @@ def read_tag_labels(path: Path) -> list[list[str]]:
 def read_bucc_file(path: Path) -> tuple[list[str], list[str]]:
     """Ids and sentences of a BUCC 2018 ``*.{src,en}`` file: ``id<TAB>sentence`` per line."""
     ids, sentences = [], []
-    for line_number, line in enumerate(read_lines(path), start=1):
+    for line_number, line in read_text_lines(path):
         fields = line.split("\t")
         if len(fields) != 2:
-            raise XtremeDataError(f"{path}:{line_number}: expected 'id<TAB>sentence', found {len(fields)} fields")
+            raise InputError(f"{path}:{line_number}: expected 'id<TAB>sentence', found {len(fields)} fields")
         ids.append(fields[0].strip())
         sentences.append(fields[1].strip())
     return ids, sentences
@@ -179,12 +170,12 @@ def read_bucc_file(path: Path) -> tuple[list[str], list[str]]:
 def read_bucc_gold(path: Path) -> set[tuple[str, str]]:
     """Gold pairs of a BUCC 2018 ``*.gold`` file: ``src_id<TAB>en_id`` per line."""
     gold = set()
-    for line_number, line in enumerate(read_lines(path), start=1):
+    for line_number, line in read_text_lines(path):
         if not line.strip():
             continue
         fields = line.split("\t")
         if len(fields) != 2:
-            raise XtremeDataError(f"{path}:{line_number}: expected 'src_id<TAB>en_id', found {len(fields)} fields")
+            raise InputError(f"{path}:{line_number}: expected 'src_id<TAB>en_id', found {len(fields)} fields")
         gold.add((fields[0].strip(), fields[1].strip()))
     return gold
 
@@ -196,7 +187,7 @@ def parse_data_file_overrides(specs: list[str]) -> dict[tuple[str, str, str], Pa
         key, separator, path = spec.partition("=")
         parts = key.split(":")
         if not separator or len(parts) != 3 or parts[0] not in TASKS or parts[1] not in SPLITS or not path:
-            raise XtremeDataError(
+            raise InputError(
                 f"--data_file {spec!r}: expected TASK:SPLIT:LANG=PATH with TASK in {','.join(TASKS)} "
                 f"and SPLIT in {','.join(SPLITS)}"
             )
@@ -260,7 +251,7 @@ class XtremeData:
         for line_number, row in enumerate(rows, start=1):
             label = _classification_label(task, row[2])
             if label is None:
-                raise XtremeDataError(f"{path}: example {line_number}: label {row[2].strip()!r} is not one of "
+                raise InputError(f"{path}: example {line_number}: label {row[2].strip()!r} is not one of "
                                       f"{', '.join(CLASSIFICATION_LABELS[task])}")
             row[2] = label
         return SentencePairs([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], str(path))
@@ -273,15 +264,15 @@ class XtremeData:
             raise MissingDataError(f"{task}: {path} has no labels (XTREME strips test labels) and no label file "
                                    f"({where}); pass --labels_dir or --data_file {task}:test:{lang}=LABELLED_FILE")
         labels = []
-        for line_number, line in enumerate(read_lines(label_path), start=1):
+        for line_number, line in read_text_lines(label_path):
             if line.strip():
                 label = _classification_label(task, line)
                 if label is None:
-                    raise XtremeDataError(f"{label_path}:{line_number}: label {line.strip()!r} is not one of "
+                    raise InputError(f"{label_path}:{line_number}: label {line.strip()!r} is not one of "
                                           f"{', '.join(CLASSIFICATION_LABELS[task])} (labels of {path})")
                 labels.append(label)
         if len(labels) != len(rows):
-            raise XtremeDataError(f"{label_path}: {len(labels)} labels for {len(rows)} examples in {path}")
+            raise InputError(f"{label_path}: {len(labels)} labels for {len(rows)} examples in {path}")
         return [row + [label] for row, label in zip(rows, labels)]
 
     @staticmethod
@@ -321,7 +312,7 @@ class XtremeData:
             for index, sentence_tags in enumerate(tags):
                 unknown = set(sentence_tags) - allowed
                 if unknown:
-                    raise XtremeDataError(f"{source}: sentence {index + 1}: tag(s) {', '.join(sorted(unknown))} "
+                    raise InputError(f"{source}: sentence {index + 1}: tag(s) {', '.join(sorted(unknown))} "
                                           f"not in the {task} tag set {', '.join(TAGGING_LABELS[task])}")
         return TaggedSentences(tokens, tags, source)
 
@@ -335,7 +326,7 @@ class XtremeData:
         tags = read_tag_labels(label_path)
         lengths = [len(s) for s in tokens]
         if [len(s) for s in tags] != lengths:
-            raise XtremeDataError(f"{label_path}: sentence lengths do not match the words of {path}")
+            raise InputError(f"{label_path}: sentence lengths do not match the words of {path}")
         return tags, label_path
 
     @staticmethod
@@ -361,10 +352,10 @@ class XtremeData:
         en_path = src_path.with_suffix(".eng")  # LASER naming: tatoeba.deu-eng.deu beside tatoeba.deu-eng.eng
         if not en_path.is_file():
             raise MissingDataError(f"tatoeba: {src_path} has no English side {en_path}")
-        src, en = read_lines(src_path), read_lines(en_path)
+        src, en = ([line for _, line in read_text_lines(side)] for side in (src_path, en_path))
         _require_examples(src, src_path)
         if len(src) != len(en):
-            raise XtremeDataError(f"{en_path}: {len(en)} lines but {src_path} has {len(src)}; Tatoeba pairs are line-aligned")
+            raise InputError(f"{en_path}: {len(en)} lines but {src_path} has {len(src)}; Tatoeba pairs are line-aligned")
         return src, en, f"{src_path}, {en_path}"
 
     def bucc_corpus(self, lang: str, split: str) -> BuccCorpus:
@@ -390,7 +381,7 @@ class XtremeData:
 def _require_examples(examples: list, source) -> None:
     """An empty data file is unusable data, not a score of 0: one line naming it."""
     if not examples:
-        raise XtremeDataError(f"{source}: no examples (empty file)")
+        raise InputError(f"{source}: no examples (empty file)")
 
 
 def _classification_label(task: str, label: str) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 
+from data_prep.reading import InputError
+
 TASKS = ("xnli", "pawsx", "udpos", "panx", "bucc2018", "tatoeba")
 TAGGING_TASKS = ("udpos", "panx")
 RETRIEVAL_TASKS = ("bucc2018", "tatoeba")
@@ -73,11 +75,7 @@ HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 SPLITS = ("train", "dev", "test")
 
 
-class XtremeDataError(Exception):
-    """Unusable evaluation data; the message is one line naming the file, the line and the problem."""
-
-
-class MissingDataError(XtremeDataError):
+class MissingDataError(InputError):
     """A task, split or language without data; the message names what is missing and where we looked."""
 
 

@@ -18,10 +18,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from data_prep.output_dir import ensure_writable_directory
+from data_prep.reading import InputError
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from mlctl.encoding import default_max_length
 from mlctl.encoding import encode_sentences
 from mlctl.encoding import load_encoder
+from mlctl.encoding import resolve_layer
+from mlctl.evaluation.bucc import bucc_candidates
+from mlctl.evaluation.bucc import bucc_f1
+from mlctl.evaluation.bucc import extract_pairs
+from mlctl.evaluation.bucc import optimal_threshold
 from mlctl.evaluation.finetune import FineTunedTask
 from mlctl.evaluation.plots import draw_tsne
 from mlctl.evaluation.plots import read_word_lists
@@ -31,12 +37,6 @@ from mlctl.evaluation.report import describe_model
 from mlctl.evaluation.report import markdown_report
 from mlctl.evaluation.report import markdown_table
 from mlctl.evaluation.report import summarize_task
-from mlctl.evaluation.bucc import bucc_candidates
-from mlctl.evaluation.bucc import bucc_f1
-from mlctl.evaluation.bucc import extract_pairs
-from mlctl.evaluation.bucc import optimal_threshold
-from mlctl.encoding import resolve_layer
-from mlctl.search import retrieval_accuracy
 from mlctl.evaluation.tasks import RETRIEVAL_POOLING
 from mlctl.evaluation.tasks import RETRIEVAL_TASKS
 from mlctl.evaluation.tasks import TABLE_COLUMNS
@@ -45,9 +45,9 @@ from mlctl.evaluation.tasks import TASK_LANGUAGES
 from mlctl.evaluation.tasks import TASKS
 from mlctl.evaluation.tasks import FineTuningSettings
 from mlctl.evaluation.tasks import MissingDataError
-from mlctl.evaluation.tasks import XtremeDataError
 from mlctl.files import safetensors_problem
 from mlctl.files import write_json_atomic
+from mlctl.search import retrieval_accuracy
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _selected(option: str, allowed, what: str) -> list[str]:
     chosen = list(allowed) if option == "all" else [item.strip() for item in option.split(",") if item.strip()]
     unknown = [item for item in chosen if item not in allowed]
     if unknown:
-        raise XtremeDataError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(allowed)}")
+        raise InputError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(allowed)}")
     return chosen
 
 
@@ -116,7 +116,7 @@ class XtremeEvaluation:
         try:
             self.tokenizer = load_auto_fast_tokenizer(args.model_name_or_path, "labelling first sub-tokens (word_ids)")
         except ValueError as error:
-            raise XtremeDataError(str(error)) from None
+            raise InputError(str(error)) from None
         self.settings = settings
         self._encoder = None
         self.layer = None
@@ -128,12 +128,12 @@ class XtremeEvaluation:
             try:
                 model, _ = load_encoder(self.args.model_name_or_path)
             except ValueError as error:
-                raise XtremeDataError(str(error)) from None
+                raise InputError(str(error)) from None
             num_hidden_states = model.config.num_hidden_layers + 1
             try:
                 self.layer = resolve_layer(num_hidden_states, self.args.layer)
             except ValueError as error:
-                raise XtremeDataError(str(error)) from None
+                raise InputError(str(error)) from None
             self._encoder = model
             logger.info("retrieval embeddings: hidden_states[%d] of %d", self.layer, num_hidden_states)
         return self._encoder
@@ -178,7 +178,7 @@ class XtremeEvaluation:
             except MissingDataError as error:
                 logger.warning("%s", error)
                 entry["missing"].append(str(error))
-            except XtremeDataError as error:
+            except InputError as error:
                 logger.error("%s: %s", lang, error)
                 entry["errors"].append(f"{lang}: {error}")
             save()
@@ -250,7 +250,7 @@ def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None
     ``args.output_dir`` atomically after every language and task, so that it always holds what finished. Missing
     data for a task or language is logged and recorded under ``missing``; unusable data (a malformed or empty file)
     under ``errors`` of its task, per language where only that language's file is at fault; the other tasks and
-    languages still run. Raises `XtremeDataError` when the run cannot start (unknown task, an output directory that
+    languages still run. Raises `InputError` when the run cannot start (unknown task, an output directory that
     cannot be written, a checkpoint or tokenizer that does not load), after writing ``results.json`` with the
     error when the output directory allows."""
     tasks = _selected(args.tasks, TASKS, "task(s)")
@@ -258,7 +258,7 @@ def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None
     try:
         ensure_writable_directory(output_dir)
     except ValueError as error:
-        raise XtremeDataError(f"--output_dir {error}") from None
+        raise InputError(f"--output_dir {error}") from None
     results = {"model": args.model_name_or_path, "command": command or f"run_xtreme({args})", "model_config": None,
                "tasks": {}}
 
@@ -269,13 +269,13 @@ def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None
     try:
         problem = model_files_problem(args.model_name_or_path)
         if problem:
-            raise XtremeDataError(problem)
+            raise InputError(problem)
         try:
             results["model_config"] = describe_model(args.model_name_or_path)
         except (OSError, ValueError) as error:
-            raise XtremeDataError(f"{args.model_name_or_path}: cannot load its config: {str(error).splitlines()[0]}") from None
+            raise InputError(f"{args.model_name_or_path}: cannot load its config: {str(error).splitlines()[0]}") from None
         evaluation = XtremeEvaluation(args, settings or FineTuningSettings())
-    except XtremeDataError as error:
+    except InputError as error:
         results["error"] = str(error)
         save()
         raise
@@ -286,7 +286,7 @@ def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None
                                           "languages": {}, "missing": [], "errors": []}
         try:
             evaluation.run_task(task, entry, save)
-        except XtremeDataError as error:
+        except InputError as error:
             logger.error("%s", error)
             entry["missing" if isinstance(error, MissingDataError) else "errors"].append(str(error))
         entry["average"] = summarize_task(task, entry["languages"])
@@ -297,7 +297,7 @@ def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None
     if args.tsne:
         try:
             results["tsne"] = evaluation.tsne()
-        except XtremeDataError as error:
+        except InputError as error:
             logger.error("%s", error)
             results["tsne_error"] = str(error)
     save()
