@@ -43,6 +43,7 @@ from data_prep.wps import (
     WpsBuilder,
     output_columns,
 )
+from modeling_mlctl.configuration_mlctl import check_choice
 
 logger = logging.getLogger(__name__)
 
@@ -159,10 +160,8 @@ def _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_p
                      validation_fraction, num_proc, align_chunk_size, batch_size) -> None:
     if not pairs:
         raise InputError("no input: give at least one sentence pair source (--pair or --dataset)")
-    if aligner not in ALIGNERS:
-        raise InputError(f"unknown aligner {aligner!r}; choose from {', '.join(ALIGNERS)}")
-    if symmetrization not in SYMMETRIZATIONS:
-        raise InputError(f"unknown symmetrization {symmetrization!r}; choose from {', '.join(SYMMETRIZATIONS)}")
+    check_choice("aligner", aligner, ALIGNERS, InputError)
+    check_choice("symmetrization", symmetrization, SYMMETRIZATIONS, InputError)
     for name, value, minimum in (("max_length", max_length, 3), ("max_words_per_pair", max_words_per_pair, 1),
                                  ("max_phrase_words", max_phrase_words, 1), ("num_proc", num_proc, 1),
                                  ("align_chunk_size", align_chunk_size, 1), ("batch_size", batch_size, 1)):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from data_prep.reading import InputError, read_text_lines, zip_line_aligned
 from data_prep.segment import Token, segment
+from modeling_mlctl.configuration_mlctl import check_choice
 
 #: ``(src_start, src_end, tgt_start, tgt_end, weight)``.
 Candidate = tuple[int, int, int, int, int]
@@ -56,8 +57,7 @@ def symmetrize(forward: set[Link], reverse: set[Link], method: str) -> set[Link]
     intersection = forward & reverse
     if method == "intersection":
         return intersection
-    if method != "grow-diag-final-and":
-        raise ValueError(f"unknown symmetrization {method!r}; choose from {', '.join(SYMMETRIZATIONS)}")
+    check_choice("symmetrization", method, SYMMETRIZATIONS)
     union = forward | reverse
     alignment = set(intersection)
     aligned_src = {i for i, _ in alignment}

@@ -24,6 +24,7 @@ import numpy as np
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
 from mlctl.search import normalized_rows
+from modeling_mlctl.configuration_mlctl import check_choice
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +163,7 @@ def align_pairs(model, tokenizer, pairs, *, layer: int, method: str = "softmax",
     token by truncation)``."""
     from mlctl.encoding import encode_subwords
 
-    if method not in ALIGNMENT_METHODS:
-        raise ValueError(f"method {method!r} is not valid; choose one of {', '.join(ALIGNMENT_METHODS)}")
+    check_choice("method", method, ALIGNMENT_METHODS)
     common = dict(layer=layer, batch_size=batch_size, max_length=max_length)
     sources = encode_subwords(model, tokenizer, [src for src, _ in pairs], description="encoding sources", **common)
     targets = encode_subwords(model, tokenizer, [tgt for _, tgt in pairs], description="encoding targets", **common)

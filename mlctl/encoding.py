@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.tokenizer import token_span
 from modeling_mlctl.pooling import masked_mean  # importing modeling_mlctl registers the ML-CTL Auto classes
+from modeling_mlctl.configuration_mlctl import check_choice
 
 #: `encode_sentences` poolings: the mean of `hidden_states[layer]` over every token (special tokens included, as
 #: XTREME's `--pool_type mean`), its first token (`cls`), or the ML-CTL sentence vector that enters the CCE
@@ -61,14 +62,9 @@ def resolve_layer(num_hidden_states: int, requested: int | None) -> int:
     if requested is None:
         return DEFAULT_RETRIEVAL_LAYER if num_hidden_states > DEFAULT_RETRIEVAL_LAYER else num_hidden_states - 1
     if not -num_hidden_states <= requested < num_hidden_states:
-        raise ValueError(f"layer {requested}: the model returns {num_hidden_states} hidden states "
+        raise ValueError(f"layer={requested}: the model returns {num_hidden_states} hidden states "
                          f"(0 = embeddings .. {num_hidden_states - 1} = last layer)")
     return requested % num_hidden_states
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(choices)}")
 
 
 def _batches(count: int, lengths: Sequence[int], batch_size: int, show_progress: bool | None, description: str):
@@ -112,7 +108,7 @@ def encode_sentences(model, tokenizer, sentences: Sequence[str], *, pooling: str
     """One vector per sentence: `pooling` (see `SENTENCE_POOLINGS`) of `hidden_states[layer]` (0 is the embedding
     output, -1 the last layer; ignored by `cce_sentence`). Sentences are truncated to `max_length` tokens (default:
     the model's, at most 512). Returns float32 (len(sentences), hidden size)."""
-    _check_choice("pooling", pooling, SENTENCE_POOLINGS)
+    check_choice("pooling", pooling, SENTENCE_POOLINGS)
     device = next(model.parameters()).device
     max_length = max_length or default_max_length(model)
 
@@ -138,7 +134,7 @@ def encode_words(model, tokenizer, sentences: Sequence[str], spans: Sequence[tup
     data). `pooling` (see `WORD_POOLINGS`) averages `hidden_states[layer]` over the word's tokens (`mean`), or takes
     the ML-CTL word vector (`cce_word`) or CCE (`cce`). A word that truncation cuts off or that has no token raises
     `ValueError` naming the sentence. Returns float32 (len(sentences), dim)."""
-    _check_choice("pooling", pooling, WORD_POOLINGS)
+    check_choice("pooling", pooling, WORD_POOLINGS)
     if len(spans) != len(sentences):
         raise ValueError(f"{len(spans)} word spans for {len(sentences)} sentences")
     device = next(model.parameters()).device

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
 from mlctl.search import IVF_NPROBE, SEARCH_METHODS, float16_memmap, knn_both_directions, normalized_rows
+from modeling_mlctl.configuration_mlctl import check_choice
 
 #: LASER's margin functions of a candidate's cosine ``a`` and the mean ``b`` of its two k-NN neighbourhoods.
 MARGINS = {
@@ -51,8 +52,7 @@ def mine_embeddings(src, tgt, *, k: int = 4, margin: str = "ratio", threshold: f
     Returns ``(src_index, tgt_index, score)`` arrays of the pairs kept (each row used at most once, score strictly
     above ``threshold``), best first.
     """
-    if margin not in MARGINS:
-        raise ValueError(f"margin {margin!r} is not valid; choose one of {', '.join(MARGINS)}")
+    check_choice("margin", margin, tuple(MARGINS))
     if len(src) == 0 or len(tgt) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     (fwd_sims, fwd_ids), (bwd_sims, bwd_ids) = knn_both_directions(src, tgt, k, method=method, device=device,

@@ -36,6 +36,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from modeling_mlctl.configuration_mlctl import check_choice
+
 SEARCH_METHODS = ("auto", "exact", "approximate")
 #: ``auto`` searches approximately on the CPU above this many query x database pairs (about 45k x 45k: exact
 #: search of that size takes about a minute on 2 cores, results/retrieval_bench.md).
@@ -88,8 +90,7 @@ def default_device() -> str:
 
 def resolve_method(method: str, n_queries: int, n_database: int, device: str) -> str:
     """``exact`` or ``approximate`` for ``method`` (see `SEARCH_METHODS`) on this problem size and device."""
-    if method not in SEARCH_METHODS:
-        raise ValueError(f"search method {method!r} is not valid; choose one of {', '.join(SEARCH_METHODS)}")
+    check_choice("method", method, SEARCH_METHODS)
     if method == "approximate" and n_database < IVF_MIN_ROWS:
         return "exact"
     if method != "auto":

@@ -33,9 +33,12 @@ MBERT_BASE_SHAPE = {
 }
 
 
-def _check_choice(name, value, choices):
+def check_choice(name: str, value, choices, error: type[Exception] = ValueError) -> None:
+    """The project's one check of an option with a fixed set of values (this config's fields, the losses, and the
+    mlctl library's search methods, margins, poolings, samplers, aligners): raises ``error`` with the one-line
+    message ``NAME=VALUE is not valid; choose one of A, B`` unless ``value`` is one of ``choices``."""
     if value not in choices:
-        raise ValueError(f"MLCTLConfig: {name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
+        raise error(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
 
 
 def _read_through(name: str) -> property:
@@ -120,7 +123,7 @@ class MLCTLConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
         for name, choices in FIELD_CHOICES.items():
-            _check_choice(name, getattr(self, name), choices)
+            check_choice(f"MLCTLConfig: {name}", getattr(self, name), choices)
         self.pooling_layers = [int(layer) for layer in self.pooling_layers]
         num_states = self.encoder_config.num_hidden_layers + 1
         if not self.pooling_layers or any(not -num_states <= layer < num_states for layer in self.pooling_layers):
@@ -172,4 +175,4 @@ class MLCTLConfig(PreTrainedConfig):
         return docs
 
 
-__all__ = ["FIELD_CHOICES", "MLCTLConfig"]
+__all__ = ["FIELD_CHOICES", "MLCTLConfig", "check_choice"]

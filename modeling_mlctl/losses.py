@@ -17,6 +17,8 @@ from torch import nn
 
 from .configuration_mlctl import CZ_NCE_FORMS
 from .configuration_mlctl import LOSSES
+from .configuration_mlctl import MLCTLConfig
+from .configuration_mlctl import check_choice
 
 
 def _reduction_dtype(tensor: torch.Tensor) -> torch.dtype:
@@ -73,7 +75,7 @@ def info_nce_loss(logits: torch.Tensor, positive_index: torch.Tensor) -> torch.T
     return F.cross_entropy(logits.to(_reduction_dtype(logits)), positive_index)
 
 
-def cz_nce_loss(logits: torch.Tensor, positive_index: torch.Tensor, form: str = "logsumexp") -> torch.Tensor:
+def cz_nce_loss(logits: torch.Tensor, positive_index: torch.Tensor, form: str = MLCTLConfig.cz_nce_form) -> torch.Tensor:
     """Cross-zero NCE, eqs. (4)–(6): −log(e^{s⁺} / Σ e^{s⁻}) = log Σ exp(s⁻ − s⁺) = log φ, averaged over rows.
 
     The positive is left out of the denominator, so the loss has no lower bound and its gradient on s⁺ is
@@ -86,8 +88,7 @@ def cz_nce_loss(logits: torch.Tensor, positive_index: torch.Tensor, form: str = 
             φ / sg(φ), whose gradient is ∇φ / φ; the value returned is φ / sg(φ) − 1 + sg(log φ) so that it
             equals eq. (5) too (φ is computed with a max shift, so it cannot overflow).
     """
-    if form not in CZ_NCE_FORMS:
-        raise ValueError(f"cz_nce_loss: form={form!r} is not valid; choose one of {', '.join(map(repr, CZ_NCE_FORMS))}")
+    check_choice("cz_nce_loss: form", form, CZ_NCE_FORMS)
     logits = logits.to(_reduction_dtype(logits))
     column = positive_index.unsqueeze(-1)
     positive = logits.gather(-1, column).squeeze(-1)
@@ -104,14 +105,15 @@ def cz_nce_loss(logits: torch.Tensor, positive_index: torch.Tensor, form: str = 
 def symmetric_contrastive_loss(
     x_embeddings: torch.Tensor,
     y_embeddings: torch.Tensor,
-    temperature: float = 0.07,
-    loss: str = "cz_nce",
-    cz_nce_form: str = "logsumexp",
-    symmetric: bool = True,
-    gather_negatives: bool = True,
+    temperature: float = MLCTLConfig.temperature,
+    loss: str = MLCTLConfig.loss,
+    cz_nce_form: str = MLCTLConfig.cz_nce_form,
+    symmetric: bool = MLCTLConfig.symmetric,
+    gather_negatives: bool = MLCTLConfig.gather_negatives,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """The batch loss of eq. (2) (InfoNCE) or its CZ-NCE counterpart of eq. (7): the per-anchor loss averaged over
-    the x anchors and the y anchors, Σ_i (L(x_i) + L(y_i)) / 2n.
+    the x anchors and the y anchors, Σ_i (L(x_i) + L(y_i)) / 2n. The settings are [`MLCTLConfig`]'s fields of the
+    same names, and default to its defaults.
 
     With several processes and `gather_negatives`, candidates come from the global batch (gathered with gradients)
     while anchors stay local; averaging the processes' gradients (as DDP does) then gives exactly the gradient of
@@ -121,8 +123,7 @@ def symmetric_contrastive_loss(
         (loss, x_logits, y_logits): `x_logits` (n, 2N) are x anchors against [y_all | x_all]; `y_logits` likewise
         for y anchors, or None when `symmetric` is False.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"contrastive loss {loss!r} is not valid; choose one of {', '.join(map(repr, LOSSES))}")
+    check_choice("loss", loss, LOSSES)
     if gather_negatives:
         x_all, offset = gather_with_grad(x_embeddings)
         y_all, _ = gather_with_grad(y_embeddings)
@@ -156,9 +157,10 @@ def with_sentence_term(cce_loss: torch.Tensor, x_sentence: torch.Tensor, y_sente
 
 class MLCTLContrastiveLoss(nn.Module):
     """The contrastive part of ML-CTL as a module (sentence-transformers style): holds the settings of
-    [`symmetric_contrastive_loss`] and applies it to two (n, d) embedding batches."""
+    [`symmetric_contrastive_loss`] (by default [`MLCTLConfig`]'s) and applies it to two (n, d) embedding batches."""
 
-    def __init__(self, temperature=0.07, loss="cz_nce", cz_nce_form="logsumexp", symmetric=True, gather_negatives=True):
+    def __init__(self, temperature=MLCTLConfig.temperature, loss=MLCTLConfig.loss, cz_nce_form=MLCTLConfig.cz_nce_form,
+                 symmetric=MLCTLConfig.symmetric, gather_negatives=MLCTLConfig.gather_negatives):
         super().__init__()
         self.settings = dict(
             temperature=temperature,

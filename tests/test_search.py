@@ -104,7 +104,7 @@ def test_method_choice_by_size_and_device():
     assert search.resolve_method("auto", big * 100, big, "cuda") == "exact"
     assert search.resolve_method("approximate", 100, 100, "cpu") == "exact"  # too few rows to train lists
     assert search.resolve_method("exact", big * 100, big, "cpu") == "exact"
-    with pytest.raises(ValueError, match="choose one of auto, exact, approximate"):
+    with pytest.raises(ValueError, match="method='hnsw' is not valid; choose one of 'auto', 'exact', 'approximate'"):
         search.resolve_method("hnsw", 10, 10, "cpu")
 
 

@@ -27,6 +27,7 @@ from mlctl.training.model_card import write_model_card
 from mlctl.training.sampler import BATCH_SAMPLERS
 from mlctl.training.sampler import no_duplicates_dataloader
 from modeling_mlctl import MLCTLConfig
+from modeling_mlctl.configuration_mlctl import check_choice
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +119,7 @@ class MLCTLTrainer(Trainer):
 
     def __init__(self, *args, card_details: dict | None = None, batch_sampler: str = "random", **kwargs):
         super().__init__(*args, **kwargs)
-        if batch_sampler not in BATCH_SAMPLERS:
-            raise ValueError(f"batch_sampler={batch_sampler!r}: choose one of {', '.join(BATCH_SAMPLERS)}")
+        check_choice("batch_sampler", batch_sampler, BATCH_SAMPLERS)
         self.batch_sampler = batch_sampler
         check_hub_strategy(self.args)
         if self.args.remove_unused_columns:
