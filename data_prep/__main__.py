@@ -5,6 +5,7 @@ Bad input ends the run with one line on stderr (``error: FILE:LINE: problem``) a
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import sys
@@ -13,6 +14,9 @@ from data_prep.pipeline import REPORT_NAME, build_wps_dataset
 from data_prep.reading import InputError, PairSpec
 from data_prep.word_pairs import SYMMETRIZATIONS, WordList
 from data_prep.wps import ALIGNERS
+
+#: The flags' defaults are `build_wps_dataset`'s.
+DEFAULTS = {name: parameter.default for name, parameter in inspect.signature(build_wps_dataset).parameters.items()}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,9 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dataset-split", default="train", help="split of --dataset inputs (default: train)")
     parser.add_argument("--dataset-config", default=None, help="config name of --dataset Hub inputs")
     parser.add_argument("--out-dir", required=True, help="output directory (save_to_disk layout + report)")
-    parser.add_argument("--aligner", choices=ALIGNERS, default="eflomal", help="word-pair source (default: eflomal)")
-    parser.add_argument("--symmetrization", choices=SYMMETRIZATIONS, default="intersection",
-                        help="combining eflomal's two directions (default: intersection)")
+    parser.add_argument("--aligner", choices=ALIGNERS, default=DEFAULTS["aligner"], help="word-pair source (default: %(default)s)")
+    parser.add_argument("--symmetrization", choices=SYMMETRIZATIONS, default=DEFAULTS["symmetrization"],
+                        help="combining eflomal's two directions (default: %(default)s)")
     parser.add_argument("--word-list", nargs=3, action="append", default=[], metavar=("SRC", "TGT", "FILE"),
                         help="MUSE-style list: 'src tgt' per line (tab-separated for multi-word entries). Repeatable.")
     parser.add_argument("--word-list-dir", default=None,
@@ -42,20 +46,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stopwords", nargs=2, action="append", default=[], metavar=("LANG", "FILE"),
                         help="stop-word file (one per line) replacing stopwords-iso's list for LANG. Repeatable.")
     parser.add_argument("--tokenizer", default=None, help="fast tokenizer name or path: adds token ids and spans")
-    parser.add_argument("--max-length", type=int, default=128, help="tokens per sentence (default: 128)")
-    parser.add_argument("--max-words-per-pair", type=int, default=4, help="WPS per sentence pair (default: 4)")
-    parser.add_argument("--max-phrase-words", type=int, default=4,
-                        help="longest phrase built from aligned links, in words (default: 4)")
-    parser.add_argument("--validation-fraction", type=float, default=0.01,
-                        help="share of sentence pairs in the validation split (default: 0.01)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seeds the word sampling and the train/validation split (default: 0). Not eflomal: "
+    parser.add_argument("--max-length", type=int, default=DEFAULTS["max_length"],
+                        help="tokens per sentence (default: %(default)s)")
+    parser.add_argument("--max-words-per-pair", type=int, default=DEFAULTS["max_words_per_pair"],
+                        help="WPS per sentence pair (default: %(default)s)")
+    parser.add_argument("--max-phrase-words", type=int, default=DEFAULTS["max_phrase_words"],
+                        help="longest phrase built from aligned links, in words (default: %(default)s)")
+    parser.add_argument("--validation-fraction", type=float, default=DEFAULTS["validation_fraction"],
+                        help="share of sentence pairs in the validation split (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+                        help="seeds the word sampling and the train/validation split (default: %(default)s). Not eflomal: "
                              "eflomal 2.0 takes no seed (its sampler seeds itself from /dev/urandom), so two "
                              "--aligner eflomal runs can give different WPS; --aligner pharaoh or word-list are "
                              "reproducible")
-    parser.add_argument("--num-proc", type=int, default=1, help="worker processes (default: 1)")
-    parser.add_argument("--align-chunk-size", type=int, default=500_000,
-                        help="pairs eflomal aligns at once; bounds its memory (default: 500000)")
+    parser.add_argument("--num-proc", type=int, default=DEFAULTS["num_proc"], help="worker processes (default: %(default)s)")
+    parser.add_argument("--align-chunk-size", type=int, default=DEFAULTS["align_chunk_size"],
+                        help="pairs eflomal aligns at once; bounds its memory (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser.parse_args(argv)
 

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from data_prep.languages import check_language, read_stopword_file, stopwordsiso_words
 from data_prep.output_dir import ensure_writable_directory
 from data_prep.reading import InputError, PairSpec, SentencePair, read_sentence_pairs
+from data_prep.tokenizer import MAX_SEQ_LENGTH
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.tokenizer import vocabulary_sha256
 from data_prep.word_pairs import SYMMETRIZATIONS, WordList, load_word_list_dir
@@ -248,7 +249,7 @@ def build_wps_dataset(
     word_list_dir: str | None = None,
     stopword_files: dict[str, str] | None = None,
     tokenizer=None,
-    max_length: int = 128,
+    max_length: int = MAX_SEQ_LENGTH,
     max_words_per_pair: int = 4,
     max_phrase_words: int = 4,
     validation_fraction: float = 0.01,

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
+#: Tokens per sentence by default, wherever text is tokenised (data prep, the training collator, XTREME fine-tuning:
+#: its ``scripts/train.sh`` uses 128).
+MAX_SEQ_LENGTH = 128
+
 SPECIAL_TOKENS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
                   "mask_token": "[MASK]"}
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from data_prep.reading import SentencePair
 from data_prep.segment import NUMBER, WORD, Token, segment, whitespace_tokens
-from data_prep.tokenizer import token_span
+from data_prep.tokenizer import MAX_SEQ_LENGTH, token_span
 from data_prep.word_pairs import WordList, link_candidates, parse_pharaoh, symmetrize
 
 ALIGNERS = ("eflomal", "pharaoh", "word-list")
@@ -134,7 +134,7 @@ class WpsBuilder:
     validation_fraction: float
     word_lists: dict[int, WordList] = field(default_factory=dict)
     tokenizer_json: str | None = None
-    max_length: int = 128
+    max_length: int = MAX_SEQ_LENGTH
     _backend: object = field(default=None, repr=False)
 
     def __getstate__(self):

@@ -32,6 +32,8 @@ MARGINS = {
     "distance": lambda a, b: a - b,
     "absolute": lambda a, b: a,
 }
+#: k, the neighbourhood size of the margin (LASER's and XTREME's).
+MARGIN_NEIGHBOURS = 4
 #: A line longer than this many characters is an error (a corpus without line breaks, not a sentence).
 MAX_SENTENCE_CHARS = 10_000
 #: Sentences encoded per chunk written to the float16 memory map.
@@ -45,8 +47,8 @@ def margin_scores(sims: np.ndarray, ids: np.ndarray, own_mean: np.ndarray, other
     return MARGINS[margin](sims.astype(np.float64), (own_mean[:, None] + other_mean[ids]) / 2)
 
 
-def mine_embeddings(src, tgt, *, k: int = 4, margin: str = "ratio", threshold: float = 0.0, method: str = "auto",
-                    device: str | None = None, nprobe: int = IVF_NPROBE, show_progress: bool | None = None):
+def mine_embeddings(src, tgt, *, k: int = MARGIN_NEIGHBOURS, margin: str = "ratio", threshold: float = 0.0,
+                    method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE, show_progress: bool | None = None):
     """Margin-based mining of ``src`` against ``tgt`` embeddings (LASER / XTREME, ``--retrieval max``).
 
     Returns ``(src_index, tgt_index, score)`` arrays of the pairs kept (each row used at most once, score strictly
@@ -155,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tgt_file", required=True, help="target sentences, one a line (UTF-8)")
     parser.add_argument("--output_file", required=True, help="TSV: score, src line, tgt line, src, tgt")
     parser.add_argument("--threshold", type=float, default=0.0, help="keep pairs scoring above this (LASER: 0)")
-    parser.add_argument("--k", type=int, default=4, help="neighbourhood size of the margin (LASER / XTREME: 4)")
+    parser.add_argument("--k", type=int, default=MARGIN_NEIGHBOURS,
+                        help="neighbourhood size of the margin (LASER / XTREME: %(default)s)")
     parser.add_argument("--margin", choices=list(MARGINS), default="ratio", help="LASER's margin function")
     parser.add_argument("--search", choices=SEARCH_METHODS, default="auto",
                         help="nearest-neighbour search (mlctl.search); auto: exact on a GPU or for small sets")

@@ -5,11 +5,8 @@ Importing this package registers the ML-CTL classes with transformers' Auto clas
 for `register_for_auto_class`, so that `save_pretrained` ships this code with the checkpoint (the checkpoint then
 loads with `trust_remote_code=True` in a process that never imported mlctl).
 """
+import transformers
 from transformers import AutoConfig
-from transformers import AutoModel
-from transformers import AutoModelForPreTraining
-from transformers import AutoModelForSequenceClassification
-from transformers import AutoModelForTokenClassification
 
 from . import modeling_mlctl
 from .configuration_mlctl import MLCTLConfig
@@ -30,18 +27,13 @@ from .outputs_mlctl import MLCTLModelOutput
 from .pooling import avg_first_last_pool
 from .pooling import masked_mean
 
-_AUTO_CLASSES = (
-    (AutoModel, MLCTLModel),
-    (AutoModelForPreTraining, MLCTLForPreTraining),
-    (AutoModelForSequenceClassification, MLCTLForSequenceClassification),
-    (AutoModelForTokenClassification, MLCTLForTokenClassification),
-)
-
 AutoConfig.register(MLCTLConfig.model_type, MLCTLConfig, exist_ok=True)
 MLCTLConfig.register_for_auto_class()
-for _auto_class, _model_class in _AUTO_CLASSES:
-    _auto_class.register(MLCTLConfig, _model_class, exist_ok=True)
-    _model_class.register_for_auto_class(_auto_class.__name__)
+for _auto_name, _target in modeling_mlctl.AUTO_MAP.items():  # the one table of Auto class -> ML-CTL class
+    if _auto_name != "AutoConfig":
+        _model_class = getattr(modeling_mlctl, _target.rpartition(".")[2])
+        getattr(transformers, _auto_name).register(MLCTLConfig, _model_class, exist_ok=True)
+        _model_class.register_for_auto_class(_auto_name)
 
 __all__ = [
     "MLCTLConfig",

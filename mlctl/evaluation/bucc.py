@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from mlctl.evaluation.readers import BuccCorpus
+from mlctl.mining import MARGIN_NEIGHBOURS
 from mlctl.mining import mine_embeddings
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def unique_sentence_ids(ids: list[str], sentences: list[str]) -> tuple[list[str]
     return distinct, [first_id[s] if count[s] == 1 else None for s in distinct], sum(c > 1 for c in count.values())
 
 
-def bucc_candidates(corpus: BuccCorpus, encode, k: int = 4) -> dict[tuple[str, str], float]:
+def bucc_candidates(corpus: BuccCorpus, encode, k: int = MARGIN_NEIGHBOURS) -> dict[tuple[str, str], float]:
     """Mined ``(src_id, en_id) -> margin score`` for one BUCC split; ``encode(sentences, name)`` embeds text."""
     src_distinct, src_id_of, src_repeated = unique_sentence_ids(corpus.src_ids, corpus.src_sentences)
     en_distinct, en_id_of, en_repeated = unique_sentence_ids(corpus.en_ids, corpus.en_sentences)

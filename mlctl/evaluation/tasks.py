@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from data_prep.reading import InputError
+from data_prep.tokenizer import MAX_SEQ_LENGTH
 
 TASKS = ("xnli", "pawsx", "udpos", "panx", "bucc2018", "tatoeba")
 TAGGING_TASKS = ("udpos", "panx")
@@ -86,7 +87,7 @@ class FineTuningSettings:
     every field."""
 
     learning_rate: float = field(default=2e-5, metadata={"help": "fine-tuning learning rate"})
-    max_seq_length: int = field(default=128, metadata={"help": "tokens per fine-tuning example"})
+    max_seq_length: int = field(default=MAX_SEQ_LENGTH, metadata={"help": "tokens per fine-tuning example"})
     classification_epochs: float = field(default=5.0, metadata={"help": "epochs for XNLI and PAWS-X"})
     tagging_epochs: float = field(default=10.0, metadata={"help": "epochs for POS and NER"})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "fine-tuning batch size"})

@@ -14,6 +14,7 @@ from dataclasses import field
 
 from transformers import TrainingArguments
 
+from mlctl.training.collator import MLCTLDataCollator
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl.configuration_mlctl import FIELD_CHOICES
 
@@ -80,8 +81,10 @@ class DataArguments:
     train_dir: str | None = _arg("data_prep's output: a DatasetDict saved with save_to_disk (splits train, validation).")
     train_split: str = _arg("Split to train on.", "train")
     validation_split: str | None = _arg("Split to evaluate on (skipped when absent from --train_dir).", "validation")
-    max_seq_length: int = _arg("Truncation length when the data are text (pre-tokenised ids are used as they are).", 128)
-    mlm_probability: float = _arg("Fraction of non-special tokens selected for MLM (80/10/10 [MASK]/random/same).", 0.15)
+    max_seq_length: int = _arg("Truncation length when the data are text (pre-tokenised ids are used as they are).",
+                               MLCTLDataCollator.max_length)
+    mlm_probability: float = _arg("Fraction of non-special tokens selected for MLM (80/10/10 [MASK]/random/same).",
+                                  MLCTLDataCollator.mlm_probability)
     truncate_to_model_length: bool = _arg(
         "Cut token sequences longer than the model's position embeddings to that length (pairs whose marked word is "
         "cut off are dropped, with a count); without it such data are refused before training.", False)

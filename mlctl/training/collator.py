@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling
 
+from data_prep.tokenizer import MAX_SEQ_LENGTH
 from data_prep.tokenizer import token_span
 
 #: Collator output prefix of each side of a WPS pair and the dataset column prefix it is read from.
@@ -58,7 +59,7 @@ class MLCTLDataCollator:
 
     tokenizer: Any
     mlm_probability: float = 0.15
-    max_length: int = 128
+    max_length: int = MAX_SEQ_LENGTH
     pad_to_multiple_of: int | None = None
     seed: int = 42
     epoch: int = 0

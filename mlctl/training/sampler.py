@@ -98,14 +98,15 @@ class NoDuplicatesBatchSampler:
         return len(self.global_batches(self.epoch))
 
 
-class SamplerEpochCallback(TrainerCallback):
-    """Tells the batch sampler the epoch at each epoch start (also when a run resumes mid-epoch)."""
+class EpochCallback(TrainerCallback):
+    """Tells an object with a ``set_epoch`` method (the collator's masking, the no-duplicates batch sampler) the epoch
+    at each epoch start, also when a run resumes mid-epoch."""
 
-    def __init__(self, sampler: NoDuplicatesBatchSampler):
-        self.sampler = sampler
+    def __init__(self, target):
+        self.target = target
 
     def on_epoch_begin(self, args, state, control, **kwargs):
-        self.sampler.set_epoch(math.floor(state.epoch or 0))
+        self.target.set_epoch(math.floor(state.epoch or 0))
 
 
 def no_duplicates_dataloader(trainer, dataset):
@@ -117,7 +118,7 @@ def no_duplicates_dataloader(trainer, dataset):
     sampler = NoDuplicatesBatchSampler(sentence_keys(dataset), args.per_device_train_batch_size,
                                        num_replicas=args.world_size, rank=args.process_index, seed=args.seed,
                                        drop_last=args.dataloader_drop_last)
-    trainer.add_callback(SamplerEpochCallback(sampler))
+    trainer.add_callback(EpochCallback(sampler))
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=trainer.data_collator,
                         num_workers=args.dataloader_num_workers, pin_memory=args.dataloader_pin_memory)
     prepared = trainer.accelerator.prepare(loader)

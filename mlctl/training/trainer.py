@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import Trainer
-from transformers import TrainerCallback
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
@@ -25,6 +23,7 @@ from mlctl.training.grad_cache import cached_contrastive_loss
 from mlctl.training.model_card import TRAIN_METRICS
 from mlctl.training.model_card import write_model_card
 from mlctl.training.sampler import BATCH_SAMPLERS
+from mlctl.training.sampler import EpochCallback
 from mlctl.training.sampler import no_duplicates_dataloader
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl.configuration_mlctl import check_choice
@@ -82,16 +81,6 @@ def compute_validation_metrics(prediction) -> dict[str, float]:
     return metrics
 
 
-class CollatorEpochCallback(TrainerCallback):
-    """Tells the collator the epoch at each epoch start (also when a run resumes mid-epoch), for its masking."""
-
-    def __init__(self, collator):
-        self.collator = collator
-
-    def on_epoch_begin(self, args, state, control, **kwargs):
-        self.collator.set_epoch(math.floor(state.epoch or 0))
-
-
 class MLCTLTrainer(Trainer):
     """The Trainer for [`MLCTLForPreTraining`] with an [`MLCTLDataCollator`].
 
@@ -131,7 +120,7 @@ class MLCTLTrainer(Trainer):
         if self.compute_metrics is None:
             self.compute_metrics = compute_validation_metrics
         if hasattr(self.data_collator, "set_epoch"):
-            self.add_callback(CollatorEpochCallback(self.data_collator))
+            self.add_callback(EpochCallback(self.data_collator))
         self.card_details = card_details or {}
         self.non_finite_guard = NonFiniteGuard()
         self.add_callback(self.non_finite_guard)
