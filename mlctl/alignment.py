@@ -23,6 +23,10 @@ import numpy as np
 
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
+from mlctl.encoding import add_encoder_arguments
+from mlctl.encoding import encode_subwords
+from mlctl.encoding import load_encoder
+from mlctl.encoding import resolve_layer
 from mlctl.search import normalized_rows
 from modeling_mlctl.configuration_mlctl import check_choice
 
@@ -161,8 +165,6 @@ def align_pairs(model, tokenizer, pairs, *, layer: int, method: str = "softmax",
                 softmax_threshold: float = SOFTMAX_THRESHOLD, batch_size: int = 32, max_length: int | None = None):
     """Word links of every ``(source words, target words)`` pair; returns ``(links per pair, words left without a
     token by truncation)``."""
-    from mlctl.encoding import encode_subwords
-
     check_choice("method", method, ALIGNMENT_METHODS)
     common = dict(layer=layer, batch_size=batch_size, max_length=max_length)
     sources = encode_subwords(model, tokenizer, [src for src, _ in pairs], description="encoding sources", **common)
@@ -184,9 +186,6 @@ def format_pharaoh(links: set[tuple[int, int]]) -> str:
 
 def run_alignment(args: argparse.Namespace) -> dict | None:
     """Run `mlctl-align`; returns the scores when ``--gold_file`` is given."""
-    from mlctl.encoding import load_encoder
-    from mlctl.encoding import resolve_layer
-
     pairs = read_parallel(args.data_file)
     gold = read_gold(args.gold_file, pairs, args.gold_one_index) if args.gold_file else None
     model, tokenizer = load_encoder(args.model_name_or_path, args.device)
@@ -209,8 +208,6 @@ def run_alignment(args: argparse.Namespace) -> dict | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mlctl.encoding import add_encoder_arguments
-
     parser = argparse.ArgumentParser(prog="mlctl-align", description=__doc__.split("\n\n")[0])
     add_encoder_arguments(parser, batch_size=32)
     parser.add_argument("--data_file", required=True, help="'source words ||| target words' lines")

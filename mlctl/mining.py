@@ -23,6 +23,11 @@ from tqdm.auto import tqdm
 
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
+from mlctl.encoding import SENTENCE_POOLINGS
+from mlctl.encoding import add_encoder_arguments
+from mlctl.encoding import encode_sentences
+from mlctl.encoding import load_encoder
+from mlctl.encoding import resolve_layer
 from mlctl.search import IVF_NPROBE, SEARCH_METHODS, float16_memmap, knn_both_directions, normalized_rows
 from modeling_mlctl.configuration_mlctl import check_choice
 
@@ -105,8 +110,6 @@ def encode_to_memmap(model, tokenizer, sentences: list[str], path: Path, *, laye
                      batch_size: int, max_length: int | None, description: str) -> np.memmap:
     """Unit-normalized float16 embeddings of ``sentences`` written to ``path`` chunk by chunk (longest first, so
     batches pad little); only one chunk is in memory in float32."""
-    from mlctl.encoding import encode_sentences
-
     order = np.argsort([-len(s) for s in sentences], kind="stable")
     store = None
     for start in tqdm(range(0, len(order), ENCODE_CHUNK), desc=description, unit="chunk",
@@ -123,9 +126,6 @@ def encode_to_memmap(model, tokenizer, sentences: list[str], path: Path, *, laye
 
 def mine_files(args: argparse.Namespace) -> int:
     """Run `mlctl-mine`; returns the number of pairs written."""
-    from mlctl.encoding import load_encoder
-    from mlctl.encoding import resolve_layer
-
     src_sentences, src_lines = read_sentences(args.src_file, args.max_chars)
     tgt_sentences, tgt_lines = read_sentences(args.tgt_file, args.max_chars)
     model, tokenizer = load_encoder(args.model_name_or_path, args.device)
@@ -149,8 +149,6 @@ def mine_files(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mlctl.encoding import add_encoder_arguments
-
     parser = argparse.ArgumentParser(prog="mlctl-mine", description=__doc__.split("\n\n")[0])
     add_encoder_arguments(parser)
     parser.add_argument("--src_file", required=True, help="source sentences, one a line (UTF-8)")
@@ -163,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--search", choices=SEARCH_METHODS, default="auto",
                         help="nearest-neighbour search (mlctl.search); auto: exact on a GPU or for small sets")
     parser.add_argument("--nprobe", type=int, default=IVF_NPROBE, help="IVF lists searched per query (approximate)")
-    parser.add_argument("--pooling", choices=("mean", "cls", "cce_sentence"), default="mean")
+    parser.add_argument("--pooling", choices=SENTENCE_POOLINGS, default="mean")
     parser.add_argument("--max_chars", type=int, default=MAX_SENTENCE_CHARS, help="longest line accepted")
     parser.add_argument("--work_dir", default=None, help="where the float16 embeddings go (default: beside output)")
     return parser

@@ -246,7 +246,8 @@ def test_push_to_hub_uploads_checkpoint_code_tokenizer_and_card(work, tmp_path, 
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda api, **kw: hub.upload_folder(api, **kw))
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"model": "x", "tasks": {
-        "tatoeba": {"metric": "accuracy", "average": 43.39, "languages": {"de": {"accuracy": 43.39}}},
+        "tatoeba": {"column": "Tatoeba acc", "metric": "accuracy", "task_type": "sentence-similarity", "average": 43.39,
+                    "languages": {"de": {"accuracy": 43.39}}},
     }}))
     train_mlctl.main(cli_args(work, tmp_path / "out", "--max_steps", "4", "--logging_steps", "2", "--save_steps", "2",
                               "--push_to_hub", "--hub_model_id", "someone/tiny-mlctl", "--loss", "info_nce",

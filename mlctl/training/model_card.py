@@ -54,7 +54,13 @@ def xtreme_eval_results(results_json: str | None) -> list:
         return []
     if not Path(results_json).is_file():
         raise TrainingSetupError(f"--xtreme_results {results_json}: no such file")
-    return model_index_results(results_json)
+    try:
+        return model_index_results(results_json)
+    except ValueError as error:
+        raise TrainingSetupError(f"--xtreme_results {results_json}: not JSON ({error})") from None
+    except (KeyError, TypeError, AttributeError) as error:
+        raise TrainingSetupError(f"--xtreme_results {results_json}: not a results.json of this version's "
+                                 f"run_xtreme_tasks.py (missing or malformed {error})") from None
 
 
 def write_model_card(trainer, path: Path, base_model: str | None = None, training_data: str = "",
