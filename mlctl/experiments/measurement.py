@@ -3,13 +3,11 @@ alike), the memory of this process (CUDA's peak allocated; on CPU /proc/self/sta
 and one measurement per fresh process."""
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -48,31 +46,11 @@ def interleaved_medians(steps: dict[str, Callable[[], object]], repeats: int, wa
 
 
 def proc_status_mib(field: str) -> float:
-    """A memory field of /proc/self/status in MiB: VmRSS (resident now), VmHWM (peak since the last reset), RssAnon
-    (anonymous memory: the heap, without the page cache that memory-mapped files add to the resident size), ..."""
+    """A memory field of /proc/self/status in MiB: VmRSS (resident now), VmHWM (peak since the last reset), ..."""
     for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"/proc/self/status has no {field}")
-
-
-@contextlib.contextmanager
-def sampled_peak_mib(field: str, interval: float = 0.02):
-    """Samples `field` of /proc/self/status every `interval` seconds while the block runs; yields a dict whose "mib"
-    holds the largest sample so far."""
-    peak, stop = {"mib": 0.0}, threading.Event()
-
-    def sample():
-        while not stop.wait(interval):
-            peak["mib"] = max(peak["mib"], proc_status_mib(field))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield peak
-    finally:
-        stop.set()
-        sampler.join()
 
 
 def step_peak_mib(step: Callable[[], object], device: torch.device) -> float:
