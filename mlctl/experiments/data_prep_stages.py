@@ -1,6 +1,6 @@
-"""data_prep's stages timed one by one on the same sentence pairs, at 1 and 2 processes (`benchmarks/bench_data_prep.py`):
-reading, segmentation, eflomal alignment, WPS building and tokenisation. The worker stages run through data_prep's
-own WorkerPool; a stage's time is the wall-clock difference between running the pipeline up to it and up to the stage
+"""data_prep's stages timed one by one on the same sentence pairs at 1 and 2 processes, for `bench_data_prep.py`:
+reading, segmentation, eflomal alignment, WPS building and tokenisation. The worker stages run through data_prep's own
+WorkerPool; a stage's time is the wall-clock difference between running the pipeline up to it and up to the stage
 before, so per-process overheads (pickling batches) are included where they belong."""
 from __future__ import annotations
 
@@ -9,17 +9,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from data_prep import PairSpec
-from data_prep import pipeline
+from data_prep import PairSpec, pipeline
 from data_prep.languages import stopwordsiso_words
-from data_prep.pipeline import WorkerPool
-from data_prep.pipeline import load_fast_tokenizer
-from data_prep.reading import SentencePair
-from data_prep.reading import read_sentence_pairs
+from data_prep.pipeline import WorkerPool, load_fast_tokenizer
+from data_prep.reading import SentencePair, read_sentence_pairs
 from data_prep.tokenizer import train_wordpiece_tokenizer
-from data_prep.wps import Batch
-from data_prep.wps import PairSource
-from data_prep.wps import WpsBuilder
+from data_prep.wps import Batch, PairSource, WpsBuilder
 from mlctl.experiments.eflomal_links import eflomal_links
 
 #: Sentence pairs per worker task, as data_prep's default.

@@ -24,22 +24,18 @@ def mean_seconds(function: Callable[[], object], repeats: int) -> float:
     return (time.perf_counter() - started) / repeats
 
 
-def synchronize(device: torch.device) -> None:
-    """Waits for the device's queued work (CUDA runs asynchronously; the CPU has nothing to wait for)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def interleaved_medians(steps: dict[str, Callable[[], object]], repeats: int, warmup: int, device: torch.device,
                         clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
-    """Median time by `clock` of each of `steps`, run round-robin: `warmup` untimed rounds, then `repeats` timed."""
+    """Median time by `clock` of each of `steps`, run round-robin: `warmup` untimed rounds, then `repeats` timed (on
+    CUDA, which runs asynchronously, each from and to a synchronisation)."""
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = {name: [] for name in steps}
     for repeat in range(warmup + repeats):
         for name, step in steps.items():
-            synchronize(device)
+            synchronize()
             started = clock()
             step()
-            synchronize(device)
+            synchronize()
             if repeat >= warmup:
                 times[name].append(clock() - started)
     return {name: statistics.median(values) for name, values in times.items()}
