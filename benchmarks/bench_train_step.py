@@ -19,8 +19,9 @@ jobs' load disturbs far less than wall time), and the memory of each in a fresh 
 (`mlctl.experiments.measurement.step_peak_mib`, with MALLOC_MMAP_THRESHOLD_ fixed so that freed tensors go back to
 the system). Goal: memory flat in the batch size, time ≤ 1.3× the uncached step.
 
-    python benchmarks/bench_train_step.py --hidden 64 --layers 1 --vocab 500 --pairs 4 --length 8 --repeats 1 \
-        --warmup 0 [--cached --batch_sizes 4 8 --mini_batch_size 2]      # smallest: seconds
+Smallest run (add `--cached --batch_sizes 4 8 --mini_batch_size 2` for the sweep):
+
+    python benchmarks/bench_train_step.py --hidden 64 --layers 1 --vocab 500 --pairs 4 --length 8 --repeats 1 --warmup 0
 """
 import argparse
 import functools
