@@ -3,7 +3,7 @@
     python -m mlctl.demo --output_dir /tmp/demo           # the demo model (about 40 s)
     python benchmarks/alignment_aer.py --model /tmp/demo/model --output_dir /tmp/aer
 
-1. **Synthetic corpus with gold** (`tests/data_prep_fixtures.synthetic_corpus`, 300 pairs): "The ADJ NOUN VERB near
+1. **Synthetic corpus with gold** (`mlctl.experiments.synthetic.synthetic_corpus`, 300 pairs): "The ADJ NOUN VERB near
    the NOUN ." / "Die ADJ NOUN VERB neben dem NOUN ." — word for word in the same order, so the gold alignment is
    the diagonal, every link sure. AER, precision and recall of `mlctl-align` (each method) and of eflomal
    (trained on these 300 pairs; intersection and grow-diag-final-and).
@@ -18,37 +18,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-
-from data_prep.word_pairs import parse_pharaoh  # noqa: E402
-from data_prep.word_pairs import symmetrize  # noqa: E402
-from data_prep_fixtures import synthetic_corpus  # noqa: E402
-from mlctl.alignment import ALIGNMENT_METHODS  # noqa: E402
-from mlctl.alignment import align_pairs  # noqa: E402
-from mlctl.alignment import alignment_error_rate  # noqa: E402
+import data_prep
+from data_prep.word_pairs import parse_pharaoh
+from data_prep.word_pairs import symmetrize
+from mlctl.alignment import ALIGNMENT_METHODS
+from mlctl.alignment import align_pairs
+from mlctl.alignment import alignment_error_rate
+from mlctl.experiments.eflomal_links import eflomal_links
+from mlctl.experiments.provenance import RunRecord
+from mlctl.experiments.synthetic import synthetic_corpus
 
 HELD_OUT = 50
+SAMPLE_DIR = Path(data_prep.__file__).resolve().parent / "sample"
 
 
-def eflomal_links(pairs, symmetrization: str):
+def symmetrized_eflomal_links(pairs, symmetrization: str):
     """eflomal (the aligner data_prep uses) on whitespace tokens, both directions symmetrized."""
-    import eflomal
-
-    with tempfile.TemporaryDirectory() as directory:
-        paths = {name: Path(directory) / name for name in ("src", "tgt", "fwd", "rev")}
-        paths["src"].write_text("".join(" ".join(src) + "\n" for src, _ in pairs), encoding="utf-8")
-        paths["tgt"].write_text("".join(" ".join(tgt) + "\n" for _, tgt in pairs), encoding="utf-8")
-        with open(paths["src"], encoding="utf-8") as src, open(paths["tgt"], encoding="utf-8") as tgt:
-            eflomal.Aligner().align(src, tgt, links_filename_fwd=str(paths["fwd"]),
-                                    links_filename_rev=str(paths["rev"]), quiet=True)
-        forward = paths["fwd"].read_text(encoding="utf-8").splitlines()
-        reverse = paths["rev"].read_text(encoding="utf-8").splitlines()
+    forward, reverse = eflomal_links((" ".join(src) for src, _ in pairs), (" ".join(tgt) for _, tgt in pairs))
     return [symmetrize(parse_pharaoh(f, len(s), len(t), "eflomal fwd"), parse_pharaoh(r, len(s), len(t), "eflomal rev"),
                        symmetrization) for f, r, (s, t) in zip(forward, reverse, pairs)]
 
@@ -62,16 +50,15 @@ def main(argv=None) -> int:
     from mlctl.encoding import load_encoder
     from mlctl.evaluation.retrieval import resolve_layer
 
-    started = time.perf_counter()
+    record = RunRecord()
     model, tokenizer = load_encoder(args.model, "cpu")
     layer = resolve_layer(model.config.num_hidden_layers + 1, args.layer)
     en, de = synthetic_corpus(300, seed=0)
     synthetic = [(s.split(), t.split()) for s, t in zip(en, de)]
     gold = [({(i, i) for i in range(len(s))},) * 2 for s, _ in synthetic]
-    sample_dir = REPO_ROOT / "data_prep" / "sample"
-    sample = [(s.split(), t.split()) for s, t in zip(*((sample_dir / f"en-de.{lang}").read_text(
+    sample = [(s.split(), t.split()) for s, t in zip(*((SAMPLE_DIR / f"en-de.{lang}").read_text(
         encoding="utf-8").splitlines() for lang in ("en", "de")))]
-    reference = [(links, links) for links in eflomal_links(sample, "grow-diag-final-and")[-HELD_OUT:]]
+    reference = [(links, links) for links in symmetrized_eflomal_links(sample, "grow-diag-final-and")[-HELD_OUT:]]
     rows = []
     for method in ALIGNMENT_METHODS:
         links, _ = align_pairs(model, tokenizer, synthetic, layer=layer, method=method)
@@ -79,8 +66,8 @@ def main(argv=None) -> int:
         rows.append((f"mlctl-align --method {method} (layer {layer})", alignment_error_rate(links, gold),
                      alignment_error_rate(held_out, reference)))
     for symmetrization in ("intersection", "grow-diag-final-and"):
-        rows.append((f"eflomal, {symmetrization}", alignment_error_rate(eflomal_links(synthetic, symmetrization), gold),
-                     None))
+        links = symmetrized_eflomal_links(synthetic, symmetrization)
+        rows.append((f"eflomal, {symmetrization}", alignment_error_rate(links, gold), None))
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     print(f"model {args.model}; synthetic corpus: {len(synthetic)} pairs with diagonal gold; sample: en-de held-out "
@@ -92,10 +79,10 @@ def main(argv=None) -> int:
             f" {100 * agreement['aer']:.1f} | {100 * agreement['precision']:.1f} | {100 * agreement['recall']:.1f} ")
         print(f"| {name} | {100 * scores['aer']:.1f} | {100 * scores['precision']:.1f} | "
               f"{100 * scores['recall']:.1f} |{versus}|")
-    (output / "alignment_aer.json").write_text(json.dumps(
-        [{"aligner": name, "synthetic": scores, "sample_vs_eflomal": agreement} for name, scores, agreement in rows],
+    print("\n".join(record.header()))
+    (output / "alignment_aer.json").write_text(json.dumps({"run": record.as_dict(), "aligners": [
+        {"aligner": name, "synthetic": scores, "sample_vs_eflomal": agreement} for name, scores, agreement in rows]},
         indent=2) + "\n", encoding="utf-8")
-    print(f"wall time {time.perf_counter() - started:.1f} s")
     return 0
 
 

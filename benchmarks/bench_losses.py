@@ -15,17 +15,14 @@ sequence length 32. The encoder is timed at a batch that fits this machine and s
 
     python benchmarks/bench_losses.py            # both parts (~2 min on 2 CPU cores)
     python benchmarks/bench_losses.py --part 1   # accuracy only
+    python benchmarks/bench_losses.py --anchors 8 --margins 0 20 --batches 64 --encoder-batch 1 --length 8  # smallest
 """
 import argparse
-import contextlib
-import io
-import os
-import subprocess
-import sys
-import time
 
 import torch
 
+from mlctl.experiments.measurement import mean_seconds
+from mlctl.experiments.transcript import transcript
 from modeling_mlctl.losses import cz_nce_loss
 from modeling_mlctl.losses import info_nce_loss
 from modeling_mlctl.losses import symmetric_contrastive_loss
@@ -55,12 +52,6 @@ def exact_gradient(loss: str, logits: torch.Tensor) -> torch.Tensor:
     return grad / logits.shape[0]
 
 
-def gradient(loss_fn, logits: torch.Tensor, positive_index: torch.Tensor) -> torch.Tensor:
-    leaf = logits.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(loss_fn(leaf, positive_index), leaf)
-    return grad
-
-
 def relative_error(approx: torch.Tensor, exact: torch.Tensor) -> float:
     return ((approx.double() - exact).norm() / exact.norm()).item()
 
@@ -80,20 +71,13 @@ def gradient_accuracy(n: int, margins: list[float]) -> None:
             rounded = logits64.to(dtype)
             for loss, loss_fn in LOSSES.items():
                 exact = exact_gradient(loss, rounded.double())
-                approx = gradient(loss_fn, rounded, positive_index)
+                leaf = rounded.detach().requires_grad_(True)
+                (approx,) = torch.autograd.grad(loss_fn(leaf, positive_index), leaf)
                 whole = relative_error(approx, exact)
                 on_positive = relative_error(approx[:, 0], exact[:, 0])
                 cells.append(f"{whole:7.1e}|{on_positive:7.1e}")
         print(f"{margin:7.1f} | " + " | ".join(f"{cell:<15}" for cell in cells))
     print()
-
-
-def time_call(fn, repeats: int) -> float:
-    fn()  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - start) / repeats
 
 
 def loss_step(n: int, width: int, loss: str, generator: torch.Generator):
@@ -118,7 +102,7 @@ def encoder_seconds_per_pair(batch: int, length: int) -> float:
     def step():
         encoder(ids).last_hidden_state.sum().backward()
 
-    return time_call(step, repeats=2) / batch
+    return mean_seconds(step, repeats=2) / batch
 
 
 def timing(batches: list[int], width: int, encoder_batch: int, length: int) -> None:
@@ -137,8 +121,8 @@ def timing(batches: list[int], width: int, encoder_batch: int, length: int) -> N
         # interleaved, so that both losses see the same machine state
         info = cz = 0.0
         for _ in range(2):
-            info += time_call(info_step, repeats) / 2
-            cz += time_call(cz_step, repeats) / 2
+            info += mean_seconds(info_step, repeats) / 2
+            cz += mean_seconds(cz_step, repeats) / 2
         encoder = per_pair * n
         print(f"{n:>6} | {info:>10.4f} | {cz:>10.4f} | {cz / info:>7.2f} | {encoder:>10.1f} | {cz / encoder:>16.2%}")
 
@@ -152,33 +136,13 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1536, help="CCE width (2 x hidden for mBERT)")
     parser.add_argument("--encoder-batch", type=int, default=4, help="pairs per encoder timing step")
     parser.add_argument("--length", type=int, default=32, help="tokens per sentence for the encoder timing")
-    parser.add_argument("--markdown", help="also write the output, with the command, commit and load, to this file")
+    parser.add_argument("--markdown", help="also write the output, with the command, commit and wall time, to this file")
     args = parser.parse_args()
-    output = io.StringIO()
-    with contextlib.redirect_stdout(Tee(sys.stdout, output)):
+    with transcript(args.markdown, "Loss benchmark"):
         if args.part in ("1", "all"):
             gradient_accuracy(args.anchors, args.margins)
         if args.part in ("2", "all"):
             timing(args.batches, args.width, args.encoder_batch, args.length)
-    if args.markdown:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-        with open(args.markdown, "w", encoding="utf-8") as handle:
-            handle.write(f"# Loss benchmark\n\n`python benchmarks/bench_losses.py {' '.join(sys.argv[1:])}` at commit "
-                         f"{commit}; load average at the end {load} on {os.cpu_count()} cores.\n\n"
-                         f"```\n{output.getvalue()}```\n")
-
-
-class Tee(io.TextIOBase):
-    """Writes to several streams at once."""
-
-    def __init__(self, *streams):
-        self.streams = streams
-
-    def write(self, text):
-        for stream in self.streams:
-            stream.write(text)
-        return len(text)
 
 
 if __name__ == "__main__":

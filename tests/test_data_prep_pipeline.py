@@ -10,7 +10,8 @@ from transformers import AutoTokenizer
 
 from data_prep import REPORT_NAME, PairSpec, WordList, build_wps_dataset, output_columns
 from data_prep.__main__ import main
-from data_prep_fixtures import EN_TO_DE, make_tokenizer, synthetic_corpus, write_lines
+from data_prep_fixtures import make_tokenizer, write_lines
+from mlctl.experiments.synthetic import EN_TO_DE, synthetic_corpus
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ZH_TEXTS = ["猫 在 河流 旁边", "cat by the river"]

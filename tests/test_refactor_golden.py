@@ -23,12 +23,13 @@ RELATIVE_TOLERANCE = 1e-4
 def run_golden_training(work_dir: Path) -> dict:
     """Builds the data, trains with `train_mlctl.py` in a subprocess, returns the logged values and weight stats."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from data_prep_fixtures import EN_TO_DE, synthetic_corpus, write_lines
+    from data_prep_fixtures import write_lines
     from safetensors.torch import load_file
     from transformers import AutoConfig
 
     from data_prep import PairSpec, WordList, build_wps_dataset
     from data_prep.tokenizer import SPECIAL_TOKENS, wordpiece_tokenizer_from_vocab
+    from mlctl.experiments.synthetic import EN_TO_DE, synthetic_corpus
 
     en, de = synthetic_corpus(160, seed=4)
     # A fixed vocabulary (whole words and characters, sorted): WordPiece training breaks ties in no fixed order.
