@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output_dir", required=True)
     args = parser.parse_args(argv)
     from mlctl.encoding import load_encoder
-    from mlctl.evaluation.retrieval import resolve_layer
+    from mlctl.encoding import resolve_layer
 
     record = RunRecord()
     model, tokenizer = load_encoder(args.model, "cpu")

@@ -133,7 +133,7 @@ def in_child(target, *args):
 
 
 def best_threshold(pairs: dict, gold: set) -> tuple[float, float]:
-    from mlctl.evaluation.retrieval import optimal_threshold
+    from mlctl.evaluation.bucc import optimal_threshold
 
     return optimal_threshold(pairs, gold)
 
