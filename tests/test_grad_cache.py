@@ -197,3 +197,26 @@ def test_two_processes_cached_match_one_process_full_batch(mlm_mode, tmp_path):
     assert one["gradients"].keys() == two["gradients"].keys()
     for name, gradient in one["gradients"].items():
         torch.testing.assert_close(two["gradients"][name], gradient, rtol=1e-9, atol=1e-12, msg=name)
+
+
+def test_accumulated_cached_steps_leave_the_reduction_to_ddp(tmp_path):
+    """torchrun, 2 processes, one optimizer step of 2 accumulated micro-batches of 4 pairs (gloo, float64): cached in
+    mini-batches of 3, DDP all-reduces the gradient buckets exactly as often as without caching (only in the micro-
+    batch that synchronises, and there only in the last mini-batch: the others run under no_sync), and the
+    accumulated gradients are the same."""
+    train_fixtures.build_work_dir(tmp_path, n_train=2 * BATCH, n_validation=1)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    results = {}
+    for name, mini_batch_options in (("full", []), ("cached", [f"contrastive_mini_batch_size={MINI_BATCH}"])):
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                   str(train_fixtures.REPO_ROOT / "tests" / "train_fixtures.py"), "one-step", str(tmp_path), "4",
+                   str(tmp_path / f"{name}.pt"), "gradient_accumulation_steps=2", "dtype=float64", *mini_batch_options]
+        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        results[name] = torch.load(tmp_path / f"{name}.pt")
+    full, cached = results["full"], results["cached"]
+    assert full["world_size"] == 2 and full["reductions"] > 0
+    assert cached["reductions"] == full["reductions"], (cached["reductions"], full["reductions"])
+    assert cached["gradients"].keys() == full["gradients"].keys()
+    for name, gradient in full["gradients"].items():
+        torch.testing.assert_close(cached["gradients"][name], gradient, rtol=1e-9, atol=1e-12, msg=name)
