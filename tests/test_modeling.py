@@ -174,6 +174,35 @@ def test_pretraining_loss_is_contrastive_plus_alpha_mlm(model):
     assert output.x_logits.shape == (4, 8) and output.y_logits.shape == (4, 8)
 
 
+def test_forward_without_the_contrastive_loss_returns_each_pairs_embeddings_and_mlm_loss(tiny_bert_config):
+    """return_contrastive_loss=False (what gradient caching calls on its mini-batches): the CCEs (with the projected
+    sentence means beside them when there is a sentence term) and the MLM loss of the full forward, nothing that
+    couples the pairs; return_dict=False gives the same values as a tuple."""
+    torch.manual_seed(0)
+    model = MLCTLForPreTraining(MLCTLConfig(encoder_config=tiny_bert_config, sentence_weight=0.5)).eval()
+    batch = parallel_batch()
+    with torch.no_grad():
+        full = model(**batch)
+        per_pair = model(**batch, return_contrastive_loss=False)
+        as_tuple = model(**batch, return_contrastive_loss=False, return_dict=False)
+        full_tuple = model(**batch, return_dict=False)
+        x_sentence = model.sentence_head(model.mlctl(batch["x_mlm_input_ids"], batch["x_attention_mask"],
+                                                     word_mask=batch["x_word_mask"]).sentence_embeddings)
+    assert per_pair.loss is None and per_pair.contrastive_loss is None and per_pair.x_logits is None
+    assert per_pair.x_embeddings.shape == (4, 2 * model.config.projection_dim)
+    torch.testing.assert_close(per_pair.x_embeddings[:, :model.config.projection_dim], full.x_embeddings)
+    torch.testing.assert_close(per_pair.y_embeddings[:, :model.config.projection_dim], full.y_embeddings)
+    torch.testing.assert_close(per_pair.x_embeddings[:, model.config.projection_dim:], x_sentence)
+    torch.testing.assert_close(per_pair.mlm_loss, full.mlm_loss)
+    contrastive_loss = model.contrastive_losses(per_pair.x_embeddings, per_pair.y_embeddings)[0]
+    torch.testing.assert_close(contrastive_loss, full.contrastive_loss)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 3  # mlm_loss, x_embeddings, y_embeddings
+    for value, expected in zip(as_tuple, (per_pair.mlm_loss, per_pair.x_embeddings, per_pair.y_embeddings)):
+        torch.testing.assert_close(value, expected)
+    assert isinstance(full_tuple, tuple) and len(full_tuple) == 8  # every field: symmetric, MLM, sentence term
+    torch.testing.assert_close(full_tuple[0], full.loss)
+
+
 def test_separate_mode_uses_the_clean_input_for_the_contrastive_loss(tiny_bert_config):
     torch.manual_seed(0)
     shared = MLCTLForPreTraining(MLCTLConfig(encoder_config=tiny_bert_config)).eval()
