@@ -1,4 +1,6 @@
 """MLCTLConfig and the models: forward semantics, Auto classes, save/load, trust_remote_code, backbone copies."""
+import dataclasses
+import inspect
 import json
 import re
 import subprocess
@@ -12,6 +14,7 @@ from transformers import AutoModelForMaskedLM
 from transformers import AutoModelForPreTraining
 from transformers import AutoModelForSequenceClassification
 from transformers import AutoModelForTokenClassification
+from transformers import PreTrainedConfig
 
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl import MLCTLForPreTraining
@@ -21,6 +24,8 @@ from modeling_mlctl import MLCTLModel
 from modeling_mlctl import avg_first_last_pool
 from modeling_mlctl import masked_mean
 from modeling_mlctl import symmetric_contrastive_loss
+from modeling_mlctl.configuration_mlctl import documented_by_field_help
+from modeling_mlctl.configuration_mlctl import hyper_parameter
 
 
 def parallel_batch(n=4, x_len=9, y_len=7, vocab=120, seed=0, mask_id=4):
@@ -100,6 +105,50 @@ def test_config_round_trip_keeps_the_nested_encoder(tiny_xlmr_config, tmp_path):
     assert isinstance(loaded, MLCTLConfig)
     assert loaded.encoder_config.model_type == "xlm-roberta" and loaded.encoder_config.pad_token_id == 1
     assert (loaded.levels, loaded.loss, loaded.temperature, loaded.projection_dim) == ("sentence", "info_nce", 0.05, 32)
+
+
+def test_config_field_defaults_survive_to_dict_and_a_round_trip(tmp_path):
+    """The fields are declared with dataclasses.field(metadata=...): transformers' config machinery still reads their
+    defaults, and saves and loads their values."""
+    defaults = MLCTLConfig.default_config_fields()
+    assert (defaults["levels"], defaults["pooling_layers"], defaults["mlm_weight"]) == ("sentence+word", (1, -1), 0.1)
+    config = MLCTLConfig(mlm_mode="separate", pooling_layers=(0, -1), sentence_weight=0.25)
+    assert config.to_dict()["mlm_mode"] == "separate" and config.to_dict()["pooling_layers"] == [0, -1]
+    config.save_pretrained(tmp_path)
+    loaded = AutoConfig.from_pretrained(tmp_path)
+    assert {**loaded.to_dict(), "_name_or_path": ""} == config.to_dict()
+    assert (loaded.loss, loaded.temperature, loaded.sentence_weight) == ("cz_nce", 0.07, 0.25)
+
+
+def test_every_config_field_documents_itself_in_its_metadata():
+    """Each MLCTLConfig field carries its help (and, for a choice, its choices) in its metadata; the class docstring's
+    Args section is written from those texts, one entry per field."""
+    declared = set(inspect.get_annotations(MLCTLConfig))
+    documented = {f.name: f.metadata for f in dataclasses.fields(MLCTLConfig) if f.name in declared}
+    assert set(documented) == declared and len(declared) == 15
+    docstring = " ".join(MLCTLConfig.__doc__.split())
+    for name, metadata in documented.items():
+        assert metadata["help"] and " ".join(metadata["help"].split()) in docstring, name
+        assert f"{name} (`" in docstring, name
+    assert documented["loss"]["choices"] == ("cz_nce", "info_nce")
+    assert {name for name, metadata in documented.items() if "choices" in metadata} == {
+        "layer_combination", "levels", "loss", "cz_nce_form", "mlm_mode"}
+
+
+def test_a_config_field_without_help_is_refused_at_definition():
+    with pytest.raises(TypeError, match="no help metadata for field.s. undocumented;"):
+        @documented_by_field_help
+        class UndocumentedConfig(PreTrainedConfig):
+            documented: int = hyper_parameter("Has its help.", 1)
+            undocumented: int = 2
+
+    @documented_by_field_help
+    class DocumentedConfig(PreTrainedConfig):
+        """A config."""
+
+        documented: int = hyper_parameter("Has its help.", 1)
+
+    assert "documented (`int`, *optional*, defaults to `1`):\n            Has its help." in DocumentedConfig.__doc__
 
 
 # ----- forward semantics -----
