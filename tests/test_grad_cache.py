@@ -107,6 +107,17 @@ def test_cached_gradients_follow_the_scale_of_the_backward(batch, tokenizer, tmp
     assert_same_step(trainer_step(model, batch, tmp_path, MINI_BATCH, loss_scale=0.25), full)
 
 
+def test_mixed_precision_cached_step_logs_the_full_batchs_losses(work, tmp_path):
+    """bfloat16 autocast through the Trainer (accelerate wraps forward to return float32): the cached contrastive loss
+    is taken on the embeddings in the dtype that forward gives it, so the logged losses equal the full batch's."""
+    work_dir = work["wps"].parent
+    train_fixtures.one_step(work_dir, BATCH, tmp_path / "full.pt", bf16=True)
+    train_fixtures.one_step(work_dir, BATCH, tmp_path / "cached.pt", MINI_BATCH, bf16=True)
+    full, cached = torch.load(tmp_path / "full.pt"), torch.load(tmp_path / "cached.pt")
+    for name in ("loss", "contrastive_loss", "mlm_loss"):
+        assert cached["logged"][name] == full["logged"][name], name
+
+
 @pytest.mark.parametrize("mlm_mode", ["shared", "separate"])
 def test_dropout_is_replayed_in_the_second_pass(mlm_mode, batch, tokenizer, tmp_path):
     """With dropout, the cached step equals one graph built over the same mini-batches with the same random

@@ -125,10 +125,11 @@ class ReductionCounter(TrainerCallback):
 
 
 def one_step(work_dir, batch_size, output_path, contrastive_mini_batch_size=None, mlm_mode="shared",
-             dtype=torch.float32, batch_sampler="random", gradient_accumulation_steps=1):
+             dtype=torch.float32, batch_sampler="random", gradient_accumulation_steps=1, bf16=False):
     """One optimizer step of MLCTLTrainer (with `batch_sampler`) on the work dir's training split with `batch_size`
-    pairs per process and micro-batch (gradient-cached in mini-batches with `contrastive_mini_batch_size`); process 0
-    saves the gradients, the logged values and the number of DDP bucket reductions to `output_path`."""
+    pairs per process and micro-batch (gradient-cached in mini-batches with `contrastive_mini_batch_size`; bfloat16
+    mixed precision with `bf16`); process 0 saves the gradients, the logged values and the number of DDP bucket
+    reductions to `output_path`."""
     work_dir = Path(work_dir)
     tokenizer = AutoTokenizer.from_pretrained(work_dir / "tokenizer")
     train = datasets.load_from_disk(str(work_dir / "wps"))["train"]
@@ -138,7 +139,7 @@ def one_step(work_dir, batch_size, output_path, contrastive_mini_batch_size=None
         output_dir=str(work_dir / f"one-step-{batch_size}"), per_device_train_batch_size=batch_size, max_steps=1,
         logging_steps=1, max_grad_norm=0.0, learning_rate=1e-3, report_to="none", save_strategy="no", use_cpu=True,
         seed=7, contrastive_mini_batch_size=contrastive_mini_batch_size,
-        gradient_accumulation_steps=gradient_accumulation_steps)
+        gradient_accumulation_steps=gradient_accumulation_steps, bf16=bf16)
     trainer = MLCTLTrainer(
         model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=[recorder, counter],
         data_collator=MLCTLDataCollator(tokenizer, max_length=64, seed=7), batch_sampler=batch_sampler,

@@ -14,8 +14,9 @@ cannot split the batch without shrinking the pool of negatives. Gradient caching
 Step 3 calls the model the Trainer trains (DistributedDataParallel with several processes) inside its `no_sync()`
 for every mini-batch but the last, as GradCache's `no_sync_except_last`: the gradients accumulate locally and DDP
 reduces their sum once, in the last mini-batch's backward. During gradient accumulation the Trainer runs the whole
-step inside `no_sync()` already, so then nothing is reduced, as without caching. Step 1 needs no reduction and calls
-the unwrapped model.
+step inside `no_sync()` already, so then nothing is reduced, as without caching. Step 1 needs no reduction: it calls
+the unwrapped model's `encode_parallel_batch`, the part of forward before the contrastive loss, whose embeddings keep
+the dtype forward gives that loss (accelerate's mixed-precision wrapper of forward returns them in float32).
 
 The loss and the parameter gradients equal those of the full batch (to floating-point rounding) while activation
 memory is that of one mini-batch. [`MLCTLTrainer`] uses this when `contrastive_mini_batch_size` is set in its
@@ -95,13 +96,6 @@ class CachedBatch:
     y_gradient: torch.Tensor | None
 
 
-def encode_mini_batch(model, chunk: dict[str, torch.Tensor], autocast):
-    """(x embeddings, y embeddings, MLM loss) of one mini-batch: `model`'s forward without the contrastive loss."""
-    with autocast():
-        outputs = model(**chunk, return_contrastive_loss=False, return_dict=True)
-    return outputs.x_embeddings, outputs.y_embeddings, outputs.mlm_loss
-
-
 def cached_contrastive_loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor], mini_batch_size: int,
                             mlm_token_share, autocast,
                             ) -> tuple[torch.Tensor, MLCTLForPreTrainingOutput, torch.Tensor | None]:
@@ -128,7 +122,8 @@ def cached_contrastive_loss(model: torch.nn.Module, inputs: dict[str, torch.Tens
     with torch.no_grad():
         for chunk in chunks:
             random_states.append(RandomState(*chunk.values()))
-            x_chunk, y_chunk, chunk_mlm_loss = encode_mini_batch(pretraining_model, chunk, autocast)
+            with autocast():  # the embeddings in the dtype that forward gives the contrastive loss
+                x_chunk, y_chunk, chunk_mlm_loss = pretraining_model.encode_parallel_batch(**chunk)
             embeddings["x"].append(x_chunk)
             embeddings["y"].append(y_chunk)
             mlm_losses.append(chunk_mlm_loss)
@@ -178,8 +173,9 @@ def _backward_mini_batches(loss_gradient: torch.Tensor, model: torch.nn.Module, 
                 zip(cache.chunks, cache.random_states, cache.mlm_weights)):
             sync_context = getattr(model, "no_sync", nullcontext) if index < last else nullcontext
             with sync_context():
-                with random_state:
-                    x_chunk, y_chunk, chunk_mlm_loss = encode_mini_batch(model, chunk, autocast)
+                with random_state, autocast():
+                    outputs = model(**chunk, return_contrastive_loss=False, return_dict=True)
+                x_chunk, y_chunk, chunk_mlm_loss = outputs.x_embeddings, outputs.y_embeddings, outputs.mlm_loss
                 rows = slice(start, start + x_chunk.shape[0])
                 start = rows.stop
                 # The MLM term stays in at weight 0 (a mini-batch without masked tokens): every process must run
