@@ -125,7 +125,7 @@ def test_every_config_field_documents_itself_in_its_metadata():
     Args section is written from those texts, one entry per field."""
     declared = set(inspect.get_annotations(MLCTLConfig))
     documented = {f.name: f.metadata for f in dataclasses.fields(MLCTLConfig) if f.name in declared}
-    assert set(documented) == declared and len(declared) == 15
+    assert set(documented) == declared and "mlm_weight" in declared
     docstring = " ".join(MLCTLConfig.__doc__.split())
     for name, metadata in documented.items():
         assert metadata["help"] and " ".join(metadata["help"].split()) in docstring, name
