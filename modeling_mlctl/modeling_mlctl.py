@@ -316,7 +316,7 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
 
         shared = self.config.mlm_mode == "shared"
         contrastive_ids = mlm_input_ids if (shared and use_mlm) else input_ids
-        inputs.pop("return_dict", None)  # what is left of inputs goes to the encoder
+        # what is left of inputs goes to the encoder
         encoded = self.mlctl(contrastive_ids, attention_mask, token_type_ids, word_mask, return_dict=True, **inputs)
         mlm_loss = None
         if use_mlm:
@@ -361,8 +361,10 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
         y_token_type_ids: torch.Tensor | None = None,
         y_mlm_input_ids: torch.Tensor | None = None,
         y_labels: torch.Tensor | None = None,
+        return_contrastive_loss: bool = True,
+        return_dict: bool | None = None,
         **kwargs,
-    ) -> MLCTLForPreTrainingOutput:
+    ) -> MLCTLForPreTrainingOutput | tuple:
         r"""
         A parallel batch of n word positioned sample pairs (x_i, y_i), each side with:
             input_ids / attention_mask / token_type_ids: the clean tokenised sentences;
@@ -371,15 +373,30 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
             labels: MLM targets, -100 where no prediction is made.
         With `mlm_mode="shared"` a single encoder pass over `mlm_input_ids` (or `input_ids` without MLM) gives both
         losses; with `"separate"` the contrastive loss uses a clean pass and MLM a second, masked pass.
+
+        return_contrastive_loss (`bool`, *optional*, defaults to `True`):
+            `False` runs only the part that treats each pair on its own ([`encode_parallel_batch`]) and returns
+            `mlm_loss`, `x_embeddings` and `y_embeddings` alone: no contrastive loss, logits or `loss`, and no
+            gathering across processes. With `sentence_weight` > 0 the embeddings are then [CCE ; projected sentence
+            mean], the input of [`contrastive_losses`]. Gradient caching (`mlctl.training.grad_cache`) calls the
+            model so on its mini-batches, through DistributedDataParallel when there is one, so that DDP reduces
+            their gradients.
+        return_dict (`bool`, *optional*):
+            Return an [`MLCTLForPreTrainingOutput`] (default, `config.return_dict`) or a tuple of its non-`None`
+            fields.
         """
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         x_embeddings, y_embeddings, mlm_loss = self.encode_parallel_batch(
             x_input_ids=x_input_ids, x_attention_mask=x_attention_mask, x_word_mask=x_word_mask,
             x_token_type_ids=x_token_type_ids, x_mlm_input_ids=x_mlm_input_ids, x_labels=x_labels,
             y_input_ids=y_input_ids, y_attention_mask=y_attention_mask, y_word_mask=y_word_mask,
             y_token_type_ids=y_token_type_ids, y_mlm_input_ids=y_mlm_input_ids, y_labels=y_labels, **kwargs)
+        if not return_contrastive_loss:
+            result = MLCTLForPreTrainingOutput(mlm_loss=mlm_loss, x_embeddings=x_embeddings, y_embeddings=y_embeddings)
+            return result if return_dict else result.to_tuple()
         contrastive_loss, x_logits, y_logits, sentence_loss = self.contrastive_losses(x_embeddings, y_embeddings)
         x_embeddings, y_embeddings = (side[:, :self.config.projection_dim] for side in (x_embeddings, y_embeddings))
-        return MLCTLForPreTrainingOutput(
+        result = MLCTLForPreTrainingOutput(
             loss=self.combine_losses(contrastive_loss, mlm_loss),
             contrastive_loss=contrastive_loss,
             sentence_loss=sentence_loss,
@@ -389,6 +406,7 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
             x_embeddings=x_embeddings,
             y_embeddings=y_embeddings,
         )
+        return result if return_dict else result.to_tuple()
 
 
 class _MLCTLClassifier(MLCTLPreTrainedModel):

@@ -107,6 +107,17 @@ def test_cached_gradients_follow_the_scale_of_the_backward(batch, tokenizer, tmp
     assert_same_step(trainer_step(model, batch, tmp_path, MINI_BATCH, loss_scale=0.25), full)
 
 
+def test_mixed_precision_cached_step_logs_the_full_batchs_losses(work, tmp_path):
+    """bfloat16 autocast through the Trainer (accelerate wraps forward to return float32): the cached contrastive loss
+    is taken on the embeddings in the dtype that forward gives it, so the logged losses equal the full batch's."""
+    work_dir = work["wps"].parent
+    train_fixtures.one_step(work_dir, BATCH, tmp_path / "full.pt", bf16=True)
+    train_fixtures.one_step(work_dir, BATCH, tmp_path / "cached.pt", MINI_BATCH, bf16=True)
+    full, cached = torch.load(tmp_path / "full.pt"), torch.load(tmp_path / "cached.pt")
+    for name in ("loss", "contrastive_loss", "mlm_loss"):
+        assert cached["logged"][name] == full["logged"][name], name
+
+
 @pytest.mark.parametrize("mlm_mode", ["shared", "separate"])
 def test_dropout_is_replayed_in_the_second_pass(mlm_mode, batch, tokenizer, tmp_path):
     """With dropout, the cached step equals one graph built over the same mini-batches with the same random
@@ -197,3 +208,26 @@ def test_two_processes_cached_match_one_process_full_batch(mlm_mode, tmp_path):
     assert one["gradients"].keys() == two["gradients"].keys()
     for name, gradient in one["gradients"].items():
         torch.testing.assert_close(two["gradients"][name], gradient, rtol=1e-9, atol=1e-12, msg=name)
+
+
+def test_accumulated_cached_steps_leave_the_reduction_to_ddp(tmp_path):
+    """torchrun, 2 processes, one optimizer step of 2 accumulated micro-batches of 4 pairs (gloo, float64): cached in
+    mini-batches of 3, DDP all-reduces the gradient buckets exactly as often as without caching (only in the micro-
+    batch that synchronises, and there only in the last mini-batch: the others run under no_sync), and the
+    accumulated gradients are the same."""
+    train_fixtures.build_work_dir(tmp_path, n_train=2 * BATCH, n_validation=1)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    results = {}
+    for name, mini_batch_options in (("full", []), ("cached", [f"contrastive_mini_batch_size={MINI_BATCH}"])):
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                   str(train_fixtures.REPO_ROOT / "tests" / "train_fixtures.py"), "one-step", str(tmp_path), "4",
+                   str(tmp_path / f"{name}.pt"), "gradient_accumulation_steps=2", "dtype=float64", *mini_batch_options]
+        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        results[name] = torch.load(tmp_path / f"{name}.pt")
+    full, cached = results["full"], results["cached"]
+    assert full["world_size"] == 2 and full["reductions"] > 0
+    assert cached["reductions"] == full["reductions"], (cached["reductions"], full["reductions"])
+    assert cached["gradients"].keys() == full["gradients"].keys()
+    for name, gradient in full["gradients"].items():
+        torch.testing.assert_close(cached["gradients"][name], gradient, rtol=1e-9, atol=1e-12, msg=name)

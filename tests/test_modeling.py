@@ -1,4 +1,6 @@
 """MLCTLConfig and the models: forward semantics, Auto classes, save/load, trust_remote_code, backbone copies."""
+import dataclasses
+import inspect
 import json
 import re
 import subprocess
@@ -12,6 +14,7 @@ from transformers import AutoModelForMaskedLM
 from transformers import AutoModelForPreTraining
 from transformers import AutoModelForSequenceClassification
 from transformers import AutoModelForTokenClassification
+from transformers import PreTrainedConfig
 
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl import MLCTLForPreTraining
@@ -21,6 +24,8 @@ from modeling_mlctl import MLCTLModel
 from modeling_mlctl import avg_first_last_pool
 from modeling_mlctl import masked_mean
 from modeling_mlctl import symmetric_contrastive_loss
+from modeling_mlctl.configuration_mlctl import documented_by_field_help
+from modeling_mlctl.configuration_mlctl import hyper_parameter
 
 
 def parallel_batch(n=4, x_len=9, y_len=7, vocab=120, seed=0, mask_id=4):
@@ -102,6 +107,50 @@ def test_config_round_trip_keeps_the_nested_encoder(tiny_xlmr_config, tmp_path):
     assert (loaded.levels, loaded.loss, loaded.temperature, loaded.projection_dim) == ("sentence", "info_nce", 0.05, 32)
 
 
+def test_config_field_defaults_survive_to_dict_and_a_round_trip(tmp_path):
+    """The fields are declared with dataclasses.field(metadata=...): transformers' config machinery still reads their
+    defaults, and saves and loads their values."""
+    defaults = MLCTLConfig.default_config_fields()
+    assert (defaults["levels"], defaults["pooling_layers"], defaults["mlm_weight"]) == ("sentence+word", (1, -1), 0.1)
+    config = MLCTLConfig(mlm_mode="separate", pooling_layers=(0, -1), sentence_weight=0.25)
+    assert config.to_dict()["mlm_mode"] == "separate" and config.to_dict()["pooling_layers"] == [0, -1]
+    config.save_pretrained(tmp_path)
+    loaded = AutoConfig.from_pretrained(tmp_path)
+    assert {**loaded.to_dict(), "_name_or_path": ""} == config.to_dict()
+    assert (loaded.loss, loaded.temperature, loaded.sentence_weight) == ("cz_nce", 0.07, 0.25)
+
+
+def test_every_config_field_documents_itself_in_its_metadata():
+    """Each MLCTLConfig field carries its help (and, for a choice, its choices) in its metadata; the class docstring's
+    Args section is written from those texts, one entry per field."""
+    declared = set(inspect.get_annotations(MLCTLConfig))
+    documented = {f.name: f.metadata for f in dataclasses.fields(MLCTLConfig) if f.name in declared}
+    assert set(documented) == declared and "mlm_weight" in declared
+    docstring = " ".join(MLCTLConfig.__doc__.split())
+    for name, metadata in documented.items():
+        assert metadata["help"] and " ".join(metadata["help"].split()) in docstring, name
+        assert f"{name} (`" in docstring, name
+    assert documented["loss"]["choices"] == ("cz_nce", "info_nce")
+    assert {name for name, metadata in documented.items() if "choices" in metadata} == {
+        "layer_combination", "levels", "loss", "cz_nce_form", "mlm_mode"}
+
+
+def test_a_config_field_without_help_is_refused_at_definition():
+    with pytest.raises(TypeError, match="no help metadata for field.s. undocumented;"):
+        @documented_by_field_help
+        class UndocumentedConfig(PreTrainedConfig):
+            documented: int = hyper_parameter("Has its help.", 1)
+            undocumented: int = 2
+
+    @documented_by_field_help
+    class DocumentedConfig(PreTrainedConfig):
+        """A config."""
+
+        documented: int = hyper_parameter("Has its help.", 1)
+
+    assert "documented (`int`, *optional*, defaults to `1`):\n            Has its help." in DocumentedConfig.__doc__
+
+
 # ----- forward semantics -----
 
 
@@ -172,6 +221,35 @@ def test_pretraining_loss_is_contrastive_plus_alpha_mlm(model):
     torch.testing.assert_close(output.mlm_loss, mlm, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(output.loss, contrastive + 0.1 * mlm, rtol=1e-5, atol=1e-6)
     assert output.x_logits.shape == (4, 8) and output.y_logits.shape == (4, 8)
+
+
+def test_forward_without_the_contrastive_loss_returns_each_pairs_embeddings_and_mlm_loss(tiny_bert_config):
+    """return_contrastive_loss=False (what gradient caching calls on its mini-batches): the CCEs (with the projected
+    sentence means beside them when there is a sentence term) and the MLM loss of the full forward, nothing that
+    couples the pairs; return_dict=False gives the same values as a tuple."""
+    torch.manual_seed(0)
+    model = MLCTLForPreTraining(MLCTLConfig(encoder_config=tiny_bert_config, sentence_weight=0.5)).eval()
+    batch = parallel_batch()
+    with torch.no_grad():
+        full = model(**batch)
+        per_pair = model(**batch, return_contrastive_loss=False)
+        as_tuple = model(**batch, return_contrastive_loss=False, return_dict=False)
+        full_tuple = model(**batch, return_dict=False)
+        x_sentence = model.sentence_head(model.mlctl(batch["x_mlm_input_ids"], batch["x_attention_mask"],
+                                                     word_mask=batch["x_word_mask"]).sentence_embeddings)
+    assert per_pair.loss is None and per_pair.contrastive_loss is None and per_pair.x_logits is None
+    assert per_pair.x_embeddings.shape == (4, 2 * model.config.projection_dim)
+    torch.testing.assert_close(per_pair.x_embeddings[:, :model.config.projection_dim], full.x_embeddings)
+    torch.testing.assert_close(per_pair.y_embeddings[:, :model.config.projection_dim], full.y_embeddings)
+    torch.testing.assert_close(per_pair.x_embeddings[:, model.config.projection_dim:], x_sentence)
+    torch.testing.assert_close(per_pair.mlm_loss, full.mlm_loss)
+    contrastive_loss = model.contrastive_losses(per_pair.x_embeddings, per_pair.y_embeddings)[0]
+    torch.testing.assert_close(contrastive_loss, full.contrastive_loss)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 3  # mlm_loss, x_embeddings, y_embeddings
+    for value, expected in zip(as_tuple, (per_pair.mlm_loss, per_pair.x_embeddings, per_pair.y_embeddings)):
+        torch.testing.assert_close(value, expected)
+    assert isinstance(full_tuple, tuple) and len(full_tuple) == 8  # every field: symmetric, MLM, sentence term
+    torch.testing.assert_close(full_tuple[0], full.loss)
 
 
 def test_separate_mode_uses_the_clean_input_for_the_contrastive_loss(tiny_bert_config):

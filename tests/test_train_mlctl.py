@@ -1,5 +1,7 @@
 """train_mlctl: the collator, the retrieval metrics, MLCTLTrainer (loss falls, logging, evaluation), resume,
 two-process negatives, the Hub push (offline stand-in) and the command line's errors."""
+import dataclasses
+import inspect
 import json
 import os
 import subprocess
@@ -19,6 +21,7 @@ from train_fixtures import StopAfter
 from train_fixtures import cli_args
 from mlctl.demo import DEMO_HELD_OUT_LINES
 from mlctl.demo import prepare_demo
+from mlctl.training.arguments import NOT_TRAINING_FLAGS
 from mlctl.training.arguments import ModelArguments
 from mlctl.training.arguments import training_argument_parser
 from mlctl.training.collator import MLCTLDataCollator
@@ -36,6 +39,7 @@ from mlctl.training.trainer import MLCTLTrainer
 from mlctl.training.trainer import in_batch_retrieval_accuracy
 from transformers import TrainingArguments
 import train_mlctl
+from modeling_mlctl import MLCTLConfig
 from modeling_mlctl import cross_lingual_similarity_logits
 
 pytestmark = pytest.mark.timeout(300)
@@ -275,6 +279,26 @@ def test_push_to_hub_uploads_checkpoint_code_tokenizer_and_card(work, tmp_path, 
 
 
 # -------------------------------------------------------------------------------------------------- errors
+
+
+def test_every_mlctl_config_field_is_a_flag_with_the_help_and_choices_of_its_metadata(tmp_path):
+    parser = training_argument_parser()
+    actions = {action.dest: action for action in parser._actions}
+    config_fields = [field for field in dataclasses.fields(MLCTLConfig) if "help" in field.metadata]
+    assert {field.name for field in config_fields} == set(inspect.get_annotations(MLCTLConfig))
+    for config_field in config_fields:
+        if config_field.name in NOT_TRAINING_FLAGS:
+            assert config_field.name not in actions
+            continue
+        action = actions[config_field.name]
+        default = config_field.default if config_field.name != "pooling_layers" else [1, -1]  # as the flag takes it
+        assert action.help == f"{config_field.metadata['help']} Config default: {default}.", config_field.name
+        assert action.choices == config_field.metadata.get("choices"), config_field.name
+    model_args, *_ = parser.parse_args_into_dataclasses(
+        args=["--output_dir", str(tmp_path), "--levels", "sentence", "--pooling_layers", "0", "-1"])
+    assert model_args.mlctl_overrides() == {"levels": "sentence", "pooling_layers": [0, -1]}
+    with pytest.raises(SystemExit):
+        parser.parse_args_into_dataclasses(args=["--output_dir", str(tmp_path), "--loss", "triplet"])
 
 
 def test_bad_train_dir_is_one_line_error(tmp_path, work, capsys, monkeypatch):

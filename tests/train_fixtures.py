@@ -3,7 +3,8 @@ ML-CTL models, the training command line, a stopping callback, an offline Hub st
 two-process equivalence test runs under torchrun.
 
     python -m torch.distributed.run --nproc_per_node 2 tests/train_fixtures.py one-step WORK_DIR BATCH_SIZE OUT.pt \
-        [contrastive_mini_batch_size=N] [mlm_mode=MODE] [dtype=float64] [batch_sampler=NAME]
+        [contrastive_mini_batch_size=N] [mlm_mode=MODE] [dtype=float64] [batch_sampler=NAME] \
+        [gradient_accumulation_steps=N]
 """
 import concurrent.futures
 import fnmatch
@@ -16,6 +17,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import datasets  # noqa: E402
 import torch  # noqa: E402
+from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook  # noqa: E402
+from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 from transformers import AutoConfig  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
@@ -101,28 +104,52 @@ class GradientRecorder(TrainerCallback):
             self.gradients = {name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
+class ReductionCounter(TrainerCallback):
+    """Counts the gradient buckets that DDP all-reduces, through a communication hook on the trainer's wrapped model
+    that reduces as DDP's default does (0 without DDP)."""
+
+    def __init__(self):
+        self.trainer = None
+        self.reductions = 0
+        self._registered = False
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        model = self.trainer.model_wrapped
+        if isinstance(model, DistributedDataParallel) and not self._registered:
+            model.register_comm_hook(None, self.count_and_reduce)
+            self._registered = True
+
+    def count_and_reduce(self, process_group, bucket):
+        self.reductions += 1
+        return allreduce_hook(process_group, bucket)
+
+
 def one_step(work_dir, batch_size, output_path, contrastive_mini_batch_size=None, mlm_mode="shared",
-             dtype=torch.float32, batch_sampler="random"):
+             dtype=torch.float32, batch_sampler="random", gradient_accumulation_steps=1, bf16=False):
     """One optimizer step of MLCTLTrainer (with `batch_sampler`) on the work dir's training split with `batch_size`
-    pairs per process (gradient-cached in mini-batches with `contrastive_mini_batch_size`); process 0 saves the
-    gradients and the logged values to `output_path`."""
+    pairs per process and micro-batch (gradient-cached in mini-batches with `contrastive_mini_batch_size`; bfloat16
+    mixed precision with `bf16`); process 0 saves the gradients, the logged values and the number of DDP bucket
+    reductions to `output_path`."""
     work_dir = Path(work_dir)
     tokenizer = AutoTokenizer.from_pretrained(work_dir / "tokenizer")
     train = datasets.load_from_disk(str(work_dir / "wps"))["train"]
     model = tiny_model(len(tokenizer), mlm_mode=mlm_mode).to(dtype)
-    recorder = GradientRecorder()
+    recorder, counter = GradientRecorder(), ReductionCounter()
     args = MLCTLTrainingArguments(
         output_dir=str(work_dir / f"one-step-{batch_size}"), per_device_train_batch_size=batch_size, max_steps=1,
         logging_steps=1, max_grad_norm=0.0, learning_rate=1e-3, report_to="none", save_strategy="no", use_cpu=True,
-        seed=7, contrastive_mini_batch_size=contrastive_mini_batch_size)
+        seed=7, contrastive_mini_batch_size=contrastive_mini_batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps, bf16=bf16)
     trainer = MLCTLTrainer(
-        model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=[recorder],
+        model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=[recorder, counter],
         data_collator=MLCTLDataCollator(tokenizer, max_length=64, seed=7), batch_sampler=batch_sampler,
     )
+    counter.trainer = trainer
     trainer.train()
     if trainer.is_world_process_zero():
         logged = next(entry for entry in trainer.state.log_history if "loss" in entry)
-        torch.save({"gradients": recorder.gradients, "logged": logged, "world_size": args.world_size}, output_path)
+        torch.save({"gradients": recorder.gradients, "logged": logged, "world_size": args.world_size,
+                    "reductions": counter.reductions}, output_path)
 
 
 def cli_args(work, output_dir, *extra):
@@ -175,8 +202,9 @@ if __name__ == "__main__":
         sys.exit(f"unknown command {command!r}")
     work_dir, batch_size, output_path, *options = arguments
     settings = dict(option.split("=", 1) for option in options)  # NAME=VALUE keyword arguments of one_step
-    if "contrastive_mini_batch_size" in settings:
-        settings["contrastive_mini_batch_size"] = int(settings["contrastive_mini_batch_size"])
+    for name in ("contrastive_mini_batch_size", "gradient_accumulation_steps"):
+        if name in settings:
+            settings[name] = int(settings[name])
     if "dtype" in settings:
         settings["dtype"] = getattr(torch, settings["dtype"])
     one_step(work_dir, int(batch_size), output_path, **settings)

@@ -1,8 +1,8 @@
 """The training command line: where the model and data come from (`ModelArguments`, `DataArguments`) beside
 transformers' `TrainingArguments` extended with the ML-CTL training-loop options (`MLCTLTrainingArguments`).
 
-The ML-CTL flags are generated from `MLCTLConfig` — its fields, its docstring (help) and its choices — so the
-config stays the single source of truth: a flag left out keeps the config's (or the checkpoint's) value.
+The ML-CTL flags are generated from `MLCTLConfig`'s fields — their types, defaults and `help` / `choices` metadata —
+so the config stays the single source of truth: a flag left out keeps the config's (or the checkpoint's) value.
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from transformers import TrainingArguments
 
 from mlctl.training.collator import MLCTLDataCollator
 from modeling_mlctl import MLCTLConfig
-from modeling_mlctl.configuration_mlctl import FIELD_CHOICES
 
 #: MLCTLConfig fields that describe a checkpoint rather than a training run: no flag.
 NOT_TRAINING_FLAGS = ("encoder_config", "classifier_dropout")
@@ -37,16 +36,16 @@ def _flag_type(annotation):
 
 
 def mlctl_flag_fields() -> list[tuple]:
-    """(name, type, field) of every ML-CTL training flag, from MLCTLConfig's fields and docstring."""
-    docs = MLCTLConfig.field_docs()
+    """(name, type, field) of every ML-CTL training flag: one per MLCTLConfig field but `NOT_TRAINING_FLAGS`, with
+    the field's help and choices (every field has help: `MLCTLConfig` is refused at definition otherwise)."""
     fields = []
     for config_field in dataclasses.fields(MLCTLConfig):
-        if config_field.name not in docs or config_field.name in NOT_TRAINING_FLAGS:
-            continue
+        if "help" not in config_field.metadata or config_field.name in NOT_TRAINING_FLAGS:
+            continue  # PreTrainedConfig's own fields (return_dict, ...) have no help metadata
         default = config_field.default
         default = list(default) if isinstance(default, tuple) else default
-        help_text = f"{docs[config_field.name]} Config default: {default}."
-        extra = {"choices": FIELD_CHOICES[config_field.name]} if config_field.name in FIELD_CHOICES else {}
+        help_text = f"{config_field.metadata['help']} Config default: {default}."
+        extra = {"choices": config_field.metadata["choices"]} if "choices" in config_field.metadata else {}
         fields.append((config_field.name, _flag_type(config_field.type) | None, _arg(help_text, **extra)))
     return fields
 

@@ -11,17 +11,25 @@ cannot split the batch without shrinking the pool of negatives. Gradient caching
 3. when the Trainer back-propagates the loss, re-run each mini-batch with a graph under its saved random state and
    back-propagate ⟨CCEs, cached gradient⟩ plus the mini-batch's share of α · MLM.
 
+Step 3 calls the model the Trainer trains (DistributedDataParallel with several processes) inside its `no_sync()`
+for every mini-batch but the last, as GradCache's `no_sync_except_last`: the gradients accumulate locally and DDP
+reduces their sum once, in the last mini-batch's backward. During gradient accumulation the Trainer runs the whole
+step inside `no_sync()` already, so then nothing is reduced, as without caching. Step 1 needs no reduction: it calls
+the unwrapped model's `encode_parallel_batch`, the part of forward before the contrastive loss, whose embeddings keep
+the dtype forward gives that loss (accelerate's mixed-precision wrapper of forward returns them in float32).
+
 The loss and the parameter gradients equal those of the full batch (to floating-point rounding) while activation
 memory is that of one mini-batch. [`MLCTLTrainer`] uses this when `contrastive_mini_batch_size` is set in its
 [`MLCTLTrainingArguments`].
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 
 import torch
-import torch.distributed as dist
+from accelerate.utils import extract_model_from_parallel
 from torch.utils.checkpoint import get_device_states
 from torch.utils.checkpoint import set_device_states
 
@@ -86,23 +94,21 @@ class CachedBatch:
     mlm_weights: list[float]
     x_gradient: torch.Tensor | None
     y_gradient: torch.Tensor | None
-    average_across_processes: bool
 
 
-def cached_contrastive_loss(model: MLCTLForPreTraining, inputs: dict[str, torch.Tensor], mini_batch_size: int,
-                            mlm_token_share, autocast, average_across_processes: bool = False,
+def cached_contrastive_loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor], mini_batch_size: int,
+                            mlm_token_share, autocast,
                             ) -> tuple[torch.Tensor, MLCTLForPreTrainingOutput, torch.Tensor | None]:
     """Steps 1 and 2 of gradient caching on one (per-process) batch.
 
     Args:
-        model: the unwrapped [`MLCTLForPreTraining`].
+        model: the model being trained: an [`MLCTLForPreTraining`], or the DistributedDataParallel (or other
+            accelerate) wrapper of one, through which step 3 runs so that DDP reduces the gradients.
         inputs: the collated batch ([`MLCTLDataCollator`]).
         mini_batch_size: pairs per encoder call.
         mlm_token_share: a function giving the factor of the MLM term (the trainer's cross-process token
             re-weighting; 1 with one process), called only when there is an MLM term.
         autocast: a context-manager factory for mixed precision (the accelerator's), applied to every model call.
-        average_across_processes: after step 3, average the gradients over the processes as DDP does (the model
-            is called outside DDP's forward); the trainer sets it on steps that synchronise gradients.
 
     Returns:
         (loss, outputs, mlm_loss): `loss` = combine_losses(contrastive, share · MLM) as a detached leaf whose backward
@@ -110,13 +116,14 @@ def cached_contrastive_loss(model: MLCTLForPreTraining, inputs: dict[str, torch.
         `outputs` the contrastive loss, logits and detached CCEs as [`MLCTLForPreTraining`] returns them;
         `mlm_loss` the share-weighted MLM loss of the batch (or `None`), as logged.
     """
+    pretraining_model: MLCTLForPreTraining = extract_model_from_parallel(model)
     chunks = split_parallel_batch(inputs, mini_batch_size)
     random_states, embeddings, mlm_losses, token_counts = [], {side: [] for side in SIDES}, [], []
     with torch.no_grad():
         for chunk in chunks:
             random_states.append(RandomState(*chunk.values()))
-            with autocast():
-                x_chunk, y_chunk, chunk_mlm_loss = model.encode_parallel_batch(**chunk)
+            with autocast():  # the embeddings in the dtype that forward gives the contrastive loss
+                x_chunk, y_chunk, chunk_mlm_loss = pretraining_model.encode_parallel_batch(**chunk)
             embeddings["x"].append(x_chunk)
             embeddings["y"].append(y_chunk)
             mlm_losses.append(chunk_mlm_loss)
@@ -133,68 +140,49 @@ def cached_contrastive_loss(model: MLCTLForPreTraining, inputs: dict[str, torch.
         batch_mlm_loss = sum(weight * loss for weight, loss in zip(mlm_weights, mlm_losses))
         mlm_loss = batch_mlm_loss * share
 
-    contrastive_weight = model.config.contrastive_weight
+    config = pretraining_model.config
     with torch.enable_grad(), autocast():
-        contrastive_loss, x_logits, y_logits, sentence_loss = model.contrastive_losses(x_embeddings, y_embeddings)
+        contrastive_loss, x_logits, y_logits, sentence_loss = pretraining_model.contrastive_losses(x_embeddings, y_embeddings)
     x_gradient = y_gradient = None
-    if contrastive_weight > 0:
-        x_gradient, y_gradient = torch.autograd.grad(contrastive_weight * contrastive_loss, (x_embeddings, y_embeddings))
+    if config.contrastive_weight > 0:
+        x_gradient, y_gradient = torch.autograd.grad(config.contrastive_weight * contrastive_loss, (x_embeddings, y_embeddings))
     contrastive_loss = contrastive_loss.detach()
-    loss = model.combine_losses(contrastive_loss, mlm_loss).detach().requires_grad_()
-    cache = CachedBatch(chunks, random_states, [weight * model.config.mlm_weight * share for weight in mlm_weights],
-                        x_gradient, y_gradient, average_across_processes)
+    loss = pretraining_model.combine_losses(contrastive_loss, mlm_loss).detach().requires_grad_()
+    cache = CachedBatch(chunks, random_states, [weight * config.mlm_weight * share for weight in mlm_weights],
+                        x_gradient, y_gradient)
     loss.register_hook(partial(_backward_mini_batches, model=model, cache=cache, autocast=autocast))
     outputs = MLCTLForPreTrainingOutput(
         loss=loss, contrastive_loss=contrastive_loss, mlm_loss=batch_mlm_loss, x_logits=x_logits.detach(),
         sentence_loss=sentence_loss.detach() if sentence_loss is not None else None,
         y_logits=y_logits.detach() if y_logits is not None else None,
         # the CCEs alone, as forward returns them (with the sentence term the cached rows carry the sentences too)
-        x_embeddings=x_embeddings.detach()[:, :model.config.projection_dim],
-        y_embeddings=y_embeddings.detach()[:, :model.config.projection_dim],
+        x_embeddings=x_embeddings.detach()[:, :config.projection_dim],
+        y_embeddings=y_embeddings.detach()[:, :config.projection_dim],
     )
     return loss, outputs, mlm_loss
 
 
-def _backward_mini_batches(loss_gradient: torch.Tensor, model: MLCTLForPreTraining, cache: CachedBatch, autocast):
-    """Step 3, run when the loss is back-propagated: each mini-batch again, with a graph and its saved random state,
-    back-propagating ⟨CCEs, cached gradient⟩ + its weight · MLM loss, times the loss's incoming gradient."""
+def _backward_mini_batches(loss_gradient: torch.Tensor, model: torch.nn.Module, cache: CachedBatch, autocast):
+    """Step 3, run when the loss is back-propagated: each mini-batch again through `model`, with a graph and its saved
+    random state, back-propagating ⟨CCEs, cached gradient⟩ + its weight · MLM loss, times the loss's incoming
+    gradient; all but the last inside `model.no_sync()` (when the model has one), so that DDP reduces once."""
     start = 0
+    last = len(cache.chunks) - 1
     with torch.enable_grad():
-        for chunk, random_state, mlm_weight in zip(cache.chunks, cache.random_states, cache.mlm_weights):
-            with random_state, autocast():
-                x_chunk, y_chunk, chunk_mlm_loss = model.encode_parallel_batch(**chunk)
-            rows = slice(start, start + x_chunk.shape[0])
-            start = rows.stop
-            surrogate = []
-            if cache.x_gradient is not None:
-                surrogate.append((x_chunk * cache.x_gradient[rows]).sum() + (y_chunk * cache.y_gradient[rows]).sum())
-            if chunk_mlm_loss is not None and mlm_weight:
-                surrogate.append(mlm_weight * chunk_mlm_loss)
-            if surrogate:
+        for index, (chunk, random_state, mlm_weight) in enumerate(
+                zip(cache.chunks, cache.random_states, cache.mlm_weights)):
+            sync_context = getattr(model, "no_sync", nullcontext) if index < last else nullcontext
+            with sync_context():
+                with random_state, autocast():
+                    outputs = model(**chunk, return_contrastive_loss=False, return_dict=True)
+                x_chunk, y_chunk, chunk_mlm_loss = outputs.x_embeddings, outputs.y_embeddings, outputs.mlm_loss
+                rows = slice(start, start + x_chunk.shape[0])
+                start = rows.stop
+                # The MLM term stays in at weight 0 (a mini-batch without masked tokens): every process must run
+                # the backward that DDP's reduction waits for.
+                surrogate = []
+                if cache.x_gradient is not None:
+                    surrogate.append((x_chunk * cache.x_gradient[rows]).sum() + (y_chunk * cache.y_gradient[rows]).sum())
+                if chunk_mlm_loss is not None:
+                    surrogate.append(mlm_weight * chunk_mlm_loss)
                 (sum(surrogate) * loss_gradient).backward()
-    if cache.average_across_processes:
-        average_gradients_across_processes(model)
-
-
-def average_gradients_across_processes(model: torch.nn.Module) -> None:
-    """Averages every parameter's gradient over the processes (in one all-reduce), as DistributedDataParallel
-    would: a gradient stays `None` only where no process has one. Gradient caching calls the model outside DDP's
-    forward, so DDP does not reduce these gradients itself."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return
-    parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
-    if not parameters:
-        return
-    reference = parameters[0]
-    flat = torch.cat([
-        (parameter.grad if parameter.grad is not None else torch.zeros_like(parameter)).reshape(-1).to(reference.dtype)
-        for parameter in parameters
-    ] + [reference.new_tensor([float(parameter.grad is not None) for parameter in parameters])])
-    dist.all_reduce(flat)
-    present = flat[-len(parameters):] > 0
-    offset = 0
-    for parameter, has_gradient in zip(parameters, present.tolist()):
-        size = parameter.numel()
-        if has_gradient:
-            parameter.grad = (flat[offset:offset + size] / dist.get_world_size()).view_as(parameter).to(parameter.dtype)
-        offset += size

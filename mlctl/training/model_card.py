@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mlctl.training.arguments import mlctl_flag_fields
 from mlctl.training.errors import TrainingSetupError
-from modeling_mlctl import MLCTLConfig
 
 #: The ML-CTL values logged beside the loss at every logging step (see `MLCTLTrainer`).
 TRAIN_METRICS = ("contrastive_loss", "mlm_loss", "x2y_accuracy", "y2x_accuracy")
@@ -85,7 +85,7 @@ def write_model_card(trainer, path: Path, base_model: str | None = None, trainin
     )
     hyper_parameters = "\n".join(
         f"| `{field_name}` | `{json.dumps(getattr(config, field_name))}` |"
-        for field_name in MLCTLConfig.field_docs() if field_name not in ("encoder_config", "classifier_dropout")
+        for field_name, _, _ in mlctl_flag_fields()
     )
     encoder = config.encoder_config
     world = args.world_size

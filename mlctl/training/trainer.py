@@ -150,9 +150,10 @@ class MLCTLTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         mini_batch_size = getattr(self.args, "contrastive_mini_batch_size", None)
         if mini_batch_size and model.training and torch.is_grad_enabled():
+            # Through the (DDP-)wrapped model: DDP reduces the gradients, except inside the Trainer's no_sync
+            # during gradient accumulation.
             loss, outputs, mlm_loss = cached_contrastive_loss(
-                self.accelerator.unwrap_model(model), inputs, mini_batch_size, lambda: self._mlm_token_share(inputs),
-                self.accelerator.autocast, self.accelerator.num_processes > 1 and self.accelerator.sync_gradients)
+                model, inputs, mini_batch_size, lambda: self._mlm_token_share(inputs), self.accelerator.autocast)
         else:
             outputs = model(**inputs)
             mlm_loss = outputs.mlm_loss
