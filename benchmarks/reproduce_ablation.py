@@ -24,32 +24,15 @@ What it does (`mlctl.experiments.ablation`), all from ``../shared/data`` (read, 
 Resumable: each (regime, arm, seed) runs in its own process and writes ``result.json`` in its run folder; a run
 whose ``result.json`` exists is not redone. Everything is seeded (data_prep seed 0, one seed per run).
 """
-from __future__ import annotations
-
 import os
 import sys
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model is a local folder
 
 from mlctl.experiments.ablation import reproduce_ablation  # noqa: E402
-from mlctl.experiments.cli import experiment_folders  # noqa: E402
-from mlctl.experiments.cli import experiment_parser  # noqa: E402
-from mlctl.experiments.cli import run_script  # noqa: E402
-from mlctl.experiments.provenance import RunRecord  # noqa: E402
+from mlctl.experiments.cli import run_experiment  # noqa: E402
 from mlctl.experiments.settings import FULL  # noqa: E402
 from mlctl.experiments.settings import QUICK  # noqa: E402
 
-
-def main(argv: list[str] | None = None) -> Path:
-    record = RunRecord(None if argv is None else [__file__, *argv])
-    args = experiment_parser(__doc__.splitlines()[0], "ablation").parse_args(argv)
-    data_dir, work_dir, results_dir = experiment_folders(args)
-    path = reproduce_ablation(QUICK if args.quick else FULL, args.quick, data_dir, work_dir, results_dir, args.jobs,
-                              args.partial, record)
-    print(path.read_text(encoding="utf-8"))
-    return path
-
-
 if __name__ == "__main__":
-    sys.exit(run_script(main, "reproduce_ablation"))
+    sys.exit(run_experiment(reproduce_ablation, FULL, QUICK, __doc__.splitlines()[0], "ablation"))

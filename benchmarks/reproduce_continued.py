@@ -25,32 +25,15 @@ What it does (`mlctl.experiments.continued`):
 
 Output: ``ablation_continued.{md,json,png}`` in ``--results-dir``. Resumable: each run writes its ``result.json``.
 """
-from __future__ import annotations
-
 import os
 import sys
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model is a local folder
 
-from mlctl.experiments.cli import experiment_folders  # noqa: E402
-from mlctl.experiments.cli import experiment_parser  # noqa: E402
-from mlctl.experiments.cli import run_script  # noqa: E402
+from mlctl.experiments.cli import run_experiment  # noqa: E402
 from mlctl.experiments.continued import FULL  # noqa: E402
 from mlctl.experiments.continued import QUICK  # noqa: E402
 from mlctl.experiments.continued import reproduce_continued  # noqa: E402
-from mlctl.experiments.provenance import RunRecord  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> Path:
-    record = RunRecord(None if argv is None else [__file__, *argv])
-    args = experiment_parser(__doc__.splitlines()[0], "continued").parse_args(argv)
-    data_dir, work_dir, results_dir = experiment_folders(args)
-    path = reproduce_continued(QUICK if args.quick else FULL, args.quick, data_dir, work_dir, results_dir, args.jobs,
-                               args.partial, record)
-    print(path.read_text(encoding="utf-8"))
-    return path
-
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, "reproduce_continued"))
+    sys.exit(run_experiment(reproduce_continued, FULL, QUICK, __doc__.splitlines()[0], "continued"))

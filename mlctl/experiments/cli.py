@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from mlctl.experiments.provenance import REPO_ROOT
+from mlctl.experiments.provenance import RunRecord
 from mlctl.experiments.runs import LOG_FORMAT
 from mlctl.experiments.settings import DEFAULT_DATA
 from mlctl.experiments.settings import ExperimentError
@@ -40,17 +41,26 @@ def experiment_folders(args: argparse.Namespace) -> tuple[Path, Path, Path]:
     return data_dir, work_dir, results_dir
 
 
-def run_script(main: Callable[[], object], name: str) -> int:
-    """The exit status of an experiment script's `main`: 0 on success, 2 with a one-line error when data, settings
-    or a run are unusable."""
+def run_experiment(reproduce: Callable[..., Path], full, quick, description: str, outputs_name: str,
+                   argv: list[str] | None = None) -> int:
+    """An experiment script's command line (`argv`: the script and its arguments, default sys.argv): parses it
+    (`experiment_parser`), runs `reproduce(settings, quick, data_dir, work_dir, results_dir, jobs, partial, record)`
+    with the `full` or `quick` settings and prints the note it wrote. Returns the exit status: 0 on success, 2 with a one-line error when data,
+    settings or a run are unusable."""
     from data_prep import DataPrepError
     from mlctl.evaluation import XtremeDataError
     from mlctl.training import TrainingSetupError
 
+    argv = sys.argv if argv is None else argv
+    record = RunRecord(argv)
     logging.basicConfig(format=LOG_FORMAT, level=logging.INFO)
+    args = experiment_parser(description, outputs_name).parse_args(argv[1:])
     try:
-        main()
+        data_dir, work_dir, results_dir = experiment_folders(args)
+        path = reproduce(quick if args.quick else full, args.quick, data_dir, work_dir, results_dir, args.jobs,
+                         args.partial, record)
     except (ExperimentError, DataPrepError, XtremeDataError, TrainingSetupError) as error:
-        print(f"{name}: error: {error}", file=sys.stderr)
+        print(f"{Path(argv[0]).stem}: error: {error}", file=sys.stderr)
         return 2
+    print(path.read_text(encoding="utf-8"))
     return 0
