@@ -234,8 +234,8 @@ def run_all(run_function: RunFunction, runs: list[tuple[str, str, int]], work_di
             settings: Settings, jobs: int, partial: bool = False) -> list[dict]:
     """Runs every (regime, arm, seed) of `runs` without a result.json with `run_function`, `jobs` at a time, each in
     a fresh spawned process (`run_in_process`); with `partial` none is started and only the finished ones are
-    reported. Returns the results of the finished runs, in the order of `runs`. A failed run stops the others not
-    yet started and raises `ExperimentError` naming its log."""
+    reported. Returns the results of the finished runs, in the order of `runs`. A failed run cancels the runs not
+    yet started (those in flight finish and keep their results) and raises `ExperimentError` naming its log."""
     def done(run) -> bool:
         return (run_directory(work_dir, *run) / "result.json").is_file()
 
