@@ -3,35 +3,28 @@
 ``reproduce_ablation.py`` builds them (10k pairs each of en–de/fr/cs, eflomal), at several batch sizes; and how many
 batches ``--batch_sampler no_duplicates`` needs for the same epoch. Writes ``results/batch_duplicates.md``.
 
-    .venv/bin/python benchmarks/batch_duplicates.py
+    python benchmarks/batch_duplicates.py
 """
 from __future__ import annotations
 
-import shlex
-import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from ablation_report import git_commit  # noqa: E402
-from reproduce_ablation import DEFAULT_DATA  # noqa: E402
-from reproduce_ablation import FULL  # noqa: E402
-from reproduce_ablation import REPO_ROOT  # noqa: E402
-from reproduce_ablation import prepare_shared  # noqa: E402
-from reproduce_continued import duplicate_measurement  # noqa: E402
+from mlctl.experiments.continued import duplicate_measurement
+from mlctl.experiments.provenance import REPO_ROOT
+from mlctl.experiments.provenance import RunRecord
+from mlctl.experiments.settings import DEFAULT_DATA
+from mlctl.experiments.settings import FULL
+from mlctl.experiments.shared_data import prepare_shared
 
 BATCH_SIZES = (8, 32, 64, 256)
 
 
 def main() -> Path:
-    started = time.perf_counter()
+    record = RunRecord()
     shared = prepare_shared(DEFAULT_DATA, REPO_ROOT / "outputs" / "continued" / "full", FULL)
     measured = duplicate_measurement(shared["wps"], {f"batch {size}": size for size in BATCH_SIZES})
     lines = ["# Duplicate sentences in random WPS batches (Multi30k)", "",
-             f"- Command: `{shlex.join(['.venv/bin/python', 'benchmarks/batch_duplicates.py'])}`",
-             f"- Commit: `{git_commit(Path(__file__), REPO_ROOT / 'benchmarks' / 'reproduce_continued.py')}`",
-             f"- Wall time: {time.perf_counter() - started:.0f} s (data cached by reproduce_continued.py)",
+             *record.header(), "- Data cached by reproduce_continued.py.",
              f"- Data: {measured['wps']:,} training WPS of {measured['distinct_source_sentences']:,} English and "
              f"{measured['distinct_target_sentences']:,} de/fr/cs sentences (every English sentence is paired with "
              "three languages, each pair gives up to 4 WPS). One epoch of the default sampler (seed 0).", "",

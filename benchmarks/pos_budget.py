@@ -11,19 +11,15 @@ Writes ``results/pos_budget.md``.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from ablation_report import git_commit  # noqa: E402
-from reproduce_ablation import DEFAULT_DATA  # noqa: E402
-from reproduce_ablation import REPO_ROOT  # noqa: E402
-from reproduce_ablation import pos_fine_tuning  # noqa: E402
-from reproduce_continued import FULL  # noqa: E402
+from mlctl.experiments.continued import FULL
+from mlctl.experiments.provenance import REPO_ROOT
+from mlctl.experiments.provenance import RunRecord
+from mlctl.experiments.runs import pos_fine_tuning
+from mlctl.experiments.settings import DEFAULT_DATA
 
 #: (steps, learning rate): the ablation's setting first, then 3× the steps, then 3× the steps at 4× the rate.
 BUDGETS = ((FULL.pos_steps, FULL.pos_learning_rate), (3 * FULL.pos_steps, FULL.pos_learning_rate),
@@ -54,16 +50,14 @@ def main(argv=None) -> Path:
     args = parser.parse_args(argv)
     if not (Path(args.work_dir) / "stage0" / "model" / "config.json").is_file():
         parser.error(f"{args.work_dir}: no stage-0 model; run benchmarks/reproduce_continued.py first")
-    started = time.perf_counter()
+    record = RunRecord(None if argv is None else [__file__, *argv])
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(fine_tune, args.work_dir, args.data,
                                str(Path(args.work_dir) / "pos_budget" / f"steps{steps}_lr{lr:g}"), steps, lr, args.seed)
                    for steps, lr in BUDGETS]
         rows = [future.result() for future in futures]
-    lines = ["# POS fine-tuning budget on the continued ablation's stage-0 encoder", "",
-             f"Command: `{' '.join(['python benchmarks/pos_budget.py', *(sys.argv[1:] if argv is None else argv)])}`"
-             f" · commit {git_commit(Path(__file__))} · wall time {time.perf_counter() - started:.0f} s "
-             f"({args.jobs} jobs, one torch thread each) · seed {args.seed}", "",
+    lines = ["# POS fine-tuning budget on the continued ablation's stage-0 encoder", "", *record.header(),
+             f"- Runs: {args.jobs} at a time, one torch thread each; seed {args.seed}", "",
              "Stage 0 of `reproduce_continued.py` (4 layers, hidden 128, MLM only), fine-tuned on the ablation's 80 % "
              "of the English EWT dev set, checkpoint kept on the other 20 % (the \"English dev F1\"), tested on German GSD.",
              "", "| steps | learning rate | English dev F1 | German test F1 | seconds |", "|---|---|---|---|---|"]

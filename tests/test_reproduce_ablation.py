@@ -1,21 +1,32 @@
-"""benchmarks/reproduce_ablation.py: the pieces, on fixtures with known answers (the real run is a benchmark).
+"""mlctl.experiments (what benchmarks/reproduce_ablation.py runs): the pieces, on fixtures with known answers (the
+real run is a benchmark).
 
-Aggregation and verdicts on hand-made run results, the CoNLL-U split, and the MLM-only arm's trainer (loss = α · MLM, contrastive head untouched) on a tiny model.
+Aggregation and verdicts on hand-made run results, the CoNLL-U split, the runner (own processes, one thread,
+resume, partial, a failure's log) on a stand-in run, and the MLM-only arm's trainer (loss = α · MLM, contrastive head
+untouched) on a tiny model.
 """
 import json
 import math
-import sys
-from pathlib import Path
+import os
+from dataclasses import asdict
+from dataclasses import replace
 
 import pytest
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-
-import ablation_report as report  # noqa: E402
-import reproduce_ablation as ablation  # noqa: E402
+from mlctl.experiments import report
+from mlctl.experiments.provenance import REPO_ROOT
+from mlctl.experiments.provenance import RunRecord
+from mlctl.experiments.runs import run_all
+from mlctl.experiments.runs import run_directory
+from mlctl.experiments.runs import train_arm
+from mlctl.experiments.settings import ARMS
+from mlctl.experiments.settings import ARMS_BY_NAME
+from mlctl.experiments.settings import FULL
+from mlctl.experiments.settings import QUICK
+from mlctl.experiments.settings import ExperimentError
+from mlctl.experiments.settings import planned_runs
+from mlctl.experiments.shared_data import split_conllu
 
 
 def fake_result(regime, arm, seed, multi30k, word_cce=None):
@@ -79,12 +90,14 @@ def test_ordering_verdict_holds_and_fails_on_known_fixtures():
 
 
 def test_markdown_table_has_table1_rows_and_verdicts(tmp_path):
-    summary = {"command": "cmd", "commit": "abc", "quick": False, "wall_seconds": 5.0, "run_seconds": 120.0,
-               "n_runs": len(FIXTURE), "jobs": 2, "settings": ablation.asdict(ablation.FULL),
+    summary = {"quick": False, "run_seconds": 120.0, "n_runs": len(FIXTURE), "jobs": 2, "settings": asdict(FULL),
                "shared": {"seconds": 1.0, "wps_train": 100, "wps_validation": 10, "vocab_size": 800,
                           "multi30k_test_pairs": 1000, "pos_sentences": {"train": 8, "dev": 2}}}
-    path = report.write_results(FIXTURE, summary, tmp_path)
+    record = RunRecord([str(REPO_ROOT / "benchmarks" / "reproduce_ablation.py"), "--quick"])
+    path = report.write_results(FIXTURE, summary, tmp_path, report.ablation_header(summary, record))
     text = path.read_text(encoding="utf-8")
+    assert "- Command: `python benchmarks/reproduce_ablation.py --quick`" in text
+    assert "- Runs: 120 s summed over the 12 runs (train + evaluate), 2 at a time; data preparation 1 s." in text
     assert "| CZ-snt (n=3) | 8.0 ± 1.0 | 2.0 ± 0.0 | 30.0 ± 0.0 | 10.0 ± 0.0 | – |" in text
     assert "| ML-CTL-CZ (n=3) | 10.0 ± 1.0 |" in text
     assert "**Multi30k retrieval acc**: held — ML-CTL-CZ − CZ-snt = +2.0 (+2.0 std)" in text
@@ -99,17 +112,64 @@ def test_split_conllu_keeps_sentences_whole(tmp_path):
     sentences = [f"# sent_id = {i}\n1\tw{i}\tw\tNOUN\t_\t_\t0\troot\t_\t_" for i in range(10)]
     source = tmp_path / "all.conllu"
     source.write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
-    counts = ablation.split_conllu(source, tmp_path / "train.conllu", tmp_path / "dev.conllu", 0.8)
+    counts = split_conllu(source, tmp_path / "train.conllu", tmp_path / "dev.conllu", 0.8)
     assert counts == (8, 2)
     dev = (tmp_path / "dev.conllu").read_text(encoding="utf-8")
     assert "# sent_id = 8\n" in dev and "# sent_id = 9\n" in dev and "# sent_id = 7\n" not in dev
 
 
 def test_planned_runs_cover_every_arm_and_seed():
-    runs = ablation.planned_runs(ablation.FULL)
-    assert len(runs) == len(ablation.FULL.seeds) * (len(ablation.ARMS) + len(ablation.FULL.low_resource_arms))
-    assert runs[:len(ablation.ARMS)] == [("standard", arm.name, 1) for arm in ablation.ARMS]
+    runs = planned_runs(FULL)
+    assert len(runs) == len(FULL.seeds) * (len(ARMS) + len(FULL.low_resource_arms))
+    assert runs[:len(ARMS)] == [("standard", arm.name, 1) for arm in ARMS]
     assert len(set(runs)) == len(runs)
+
+
+def stand_in_run(regime, arm_name, seed, work_dir, data_dir, settings):
+    """A run for the runner tests: records where and how it ran; the arm "fails" raises."""
+    print(f"stand-in run {regime} {arm_name} {seed}")
+    if arm_name == "fails":
+        raise ValueError("no data for this arm")
+    result = {"regime": regime, "arm": arm_name, "seed": seed, "pid": os.getpid(), "threads": torch.get_num_threads(),
+              "omp": os.environ.get("OMP_NUM_THREADS"), "steps": settings.steps, "data": str(data_dir)}
+    (run_directory(work_dir, regime, arm_name, seed) / "result.json").write_text(json.dumps(result))
+    return result
+
+
+def test_runner_runs_each_run_once_in_its_own_single_thread_process(tmp_path):
+    runs = [("standard", "a", 1), ("standard", "b", 1), ("low-resource", "a", 2)]
+    done = run_directory(tmp_path, "standard", "b", 1)
+    done.mkdir(parents=True)
+    (done / "result.json").write_text(json.dumps({"arm": "b", "pid": -1}))  # finished earlier: not redone
+    omp_before = os.environ.get("OMP_NUM_THREADS")
+    results = run_all(stand_in_run, runs, tmp_path, tmp_path / "data", QUICK, jobs=2)
+    assert [(r.get("regime"), r["arm"], r.get("seed")) for r in results] == [
+        ("standard", "a", 1), (None, "b", None), ("low-resource", "a", 2)]
+    assert results[1]["pid"] == -1
+    new = [results[0], results[2]]
+    assert len({r["pid"] for r in new} | {os.getpid()}) == 3  # a fresh process per run
+    assert all(r["threads"] == 1 and r["omp"] == "1" and r["steps"] == QUICK.steps for r in new)
+    assert os.environ.get("OMP_NUM_THREADS") == omp_before  # the runs' environment is theirs only
+    assert (run_directory(tmp_path, "standard", "a", 1) / "log.txt").read_text().startswith(
+        "stand-in run standard a 1")
+
+
+def test_runner_partial_reports_the_finished_runs_only(tmp_path):
+    runs = [("standard", "a", 1), ("standard", "b", 1)]
+    done = run_directory(tmp_path, "standard", "b", 1)
+    done.mkdir(parents=True)
+    (done / "result.json").write_text(json.dumps({"arm": "b"}))
+    assert run_all(stand_in_run, runs, tmp_path, tmp_path, QUICK, jobs=2, partial=True) == [{"arm": "b"}]
+    assert not run_directory(tmp_path, "standard", "a", 1).exists()
+
+
+def test_runner_failure_names_the_run_and_its_log(tmp_path):
+    with pytest.raises(ExperimentError) as raised:
+        run_all(stand_in_run, [("standard", "fails", 3)], tmp_path, tmp_path, QUICK, jobs=1)
+    log = run_directory(tmp_path, "standard", "fails", 3) / "log.txt"
+    assert str(raised.value) == (f"run ('standard', 'fails', 3) failed (ValueError: no data for this arm); "
+                                 f"log: {log}")
+    assert "Traceback" in log.read_text() and "ValueError: no data for this arm" in log.read_text()
 
 
 def test_mlm_only_arm_trains_the_mlm_term_alone(tmp_path):
@@ -119,11 +179,11 @@ def test_mlm_only_arm_trains_the_mlm_term_alone(tmp_path):
 
     paths = train_fixtures.build_work_dir(tmp_path, n_train=32, n_validation=8, pretokenize=True)
     shared = {"encoder_config": str(paths["config"]), "tokenizer": str(paths["tokenizer"]), "wps": str(paths["wps"])}
-    settings = ablation.replace(ablation.QUICK, steps=3, batch_size=8, max_length=64)
+    settings = replace(QUICK, steps=3, batch_size=8, max_length=64)
     heads = {}
-    for arm in (ablation.ARMS_BY_NAME["MLM only"], ablation.ARMS_BY_NAME["ML-CTL-CZ"]):
+    for arm in (ARMS_BY_NAME["MLM only"], ARMS_BY_NAME["ML-CTL-CZ"]):
         torch.manual_seed(0)
-        initial = ablation.train_arm(arm, "standard", 0, shared, settings, tmp_path / "init" / arm.name)
+        initial = train_arm(arm, "standard", 0, shared, settings, tmp_path / "init" / arm.name)
         assert math.isfinite(initial["train_loss"])
         from modeling_mlctl import MLCTLModel
 

@@ -1,15 +1,12 @@
-"""benchmarks/reproduce_continued.py: the pieces with known answers (the real run is a benchmark): XTREME's layer
-for the depth, the plan, the learning-rate choice, and the questions section on hand-made results."""
+"""mlctl.experiments.continued (what benchmarks/reproduce_continued.py runs): the pieces with known answers (the real
+run is a benchmark): XTREME's layer for the depth, the plan, the learning-rate choice, and the questions section on
+hand-made results."""
 import json
-import sys
-from pathlib import Path
 
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-
-import reproduce_continued as continued  # noqa: E402
-from ablation_report import aggregate  # noqa: E402
+from mlctl.experiments import continued
+from mlctl.experiments.report import aggregate
+from mlctl.experiments.runs import run_directory
+from mlctl.experiments.settings import planned_runs
 
 
 def test_retrieval_layer_is_xtremes_share_of_the_depth():
@@ -19,7 +16,7 @@ def test_retrieval_layer_is_xtremes_share_of_the_depth():
 
 
 def test_plan_has_every_arm_and_seed_and_low_resource_contrastive_arms():
-    runs = continued.planned_runs(continued.FULL, continued.ARMS)
+    runs = planned_runs(continued.FULL, continued.ARMS)
     assert len(runs) == 3 * (len(continued.ARMS) + 4)
     assert ("standard", continued.STAGE0, 1) in runs and ("low-resource", "ML-CTL-CZ", 3) in runs
     assert {arm.batch_sampler for arm in continued.ARMS} == {"random", "no_duplicates"}
@@ -29,7 +26,7 @@ def test_plan_has_every_arm_and_seed_and_low_resource_contrastive_arms():
 def test_learning_rate_is_the_best_candidate_on_held_out_retrieval(tmp_path):
     settings = continued.QUICK
     for lr, score in zip(settings.lr_candidates, (40.0, 55.0)):
-        run_dir = continued.run_directory(tmp_path, f"lr={lr:g}", "CZ-snt", settings.seeds[0])
+        run_dir = run_directory(tmp_path, f"lr={lr:g}", "CZ-snt", settings.seeds[0])
         run_dir.mkdir(parents=True)
         (run_dir / "result.json").write_text(json.dumps({"validation_retrieval": score}))
     choice = continued.chosen_learning_rate(tmp_path, settings)
@@ -41,7 +38,7 @@ def test_questions_report_differences_in_points_and_stds():
     results = [{"regime": "standard", "arm": arm, "seed": seed, "metrics": {"multi30k": value + offset}}
                for arm, value in (("ML-CTL-CZ", 10.0), ("CZ-snt", 30.0), ("ML-CTL-CZ + snt", 29.0))
                for seed, offset in ((1, -1.0), (2, 0.0), (3, 1.0))]
-    lines = continued.question_lines({"table": aggregate(results)})
+    lines = continued.question_lines(aggregate(results))
     assert any(line.startswith("- Does the word level cost") and "Multi30k retrieval acc -20.0 (-20.0 std)" in line
                for line in lines)
     assert any("ML-CTL-CZ + snt − ML-CTL-CZ: Multi30k retrieval acc +19.0 (+19.0 std)" in line for line in lines)

@@ -1,5 +1,6 @@
-"""One ML-CTL pre-training job: tokenizer, model (pre-trained encoder, ML-CTL checkpoint or from scratch), data,
-[`MLCTLTrainer`], resume, save, model card and Hub push. `train_mlctl.py` is the command line over `train`."""
+"""One ML-CTL pre-training job: tokenizer, model (pre-trained encoder, ML-CTL checkpoint or from scratch), data and
+[`MLCTLTrainer`] assembled by `build_trainer` (what the experiments in `mlctl.experiments` train with), then resume,
+save, model card and Hub push in `train`. `train_mlctl.py` is the command line over `train`."""
 from __future__ import annotations
 
 import logging
@@ -68,15 +69,14 @@ def build_model(model_args: ModelArguments, tokenizer) -> MLCTLForPreTraining:
     return model
 
 
-def train(model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments,
-          callbacks: Iterable[TrainerCallback] = (), progress: TrainerCallback | None = None) -> dict:
-    """Runs one ML-CTL training job and returns {"output_dir", "train": metrics, "eval": metrics}. `progress`
-    replaces the Trainer's progress bar and printed logs (the demo's single bar).
+def build_trainer(model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments,
+                  callbacks: Iterable[TrainerCallback] = (), progress: TrainerCallback | None = None) -> MLCTLTrainer:
+    """The one assembly of an ML-CTL training job, checked and ready to train: tokenizer, seeded model, WPS splits
+    (validation on the trainer's `eval_dataset`, None without one), collator and [`MLCTLTrainer`] with the model-card
+    details. `progress` replaces the Trainer's progress bar and printed logs (the demo's single bar).
 
-    Resumes from `--resume_from_checkpoint` or else from the last complete checkpoint in `--output_dir`; saves the
-    model, tokenizer and model card in `--output_dir`; pushes them with `--push_to_hub`. Bad input (an unwritable
-    `--output_dir`, data that do not fit the tokenizer, the model or the batch size) raises `TrainingSetupError`
-    before training; a non-finite loss or gradient raises `TrainingDivergedError` with nothing saved from it."""
+    Bad input (an unwritable `--output_dir`, data that do not fit the tokenizer, the model or the batch size) raises
+    `TrainingSetupError` here, before training."""
     launched_processes = int(os.environ.get("WORLD_SIZE", "1"))
     if launched_processes > 1 and training_args.world_size == 1:
         raise TrainingSetupError(
@@ -123,6 +123,19 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
         trainer.remove_callback(ProgressCallback)
         trainer.remove_callback(PrinterCallback)
         trainer.add_callback(progress)
+    return trainer
+
+
+def train(model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments,
+          callbacks: Iterable[TrainerCallback] = (), progress: TrainerCallback | None = None) -> dict:
+    """Runs one ML-CTL training job ([`build_trainer`]) and returns {"output_dir", "train": metrics, "eval":
+    metrics}. `progress` replaces the Trainer's progress bar and printed logs (the demo's single bar).
+
+    Resumes from `--resume_from_checkpoint` or else from the last complete checkpoint in `--output_dir`; saves the
+    model, tokenizer and model card in `--output_dir`; pushes them with `--push_to_hub`. Bad input raises
+    `TrainingSetupError` before training; a non-finite loss or gradient raises `TrainingDivergedError` with nothing
+    saved from it."""
+    trainer = build_trainer(model_args, data_args, training_args, callbacks, progress)
     checkpoint = resume_checkpoint(training_args)
     if checkpoint is not None:
         logger.info("resuming from %s", checkpoint)
@@ -133,7 +146,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
     eval_metrics = {}
-    if validation_split is not None:
+    if trainer.eval_dataset is not None:
         eval_metrics = trainer.evaluate()
         if progress is None:
             trainer.log_metrics("eval", eval_metrics)

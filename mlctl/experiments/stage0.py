@@ -1,6 +1,7 @@
-"""Stage 0 of ``reproduce_continued.py``: the stand-in for mBERT. A small BERT pre-trained with masked language
-modelling only, on the monolingual Multi30k training text of en, de, fr and cs, each language shuffled on its own
-(so no line is next to its translation: no parallel signal, as mBERT had none). Trained once and cached.
+"""Stage 0 of the continued ablation (``benchmarks/reproduce_continued.py``): the stand-in for mBERT. A small BERT
+pre-trained with masked language modelling only, on the monolingual Multi30k training text of en, de, fr and cs, each
+language shuffled on its own (so no line is next to its translation: no parallel signal, as mBERT had none). Trained
+once and cached.
 
 The model is a plain ``BertForMaskedLM`` checkpoint (encoder and MLM head; no next-sentence task, hence no
 trained pooler) so that stage 1 starts from it exactly as a user starts from ``bert-base-multilingual-cased``:
@@ -14,7 +15,7 @@ import random
 import time
 from pathlib import Path
 
-from reproduce_ablation import AblationError
+from mlctl.experiments.settings import ExperimentError
 
 STAGE0_LANGUAGES = ("en", "de", "fr", "cs")
 
@@ -27,7 +28,7 @@ def monolingual_corpus(multi30k: Path, held_out_per_language: int, seed: int = 0
     for offset, lang in enumerate(STAGE0_LANGUAGES):
         path = multi30k / f"train.{lang}.gz"
         if not path.is_file():
-            raise AblationError(f"{path}: not found (the shared Multi30k data is needed)")
+            raise ExperimentError(f"{path}: not found (the shared Multi30k data is needed)")
         with gzip.open(path, "rt", encoding="utf-8") as stream:
             lines = [line.strip() for line in stream if line.strip()]
         random.Random(seed + offset).shuffle(lines)

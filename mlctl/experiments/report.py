@@ -1,42 +1,17 @@
-"""The ablation's arms and its report: aggregation over seeds, the paper's ordering verdicts, CZ-NCE vs InfoNCE,
-the Markdown note, the JSON and the bar chart (used by ``reproduce_ablation.py``)."""
+"""The report of an ablation: aggregation over seeds, the paper's ordering verdicts, CZ-NCE vs InfoNCE, the Markdown
+note, the JSON and the bar chart."""
 from __future__ import annotations
 
 import json
 import math
-import os
-import platform
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = Path(__file__).resolve().with_name("reproduce_ablation.py")
+from mlctl.experiments.provenance import RunRecord
+from mlctl.experiments.settings import ARMS
+from mlctl.experiments.settings import REGIMES
 
-
-@dataclass(frozen=True)
-class Arm:
-    """One row of the ablation: the ML-CTL settings it trains with (`contrastive_weight` 0: the MLM term alone)."""
-
-    name: str
-    levels: str
-    loss: str
-    contrastive_weight: float = 1.0
-    sentence_weight: float = 0.0
-    batch_sampler: str = "random"
-
-
-#: Rows of the table, in the paper's ablation order (baseline first).
-ARMS = (
-    Arm("MLM only", "sentence+word", "cz_nce", contrastive_weight=0.0),
-    Arm("info-snt", "sentence", "info_nce"),
-    Arm("CZ-snt", "sentence", "cz_nce"),
-    Arm("ML-CTL-info", "sentence+word", "info_nce"),
-    Arm("ML-CTL-CZ", "sentence+word", "cz_nce"),
-)
-ARMS_BY_NAME = {arm.name: arm for arm in ARMS}
 #: The paper's claimed ordering (best first) of the arms it reports.
 PAPER_ORDER = ("ML-CTL-CZ", "CZ-snt", "info-snt", "MLM only")
 #: (CZ-NCE arm, its InfoNCE twin): the loss comparison at each level.
@@ -49,7 +24,6 @@ METRICS = (
     ("word", "word retrieval acc", "held-out aligned words, word vectors, xx → en"),
     ("word_cce", "word CCE retrieval acc", "held-out aligned words, CCE (sentence+word arms only)"),
 )
-REGIMES = ("standard", "low-resource")
 
 
 # ------------------------------------------------------------------------------------------- aggregation
@@ -118,19 +92,16 @@ def ordering_verdicts(arms: dict, metrics=METRICS) -> list[dict]:
     return verdicts
 
 
-def markdown(summary: dict, arms_order=ARMS, metrics=METRICS, header: list[str] | None = None,
-             extra: list[str] = ()) -> str:
-    """The results note: header (command, commit, wall time, settings; `header` replaces the ablation's), the
-    tables, the plain verdicts and `extra` lines."""
-    settings, shared, table = summary["settings"], summary["shared"], summary["table"]
-    lines = header if header is not None else [
+def ablation_header(summary: dict, record: RunRecord) -> list[str]:
+    """The ablation note's title and header: the provenance of `record` (command, commit, machine, wall time), then
+    the runs' time, the data, the model, the budget and the evaluation from `summary`."""
+    settings, shared = summary["settings"], summary["shared"]
+    return [
         f"# ML-CTL ablation in miniature{' (QUICK MODE: smoke-sized, not the result)' if summary['quick'] else ''}",
         "",
-        f"- Command: `{summary['command']}`",
-        f"- Commit: `{summary['commit']}`",
-        f"- Wall time: {summary['wall_seconds']:.0f} s for this invocation; {summary['run_seconds']:.0f} s summed over "
-        f"the {summary['n_runs']} runs (train + evaluate); data preparation {shared['seconds']:.0f} s "
-        f"({platform.node() or 'this machine'}, {os.cpu_count()} CPU cores, {summary['jobs']} run(s) at a time).",
+        *record.header(),
+        f"- Runs: {summary['run_seconds']:.0f} s summed over the {summary['n_runs']} runs (train + evaluate), "
+        f"{summary['jobs']} at a time; data preparation {shared['seconds']:.0f} s.",
         f"- Data: the first {settings['pairs_per_language']:,} Multi30k training pairs of en–de, en–fr and en–cs; "
         f"WPS by data_prep (eflomal, intersection): {shared['wps_train']:,} train / {shared['wps_validation']:,} "
         f"held-out ({settings['validation_fraction']:.0%} of the sentence pairs); WordPiece vocabulary "
@@ -154,7 +125,13 @@ def markdown(summary: dict, arms_order=ARMS, metrics=METRICS, header: list[str] 
         "over mBERT (here: the MLM-only baseline); ML-CTL-info completes the 2 × 2 (levels × loss).",
         "",
     ]
-    lines = list(lines)
+
+
+def markdown(summary: dict, header: list[str], extra: list[str] = (), arms_order=ARMS, metrics=METRICS) -> str:
+    """The results note: `header` (title, provenance, settings), the tables, the plain verdicts, the `extra` lines,
+    the loss comparison and the per-language means."""
+    table = summary["table"]
+    lines = list(header)
     for regime in REGIMES:
         arms = table.get(regime)
         if not arms:
@@ -253,22 +230,11 @@ def bar_chart(table: dict, path: Path, title: str, arms_order=ARMS, metrics=METR
     plt.close(figure)
 
 
-def git_commit(*scripts: Path) -> str:
-    """HEAD at run time, marked when a script (default the ablation's and this one) differs from it."""
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
-
-    commit = git("rev-parse", "HEAD") or "unknown"
-    paths = [str(Path(p).resolve().relative_to(REPO_ROOT)) for p in (scripts or (SCRIPT, Path(__file__)))]
-    dirty = git("status", "--porcelain", "--", *paths)
-    return commit + (" (with uncommitted changes to this script)" if dirty else "")
-
-
-def write_results(results: list[dict], summary: dict, results_dir: Path, stem: str = "ablation",
-                  title: str = "ML-CTL ablation in miniature", arms_order=ARMS, metrics=METRICS,
-                  header_fn=None, extra_fn=None) -> Path:
-    """{stem}.json, {stem}.md and {stem}.png in `results_dir`; returns the Markdown path. `header_fn(summary)` and
-    `extra_fn(summary)` give the note's header and extra sections (default: the ablation's header, none)."""
+def write_results(results: list[dict], summary: dict, results_dir: Path, header: list[str], extra: list[str] = (),
+                  stem: str = "ablation", title: str = "ML-CTL ablation in miniature", arms_order=ARMS,
+                  metrics=METRICS) -> Path:
+    """{stem}.json, {stem}.md and {stem}.png in `results_dir`; returns the Markdown path. The note opens with
+    `header` and has the `extra` lines after the verdicts."""
     results_dir.mkdir(parents=True, exist_ok=True)
     table = aggregate(results)
     summary = {**summary, "table": table, "per_language_means": per_language_means(results, arms_order, metrics),
@@ -278,6 +244,5 @@ def write_results(results: list[dict], summary: dict, results_dir: Path, stem: s
     bar_chart(table, results_dir / f"{stem}.png", title + (" (quick mode)" if summary["quick"] else ""),
               arms_order, metrics)
     path = results_dir / f"{stem}.md"
-    path.write_text(markdown(summary, arms_order, metrics, header_fn(summary) if header_fn else None,
-                             extra_fn(summary) if extra_fn else ()), encoding="utf-8")
+    path.write_text(markdown(summary, header, extra, arms_order, metrics), encoding="utf-8")
     return path
