@@ -45,10 +45,9 @@ def run_experiment(reproduce: Callable[..., Path], full, quick, description: str
                    argv: list[str] | None = None) -> int:
     """An experiment script's command line (`argv`: the script and its arguments, default sys.argv): parses it
     (`experiment_parser`), runs `reproduce(settings, quick, data_dir, work_dir, results_dir, jobs, partial, record)`
-    with the `full` or `quick` settings and prints the note it wrote. Returns the exit status: 0 on success, 2 with a one-line error when data,
-    settings or a run are unusable."""
-    from data_prep import DataPrepError
-    from mlctl.evaluation import XtremeDataError
+    with the `full` or `quick` settings and prints the note it wrote. Returns the exit status: 0 on success, 2 with a
+    one-line error when data, settings or a run are unusable."""
+    from data_prep import InputError
     from mlctl.training import TrainingSetupError
 
     argv = sys.argv if argv is None else argv
@@ -59,7 +58,7 @@ def run_experiment(reproduce: Callable[..., Path], full, quick, description: str
         data_dir, work_dir, results_dir = experiment_folders(args)
         path = reproduce(quick if args.quick else full, args.quick, data_dir, work_dir, results_dir, args.jobs,
                          args.partial, record)
-    except (ExperimentError, DataPrepError, XtremeDataError, TrainingSetupError) as error:
+    except (ExperimentError, InputError, TrainingSetupError) as error:
         print(f"{Path(argv[0]).stem}: error: {error}", file=sys.stderr)
         return 2
     print(path.read_text(encoding="utf-8"))

@@ -114,7 +114,7 @@ def validation_sentence_retrieval(model_dir: Path, wps_dir: str, settings: Setti
 
     from mlctl.encoding import encode_sentences
     from mlctl.encoding import load_encoder
-    from mlctl.evaluation.retrieval import retrieval_accuracy
+    from mlctl.search import retrieval_accuracy
 
     model, tokenizer = load_encoder(str(model_dir), device="cpu")
     validation = datasets.load_from_disk(wps_dir)["validation"]

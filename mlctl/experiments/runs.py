@@ -85,7 +85,7 @@ def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, max_leng
 
     from mlctl.encoding import encode_words
     from mlctl.encoding import load_encoder
-    from mlctl.evaluation.retrieval import retrieval_accuracy
+    from mlctl.search import retrieval_accuracy
     from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
 
     model, tokenizer = load_encoder(str(model_dir), device="cpu")

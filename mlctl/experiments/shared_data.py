@@ -75,7 +75,7 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
     data report (counts, seconds, the shared-data settings)."""
     from transformers import AutoConfig
 
-    from data_prep import DataPrepError
+    from data_prep import InputError
     from data_prep import PairSpec
     from data_prep import build_wps_dataset
     from data_prep.tokenizer import train_wordpiece_tokenizer
@@ -108,7 +108,7 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
     try:
         build_wps_dataset(specs, paths["wps"], tokenizer=tokenizer, max_length=settings.max_length,
                           validation_fraction=settings.validation_fraction, seed=0, num_proc=2)
-    except DataPrepError as error:
+    except InputError as error:
         raise ExperimentError(f"data_prep: {error}") from None
     test_pairs = write_multi30k_test(multi30k, paths["multi30k_test"] / "tatoeba")
     paths["pos"].mkdir(parents=True, exist_ok=True)
