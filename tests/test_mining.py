@@ -73,8 +73,8 @@ def planted_encoder(monkeypatch):
         return np.stack([vectors[s] for s in sentences]).astype(np.float32)
 
     fake_model = type("Fake", (), {"config": type("Config", (), {"num_hidden_layers": 12})()})()
-    monkeypatch.setattr("mlctl.encoding.load_encoder", lambda *a, **kw: (fake_model, None))
-    monkeypatch.setattr("mlctl.encoding.encode_sentences", encode)
+    monkeypatch.setattr("mlctl.mining.load_encoder", lambda *a, **kw: (fake_model, None))
+    monkeypatch.setattr("mlctl.mining.encode_sentences", encode)
 
 
 def test_mlctl_mine_writes_the_planted_pairs_with_line_numbers(tmp_path, planted_encoder, capsys):
