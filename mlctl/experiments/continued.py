@@ -25,7 +25,6 @@ from mlctl.experiments.runs import run_directory
 from mlctl.experiments.runs import train_arm
 from mlctl.experiments.runs import write_result
 from mlctl.experiments.settings import ARMS as ABLATION_ARMS
-from mlctl.experiments.settings import FULL as ABLATION_FULL
 from mlctl.experiments.settings import QUICK as ABLATION_QUICK
 from mlctl.experiments.settings import Arm
 from mlctl.experiments.settings import Settings as AblationSettings
@@ -59,32 +58,30 @@ METRICS = (
 )
 
 
-@dataclass(frozen=True)
-class Settings(AblationSettings):
-    """The ablation's settings (same shared-data cache; `learning_rate` stays the from-scratch reference, stage 1
-    uses the chosen candidate) plus stage 0, the learning-rate candidates and the retrieval layer."""
-
-    stage0_steps: int
-    stage0_batch_size: int
-    stage0_learning_rate: float
-    stage0_held_out: int
-    lr_candidates: tuple[float, ...]
-    retrieval_layer: int
-    selection_pairs_per_language: int
-
-
 def xtreme_layer(num_layers: int) -> int:
     """XTREME's retrieval layer scaled to this depth: ``--specific_layer 7`` of mBERT's 12 layers is
     hidden_states[8], two thirds of the depth; the same share of ``num_layers``, rounded."""
     return round(num_layers * 8 / 12)
 
 
-FULL = Settings(
-    **{**asdict(ABLATION_FULL), "pos_steps": 400, "pos_learning_rate": 5e-4},
-    stage0_steps=3000, stage0_batch_size=64, stage0_learning_rate=5e-4, stage0_held_out=500,
-    lr_candidates=(1e-5, 3e-5, 1e-4), retrieval_layer=xtreme_layer(ABLATION_FULL.num_layers),
-    selection_pairs_per_language=500,
-)
+@dataclass(frozen=True)
+class Settings(AblationSettings):
+    """The ablation's settings (same shared-data cache; `learning_rate` stays the from-scratch reference, stage 1
+    uses the chosen candidate) with a longer POS fine-tuning, plus stage 0, the learning-rate candidates and the
+    retrieval layer. The defaults are the full run's."""
+
+    pos_steps: int = 400
+    pos_learning_rate: float = 5e-4
+    stage0_steps: int = 3000
+    stage0_batch_size: int = 64
+    stage0_learning_rate: float = 5e-4
+    stage0_held_out: int = 500
+    lr_candidates: tuple[float, ...] = (1e-5, 3e-5, 1e-4)
+    retrieval_layer: int = xtreme_layer(AblationSettings.num_layers)
+    selection_pairs_per_language: int = 500
+
+
+FULL = Settings()
 QUICK = replace(
     FULL, **shared_data_settings(ABLATION_QUICK), stage0_steps=150, stage0_batch_size=32, stage0_held_out=100,
     steps=30, batch_size=32, lr_candidates=(1e-4, 3e-4), seeds=(1,), low_resource_arms=("ML-CTL-CZ",), pos_steps=60,
