@@ -8,12 +8,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from mlctl.experiments.provenance import REPO_ROOT
-from mlctl.experiments.provenance import RunRecord
+from mlctl.experiments.provenance import REPO_ROOT, RunRecord
 from mlctl.experiments.runs import LOG_FORMAT
-from mlctl.experiments.settings import DATA_FOLDERS
-from mlctl.experiments.settings import DEFAULT_DATA
-from mlctl.experiments.settings import ExperimentError
+from mlctl.experiments.settings import DATA_FOLDERS, DEFAULT_DATA, ExperimentError
 
 
 def run_experiment(reproduce: Callable[..., Path], full, quick, description: str, outputs_name: str,

@@ -5,33 +5,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
-from dataclasses import dataclass
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from mlctl.experiments.provenance import RunRecord
-from mlctl.experiments.report import METRICS as ABLATION_METRICS
-from mlctl.experiments.report import aggregate
-from mlctl.experiments.report import format_gap
-from mlctl.experiments.report import gap
-from mlctl.experiments.report import write_results
-from mlctl.experiments.runs import evaluate_run
-from mlctl.experiments.runs import held_out_by_language
-from mlctl.experiments.runs import run_all
-from mlctl.experiments.runs import run_directory
-from mlctl.experiments.runs import train_arm
-from mlctl.experiments.runs import write_result
-from mlctl.experiments.settings import ARMS as ABLATION_ARMS
-from mlctl.experiments.settings import QUICK as ABLATION_QUICK
-from mlctl.experiments.settings import Arm
-from mlctl.experiments.settings import Settings as AblationSettings
-from mlctl.experiments.settings import planned_runs
-from mlctl.experiments.settings import shared_data_settings
-from mlctl.experiments.shared_data import prepare_shared
-from mlctl.experiments.shared_data import shared_report
+from mlctl.experiments.report import METRICS as ABLATION_METRICS, aggregate, format_gap, gap, write_results
+from mlctl.experiments.runs import evaluate_run, held_out_by_language, run_all, run_directory, train_arm, write_result
+from mlctl.experiments.settings import (ARMS as ABLATION_ARMS, QUICK as ABLATION_QUICK, Arm,
+                                        Settings as AblationSettings, planned_runs, shared_data_settings)
+from mlctl.experiments.shared_data import prepare_shared, shared_report
 from mlctl.experiments.stage0 import train_stage0
 
 STAGE0 = "stage 0 (MLM only, monolingual)"
@@ -96,8 +80,7 @@ QUICK = replace(
 def validation_sentence_retrieval(model_dir: Path, wps_dir: str, settings: Settings) -> float:
     """Mean over languages of en → xx sentence retrieval (%) among the distinct held-out (validation) sentence
     pairs, at the retrieval layer: the learning-rate selection score (no test data involved)."""
-    from mlctl.encoding import encode_sentences
-    from mlctl.encoding import load_encoder
+    from mlctl.encoding import encode_sentences, load_encoder
     from mlctl.search import retrieval_accuracy
 
     model, tokenizer = load_encoder(str(model_dir), device="cpu")
@@ -162,9 +145,7 @@ def duplicate_measurement(wps_dir: str, batch_sizes: dict[str, int]) -> dict:
     import datasets
     import torch
 
-    from mlctl.training.sampler import NoDuplicatesBatchSampler
-    from mlctl.training.sampler import duplicate_statistics
-    from mlctl.training.sampler import sentence_keys
+    from mlctl.training.sampler import NoDuplicatesBatchSampler, duplicate_statistics, sentence_keys
 
     keys = sentence_keys(datasets.load_from_disk(wps_dir)["train"])
     order = torch.randperm(len(keys), generator=torch.Generator().manual_seed(0)).tolist()

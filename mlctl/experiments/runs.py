@@ -12,20 +12,14 @@ import os
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 from unittest import mock
 
 import numpy as np
 
-from mlctl.experiments.settings import MULTI30K_TARGETS
-from mlctl.experiments.settings import POS_TARGET
-from mlctl.experiments.settings import TATOEBA_TARGETS
-from mlctl.experiments.settings import Arm
-from mlctl.experiments.settings import ExperimentError
-from mlctl.experiments.settings import Settings
+from mlctl.experiments.settings import MULTI30K_TARGETS, POS_TARGET, TATOEBA_TARGETS, Arm, ExperimentError, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +36,7 @@ def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings
     """Trains one arm with the library's training assembly (`build_trainer`), from scratch or (`start_from`, a
     pre-trained encoder) continuing it, at `learning_rate` (default the settings'); saves model + tokenizer in
     `model_dir`. Returns the last logged training values and the training wall time."""
-    from mlctl.training import DataArguments
-    from mlctl.training import MLCTLTrainingArguments
-    from mlctl.training import ModelArguments
+    from mlctl.training import DataArguments, MLCTLTrainingArguments, ModelArguments
     from mlctl.training.model_card import final_losses
     from mlctl.training.run import build_trainer
 
@@ -91,8 +83,7 @@ def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, max_leng
     CCE (`cce`); the CCE score is None when the CCE does not see the word (`sentence_level_cce`). A
     `plain_encoder` (no CCE) gets the same word vectors computed from its layers (pooling `avg_first_last`); its CCE
     score is None."""
-    from mlctl.encoding import encode_words
-    from mlctl.encoding import load_encoder
+    from mlctl.encoding import encode_words, load_encoder
     from mlctl.search import retrieval_accuracy
     from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
 
@@ -117,9 +108,7 @@ def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, max_leng
 def xtreme(arguments: dict, settings: dict | None = None) -> dict:
     """One XTREME evaluation (`mlctl.evaluation.run_xtreme`, what run_xtreme_tasks.py runs); a task without results
     is an error (the ablation needs every number)."""
-    from mlctl.evaluation import FineTuningSettings
-    from mlctl.evaluation import XtremeArguments
-    from mlctl.evaluation import run_xtreme
+    from mlctl.evaluation import FineTuningSettings, XtremeArguments, run_xtreme
 
     results = run_xtreme(XtremeArguments(**arguments), FineTuningSettings(**(settings or {})))
     for task, entry in results["tasks"].items():

@@ -2,8 +2,7 @@
 ``benchmarks/reproduce_ablation.py`` (the continued ablation extends them in `mlctl.experiments.continued`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from mlctl.experiments.provenance import REPO_ROOT
 

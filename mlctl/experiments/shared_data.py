@@ -10,11 +10,8 @@ import time
 from pathlib import Path
 
 from data_prep.reading import read_text_lines
-from mlctl.experiments.settings import MULTI30K_TARGETS
-from mlctl.experiments.settings import POS_TRAIN_SHARE
-from mlctl.experiments.settings import ExperimentError
-from mlctl.experiments.settings import Settings
-from mlctl.experiments.settings import shared_data_settings
+from mlctl.experiments.settings import (MULTI30K_TARGETS, POS_TRAIN_SHARE, ExperimentError, Settings,
+                                        shared_data_settings)
 
 #: The shared folders and files in the work dir, by name.
 SHARED_PATHS = ("corpus", "tokenizer", "encoder_config", "wps", "multi30k_test", "pos")
@@ -60,9 +57,7 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
     data report (counts, seconds, the shared-data settings)."""
     from transformers import AutoConfig
 
-    from data_prep import InputError
-    from data_prep import PairSpec
-    from data_prep import build_wps_dataset
+    from data_prep import InputError, PairSpec, build_wps_dataset
     from data_prep.tokenizer import train_wordpiece_tokenizer
 
     multi30k = data_dir / "multi30k"

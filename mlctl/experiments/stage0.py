@@ -60,12 +60,8 @@ def train_stage0(shared: dict, multi30k: Path, out_dir: Path, settings, seed: in
     if report_path.is_file():
         return json.loads(report_path.read_text(encoding="utf-8"))
     import datasets
-    from transformers import AutoConfig
-    from transformers import BertForMaskedLM
-    from transformers import DataCollatorForLanguageModeling
-    from transformers import Trainer
-    from transformers import TrainingArguments
-    from transformers import set_seed
+    from transformers import (AutoConfig, BertForMaskedLM, DataCollatorForLanguageModeling, Trainer,
+                              TrainingArguments, set_seed)
 
     from data_prep.tokenizer import load_auto_fast_tokenizer
 
