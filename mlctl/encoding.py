@@ -134,8 +134,8 @@ def encode_words(model, tokenizer, sentences: Sequence[str], spans: Sequence[tup
     """One vector per word in its sentence: `spans[i]` is the half-open character span of the word in
     `sentences[i]`, mapped to sub-word tokens by `data_prep.tokenizer.token_span` (the span function of the WPS
     data). `pooling` (see `WORD_POOLINGS`) averages `hidden_states[layer]` (`mean`) or the avg-first-last token vectors
-    (`avg_first_last`) over the word's tokens, or takes the ML-CTL word vector (`cce_word`) or CCE (`cce`). A word that truncation cuts off or that has no token raises
-    `ValueError` naming the sentence. Returns float32 (len(sentences), dim)."""
+    (`avg_first_last`) over the word's tokens, or takes the ML-CTL word vector (`cce_word`) or CCE (`cce`). A word
+    that truncation cuts off or that has no token raises `ValueError` naming the sentence. Returns float32 (len(sentences), dim)."""
     check_choice("pooling", pooling, WORD_POOLINGS)
     if len(spans) != len(sentences):
         raise ValueError(f"{len(spans)} word spans for {len(sentences)} sentences")
