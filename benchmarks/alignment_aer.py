@@ -21,11 +21,8 @@ import sys
 from pathlib import Path
 
 import data_prep
-from data_prep.word_pairs import parse_pharaoh
-from data_prep.word_pairs import symmetrize
-from mlctl.alignment import ALIGNMENT_METHODS
-from mlctl.alignment import align_pairs
-from mlctl.alignment import alignment_error_rate
+from data_prep.word_pairs import parse_pharaoh, symmetrize
+from mlctl.alignment import ALIGNMENT_METHODS, align_pairs, alignment_error_rate
 from mlctl.experiments.eflomal_links import eflomal_links
 from mlctl.experiments.provenance import RunRecord
 from mlctl.experiments.synthetic import synthetic_corpus
@@ -47,8 +44,7 @@ def main(argv=None) -> int:
     parser.add_argument("--layer", type=int, default=None, help="hidden_states index (default as mlctl-align)")
     parser.add_argument("--output_dir", required=True)
     args = parser.parse_args(argv)
-    from mlctl.encoding import load_encoder
-    from mlctl.encoding import resolve_layer
+    from mlctl.encoding import load_encoder, resolve_layer
 
     record = RunRecord()
     model, tokenizer = load_encoder(args.model, "cpu")

@@ -10,10 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlctl.experiments.continued import duplicate_measurement
-from mlctl.experiments.provenance import REPO_ROOT
-from mlctl.experiments.provenance import RunRecord
-from mlctl.experiments.settings import DEFAULT_DATA
-from mlctl.experiments.settings import FULL
+from mlctl.experiments.provenance import REPO_ROOT, RunRecord
+from mlctl.experiments.settings import DEFAULT_DATA, FULL
 from mlctl.experiments.shared_data import prepare_shared
 
 BATCH_SIZES = (8, 32, 64, 256)

@@ -20,7 +20,6 @@ where the parent needs it, so that it adds nothing to the memory measured.
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
 import json
 import os
@@ -32,6 +31,7 @@ import time
 from pathlib import Path
 
 from data_prep import PairSpec, build_wps_dataset
+from data_prep.reading import read_text_lines
 from data_prep.tokenizer import train_wordpiece_tokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "multi30k"
@@ -54,8 +54,7 @@ def memory_child(n_pairs: int, align_chunk_size: int, work_dir: str) -> None:
     work = Path(work_dir)
     corpus = {}
     for lang in ("en", "de"):
-        with gzip.open(DATA / f"train.{lang}.gz", "rt", encoding="utf-8") as stream:
-            lines = stream.read().splitlines()
+        lines = [line for _, line in read_text_lines(DATA / f"train.{lang}.gz")]
         path = work / f"corpus.{n_pairs}.{lang}"
         path.write_text("".join(f"{line}\n" for line in itertools.islice(itertools.cycle(lines), n_pairs)),
                         encoding="utf-8")
@@ -113,8 +112,8 @@ def main() -> None:
                 print(f"{name:<22}{one:14,.0f}{two_text}")
         if not args.skip_memory:
             if not (work_dir / "tok").is_dir():
-                with gzip.open(DATA / "train.en.gz", "rt", encoding="utf-8") as stream:
-                    train_wordpiece_tokenizer(stream.read().splitlines(), vocab_size=16000).save_pretrained(work_dir / "tok")
+                lines = (line for _, line in read_text_lines(DATA / "train.en.gz"))
+                train_wordpiece_tokenizer(lines, vocab_size=16000).save_pretrained(work_dir / "tok")
             print("\npeak memory, whole pipeline (eflomal + tokenizer, 2 processes), fresh process per row;")
             print("main anonymous = heap of the main process (RssAnon, sampled); main RSS adds the memory-mapped")
             print("Arrow pages save_to_disk reads (page cache, grows with the output); child = largest worker / eflomal")

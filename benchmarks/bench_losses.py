@@ -23,9 +23,7 @@ import torch
 
 from mlctl.experiments.measurement import mean_seconds
 from mlctl.experiments.transcript import transcript
-from modeling_mlctl.losses import cz_nce_loss
-from modeling_mlctl.losses import info_nce_loss
-from modeling_mlctl.losses import symmetric_contrastive_loss
+from modeling_mlctl.losses import cz_nce_loss, info_nce_loss, symmetric_contrastive_loss
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 LOSSES = {"InfoNCE": info_nce_loss, "CZ-NCE": cz_nce_loss}
@@ -92,8 +90,7 @@ def loss_step(n: int, width: int, loss: str, generator: torch.Generator):
 
 
 def encoder_seconds_per_pair(batch: int, length: int) -> float:
-    from transformers import BertConfig
-    from transformers import BertModel
+    from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
     encoder = BertModel(BertConfig(vocab_size=119547), add_pooling_layer=False)

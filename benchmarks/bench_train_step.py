@@ -40,15 +40,11 @@ VARIANTS = ("mlm floor", "shared", "separate")
 WORKER_OPTIONS = ("hidden", "layers", "vocab", "length", "repeats", "warmup", "device", "mlm_mode", "mini_batch_size")
 
 
-def setup(args, device):
-    """The model, its optimizer and the batch of the command line's shape."""
-    return model_optimizer_batch(args.hidden, args.layers, args.vocab, args.pairs, args.length, device)
-
-
 def cached_worker(args, device):
     """One measurement in this (fresh) process, printed as JSON: `memory` of args.variant, or `time` of the
     uncached and cached steps interleaved."""
-    model, optimizer, batch = setup(args, device)
+    model, optimizer, batch = model_optimizer_batch(args.hidden, args.layers, args.vocab, args.pairs, args.length,
+                                                    device)
     model.config.mlm_mode = args.mlm_mode
     if args.worker == "memory":
         memory = step_peak_mib(functools.partial(training_step, model, optimizer, batch, args.variant), device)
@@ -110,7 +106,8 @@ def main():
     if args.cached:
         cached_sweep(args)
         return print("\n".join(record.header()))
-    model, optimizer, batch = setup(args, device)
+    model, optimizer, batch = model_optimizer_batch(args.hidden, args.layers, args.vocab, args.pairs, args.length,
+                                                    device)
     memory = {variant: step_memory_mib(model, optimizer, batch, variant, device) for variant in VARIANTS}
     steps = {variant: functools.partial(training_step, model, optimizer, batch, variant) for variant in VARIANTS}
     medians = interleaved_medians(steps, args.repeats, args.warmup, device)

@@ -19,8 +19,7 @@ from pathlib import Path
 from data_prep import PairSpec, build_wps_dataset
 from data_prep.reading import read_text_lines
 from data_prep.tokenizer import train_wordpiece_tokenizer
-from mlctl.experiments.provenance import REPO_ROOT
-from mlctl.experiments.provenance import RunRecord
+from mlctl.experiments.provenance import REPO_ROOT, RunRecord
 
 TARGETS = ("de", "fr", "cs")
 

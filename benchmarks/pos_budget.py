@@ -16,8 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from mlctl.experiments.continued import FULL
-from mlctl.experiments.provenance import REPO_ROOT
-from mlctl.experiments.provenance import RunRecord
+from mlctl.experiments.provenance import REPO_ROOT, RunRecord
 from mlctl.experiments.runs import pos_fine_tuning
 from mlctl.experiments.settings import DEFAULT_DATA
 

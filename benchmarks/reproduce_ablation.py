@@ -31,8 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model is a local folder
 
 from mlctl.experiments.ablation import reproduce_ablation  # noqa: E402
 from mlctl.experiments.cli import run_experiment  # noqa: E402
-from mlctl.experiments.settings import FULL  # noqa: E402
-from mlctl.experiments.settings import QUICK  # noqa: E402
+from mlctl.experiments.settings import FULL, QUICK  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(run_experiment(reproduce_ablation, FULL, QUICK, __doc__.splitlines()[0], "ablation"))

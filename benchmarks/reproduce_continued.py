@@ -31,9 +31,7 @@ import sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model is a local folder
 
 from mlctl.experiments.cli import run_experiment  # noqa: E402
-from mlctl.experiments.continued import FULL  # noqa: E402
-from mlctl.experiments.continued import QUICK  # noqa: E402
-from mlctl.experiments.continued import reproduce_continued  # noqa: E402
+from mlctl.experiments.continued import FULL, QUICK, reproduce_continued  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(run_experiment(reproduce_continued, FULL, QUICK, __doc__.splitlines()[0], "continued"))

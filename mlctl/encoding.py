@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.tokenizer import token_span
+from modeling_mlctl.pooling import avg_first_last_pool
 from modeling_mlctl.pooling import masked_mean  # importing modeling_mlctl registers the ML-CTL Auto classes
 from modeling_mlctl.configuration_mlctl import check_choice
 
@@ -28,9 +29,10 @@ from modeling_mlctl.configuration_mlctl import check_choice
 #: XTREME's `--pool_type mean`), its first token (`cls`), or the ML-CTL sentence vector that enters the CCE
 #: (the mean of the avg-first-last token vectors; ML-CTL checkpoints only).
 SENTENCE_POOLINGS = ("mean", "cls", "cce_sentence")
-#: `encode_words` poolings: the mean of `hidden_states[layer]` over the word's sub-word tokens, the ML-CTL word
-#: vector that enters the CCE (avg-first-last mean over the word), or the whole CCE of the word positioned sample.
-WORD_POOLINGS = ("mean", "cce_word", "cce")
+#: `encode_words` poolings: the mean of `hidden_states[layer]` over the word's sub-word tokens, the same mean of the
+#: average of hidden_states[1] and hidden_states[-1] (avg-first-last, for any encoder), the ML-CTL word vector that
+#: enters the CCE (avg-first-last mean over the word), or the whole CCE of the word positioned sample.
+WORD_POOLINGS = ("mean", "avg_first_last", "cce_word", "cce")
 #: Inputs longer than this many batches get a progress bar when `show_progress` is None.
 PROGRESS_MIN_BATCHES = 8
 #: The retrieval layer: hidden_states[8] == XTREME's ``--specific_layer 7`` (its layer count skips the embedding
@@ -131,9 +133,9 @@ def encode_words(model, tokenizer, sentences: Sequence[str], spans: Sequence[tup
                  show_progress: bool | None = None, description: str = "encoding words") -> np.ndarray:
     """One vector per word in its sentence: `spans[i]` is the half-open character span of the word in
     `sentences[i]`, mapped to sub-word tokens by `data_prep.tokenizer.token_span` (the span function of the WPS
-    data). `pooling` (see `WORD_POOLINGS`) averages `hidden_states[layer]` over the word's tokens (`mean`), or takes
-    the ML-CTL word vector (`cce_word`) or CCE (`cce`). A word that truncation cuts off or that has no token raises
-    `ValueError` naming the sentence. Returns float32 (len(sentences), dim)."""
+    data). `pooling` (see `WORD_POOLINGS`) averages `hidden_states[layer]` (`mean`) or the avg-first-last token vectors
+    (`avg_first_last`) over the word's tokens, or takes the ML-CTL word vector (`cce_word`) or CCE (`cce`). A word
+    that truncation cuts off or that has no token raises `ValueError` naming the sentence. Returns float32 (len(sentences), dim)."""
     check_choice("pooling", pooling, WORD_POOLINGS)
     if len(spans) != len(sentences):
         raise ValueError(f"{len(spans)} word spans for {len(sentences)} sentences")
@@ -154,9 +156,10 @@ def encode_words(model, tokenizer, sentences: Sequence[str], spans: Sequence[tup
             word_mask[row, span[0]:span[1]] = 1
         del batch["offset_mapping"]
         batch, word_mask = batch.to(device), word_mask.to(device)
-        if pooling == "mean":
+        if pooling in ("mean", "avg_first_last"):
             outputs = model(**batch, output_hidden_states=True, return_dict=True)
-            return masked_mean(_hidden_layer(outputs, layer), word_mask)
+            tokens = _hidden_layer(outputs, layer) if pooling == "mean" else avg_first_last_pool(outputs.hidden_states)
+            return masked_mean(tokens, word_mask)
         outputs = model(**batch, word_mask=word_mask, return_dict=True)
         return _ml_ctl_output(outputs, "word_embeddings" if pooling == "cce_word" else "cce_embeddings", pooling)
 

@@ -49,12 +49,15 @@ def test_sentence_vectors_are_the_mean_or_first_token_of_the_chosen_layer(bert, 
 
 def test_word_vectors_are_the_mean_over_the_word_tokens(bert, tokenizer):
     vectors = encode_words(bert, tokenizer, SENTENCES, WORDS, layer=2, batch_size=2)
+    avg_first_last = encode_words(bert, tokenizer, SENTENCES, WORDS, pooling="avg_first_last", batch_size=2)
     for row, (sentence, (start, end)) in enumerate(zip(SENTENCES, WORDS)):
         states, batch = hidden_states(bert, tokenizer, sentence)
         tokens = [i for i in range(batch["input_ids"].shape[1]) if (span := batch.token_to_chars(0, i)) is not None
                   and span.start < end and span.end > start]
         assert tokenizer.decode(batch["input_ids"][0, tokens]).replace(" ##", "") == sentence[start:end]
         np.testing.assert_allclose(vectors[row], states[2][0, tokens].mean(0).numpy(), rtol=1e-5, atol=1e-6)
+        first_last = (states[1][0, tokens].mean(0) + states[-1][0, tokens].mean(0)) / 2
+        np.testing.assert_allclose(avg_first_last[row], first_last.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_ml_ctl_checkpoint_gives_its_sentence_word_and_cce_vectors(bert, tokenizer, tmp_path):

@@ -7,18 +7,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mlctl.experiments.provenance import RunRecord
-from mlctl.experiments.report import ablation_header
-from mlctl.experiments.report import write_results
-from mlctl.experiments.runs import evaluate_run
-from mlctl.experiments.runs import run_all
-from mlctl.experiments.runs import run_directory
-from mlctl.experiments.runs import train_arm
-from mlctl.experiments.runs import write_result
-from mlctl.experiments.settings import ARMS_BY_NAME
-from mlctl.experiments.settings import Settings
-from mlctl.experiments.settings import planned_runs
-from mlctl.experiments.shared_data import prepare_shared
-from mlctl.experiments.shared_data import shared_report
+from mlctl.experiments.report import ablation_header, write_results
+from mlctl.experiments.runs import evaluate_run, run_all, run_directory, train_arm, write_result
+from mlctl.experiments.settings import ARMS_BY_NAME, Settings, planned_runs
+from mlctl.experiments.shared_data import prepare_shared, shared_report
 
 
 def run_ablation(regime: str, arm_name: str, seed: int, work_dir: Path, data_dir: Path, settings: Settings) -> dict:

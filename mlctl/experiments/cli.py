@@ -8,16 +8,20 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from mlctl.experiments.provenance import REPO_ROOT
-from mlctl.experiments.provenance import RunRecord
+from mlctl.experiments.provenance import REPO_ROOT, RunRecord
 from mlctl.experiments.runs import LOG_FORMAT
-from mlctl.experiments.settings import DEFAULT_DATA
-from mlctl.experiments.settings import ExperimentError
-from mlctl.experiments.shared_data import check_data_dir
+from mlctl.experiments.settings import DATA_FOLDERS, DEFAULT_DATA, ExperimentError
 
 
-def experiment_parser(description: str, outputs_name: str) -> argparse.ArgumentParser:
-    """The arguments of an experiment script whose work dirs lie under ``outputs/<outputs_name>``."""
+def run_experiment(reproduce: Callable[..., Path], full, quick, description: str, outputs_name: str,
+                   argv: list[str] | None = None) -> int:
+    """An experiment script's command line (`argv`: the script and its arguments, default sys.argv), its work dirs
+    under ``outputs/<outputs_name>``: runs `reproduce(settings, quick, data_dir, work_dir, results_dir, jobs,
+    partial, record)` with the `full` or `quick` settings and prints the note it wrote. Returns the exit status: 0 on
+    success, 2 with a one-line error when data, settings or a run are unusable."""
+    from data_prep import InputError
+    from mlctl.training import TrainingSetupError
+
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks the pipeline end to end")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="the shared data folder (multi30k, tatoeba, udpos)")
@@ -28,34 +32,17 @@ def experiment_parser(description: str, outputs_name: str) -> argparse.ArgumentP
                                                             "thread")
     parser.add_argument("--partial", action="store_true",
                         help="start no run: write the report from the runs that have finished, labelled partial")
-    parser.set_defaults(outputs_name=outputs_name)
-    return parser
-
-
-def experiment_folders(args: argparse.Namespace) -> tuple[Path, Path, Path]:
-    """(data dir, work dir, results dir) of parsed `experiment_parser` arguments; the data dir is checked."""
-    data_dir = Path(args.data)
-    check_data_dir(data_dir)
-    work_dir = Path(args.work_dir or REPO_ROOT / "outputs" / args.outputs_name / ("quick" if args.quick else "full"))
-    results_dir = Path(args.results_dir or (work_dir if args.quick else REPO_ROOT / "results"))
-    return data_dir, work_dir, results_dir
-
-
-def run_experiment(reproduce: Callable[..., Path], full, quick, description: str, outputs_name: str,
-                   argv: list[str] | None = None) -> int:
-    """An experiment script's command line (`argv`: the script and its arguments, default sys.argv): parses it
-    (`experiment_parser`), runs `reproduce(settings, quick, data_dir, work_dir, results_dir, jobs, partial, record)`
-    with the `full` or `quick` settings and prints the note it wrote. Returns the exit status: 0 on success, 2 with a
-    one-line error when data, settings or a run are unusable."""
-    from data_prep import InputError
-    from mlctl.training import TrainingSetupError
-
     argv = sys.argv if argv is None else argv
     record = RunRecord(argv)
     logging.basicConfig(format=LOG_FORMAT, level=logging.INFO)
-    args = experiment_parser(description, outputs_name).parse_args(argv[1:])
+    args = parser.parse_args(argv[1:])
+    data_dir = Path(args.data)
+    work_dir = Path(args.work_dir or REPO_ROOT / "outputs" / outputs_name / ("quick" if args.quick else "full"))
+    results_dir = Path(args.results_dir or (work_dir if args.quick else REPO_ROOT / "results"))
     try:
-        data_dir, work_dir, results_dir = experiment_folders(args)
+        for needed in DATA_FOLDERS:
+            if not (data_dir / needed).is_dir():
+                raise ExperimentError(f"{data_dir / needed}: not found (pass --data, the shared data folder)")
         path = reproduce(quick if args.quick else full, args.quick, data_dir, work_dir, results_dir, args.jobs,
                          args.partial, record)
     except (ExperimentError, InputError, TrainingSetupError) as error:

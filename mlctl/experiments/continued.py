@@ -5,44 +5,25 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
-from dataclasses import dataclass
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from mlctl.experiments.provenance import RunRecord
-from mlctl.experiments.report import METRICS as ABLATION_METRICS
-from mlctl.experiments.report import aggregate
-from mlctl.experiments.report import format_gap
-from mlctl.experiments.report import gap
-from mlctl.experiments.report import write_results
-from mlctl.experiments.runs import evaluate_run
-from mlctl.experiments.runs import run_all
-from mlctl.experiments.runs import run_directory
-from mlctl.experiments.runs import train_arm
-from mlctl.experiments.runs import write_result
-from mlctl.experiments.settings import FULL as ABLATION_FULL
-from mlctl.experiments.settings import MULTI30K_TARGETS
-from mlctl.experiments.settings import QUICK as ABLATION_QUICK
-from mlctl.experiments.settings import SHARED_DATA_FIELDS
-from mlctl.experiments.settings import Arm
-from mlctl.experiments.settings import Settings as AblationSettings
-from mlctl.experiments.settings import planned_runs
-from mlctl.experiments.shared_data import prepare_shared
-from mlctl.experiments.shared_data import shared_report
+from mlctl.experiments.report import METRICS as ABLATION_METRICS, aggregate, format_gap, gap, write_results
+from mlctl.experiments.runs import evaluate_run, held_out_by_language, run_all, run_directory, train_arm, write_result
+from mlctl.experiments.settings import (ARMS as ABLATION_ARMS, QUICK as ABLATION_QUICK, Arm,
+                                        Settings as AblationSettings, planned_runs, shared_data_settings)
+from mlctl.experiments.shared_data import prepare_shared, shared_report
 from mlctl.experiments.stage0 import train_stage0
 
 STAGE0 = "stage 0 (MLM only, monolingual)"
 SENTENCE_TERM_WEIGHT = 1.0
+#: The stage-0 model itself, the ablation's arms continuing it, then the sentence term and the no-duplicates sampler.
 ARMS = (
     Arm(STAGE0, "sentence", "cz_nce", contrastive_weight=0.0),
-    Arm("MLM only", "sentence+word", "cz_nce", contrastive_weight=0.0),
-    Arm("info-snt", "sentence", "info_nce"),
-    Arm("CZ-snt", "sentence", "cz_nce"),
-    Arm("ML-CTL-info", "sentence+word", "info_nce"),
-    Arm("ML-CTL-CZ", "sentence+word", "cz_nce"),
+    *ABLATION_ARMS,
     Arm("ML-CTL-CZ + snt", "sentence+word", "cz_nce", sentence_weight=SENTENCE_TERM_WEIGHT),
     Arm("CZ-snt +ND", "sentence", "cz_nce", batch_sampler="no_duplicates"),
     Arm("ML-CTL-CZ +ND", "sentence+word", "cz_nce", batch_sampler="no_duplicates"),
@@ -61,37 +42,33 @@ METRICS = (
 )
 
 
-@dataclass(frozen=True)
-class Settings(AblationSettings):
-    """The ablation's settings (same shared-data cache; `learning_rate` stays the from-scratch reference, stage 1
-    uses the chosen candidate) plus stage 0, the learning-rate candidates and the retrieval layer."""
-
-    stage0_steps: int
-    stage0_batch_size: int
-    stage0_learning_rate: float
-    stage0_held_out: int
-    lr_candidates: tuple[float, ...]
-    retrieval_layer: int
-    selection_pairs_per_language: int
-
-
 def xtreme_layer(num_layers: int) -> int:
     """XTREME's retrieval layer scaled to this depth: ``--specific_layer 7`` of mBERT's 12 layers is
     hidden_states[8], two thirds of the depth; the same share of ``num_layers``, rounded."""
     return round(num_layers * 8 / 12)
 
 
-FULL = Settings(
-    **{**asdict(ABLATION_FULL), "steps": 300, "batch_size": 64, "low_resource_batch_size": 8, "pos_steps": 400,
-       "pos_learning_rate": 5e-4},
-    stage0_steps=3000, stage0_batch_size=64, stage0_learning_rate=5e-4, stage0_held_out=500,
-    lr_candidates=(1e-5, 3e-5, 1e-4), retrieval_layer=xtreme_layer(ABLATION_FULL.num_layers),
-    selection_pairs_per_language=500,
-)
+@dataclass(frozen=True)
+class Settings(AblationSettings):
+    """The ablation's settings (same shared-data cache; `learning_rate` stays the from-scratch reference, stage 1
+    uses the chosen candidate) with a longer POS fine-tuning, plus stage 0, the learning-rate candidates and the
+    retrieval layer. The defaults are the full run's."""
+
+    pos_steps: int = 400
+    pos_learning_rate: float = 5e-4
+    stage0_steps: int = 3000
+    stage0_batch_size: int = 64
+    stage0_learning_rate: float = 5e-4
+    stage0_held_out: int = 500
+    lr_candidates: tuple[float, ...] = (1e-5, 3e-5, 1e-4)
+    retrieval_layer: int = xtreme_layer(AblationSettings.num_layers)
+    selection_pairs_per_language: int = 500
+
+
+FULL = Settings()
 QUICK = replace(
-    FULL, **{name: getattr(ABLATION_QUICK, name) for name in SHARED_DATA_FIELDS},
-    stage0_steps=150, stage0_batch_size=32, stage0_held_out=100, steps=30, batch_size=32,
-    lr_candidates=(1e-4, 3e-4), seeds=(1,), low_resource_arms=("ML-CTL-CZ",), pos_steps=60,
+    FULL, **shared_data_settings(ABLATION_QUICK), stage0_steps=150, stage0_batch_size=32, stage0_held_out=100,
+    steps=30, batch_size=32, lr_candidates=(1e-4, 3e-4), seeds=(1,), low_resource_arms=("ML-CTL-CZ",), pos_steps=60,
     word_pairs_per_language=300, retrieval_layer=xtreme_layer(ABLATION_QUICK.num_layers),
     selection_pairs_per_language=200,
 )
@@ -100,27 +77,15 @@ QUICK = replace(
 # ------------------------------------------------------------------------------------------------- stages
 
 
-def stage0_report(data_dir: Path, work_dir: Path, settings: Settings, shared: dict) -> dict:
-    """Stage 0 trained once (cached in ``work_dir/stage0``); its report."""
-    return train_stage0(shared, data_dir / "multi30k", work_dir / "stage0", settings.stage0_steps,
-                        settings.stage0_batch_size, settings.stage0_learning_rate, settings.stage0_held_out,
-                        settings.max_length)
-
-
 def validation_sentence_retrieval(model_dir: Path, wps_dir: str, settings: Settings) -> float:
     """Mean over languages of en → xx sentence retrieval (%) among the distinct held-out (validation) sentence
     pairs, at the retrieval layer: the learning-rate selection score (no test data involved)."""
-    import datasets
-
-    from mlctl.encoding import encode_sentences
-    from mlctl.encoding import load_encoder
+    from mlctl.encoding import encode_sentences, load_encoder
     from mlctl.search import retrieval_accuracy
 
     model, tokenizer = load_encoder(str(model_dir), device="cpu")
-    validation = datasets.load_from_disk(wps_dir)["validation"]
     scores = []
-    for lang in MULTI30K_TARGETS:
-        rows = validation.filter(lambda tgt: tgt == lang, input_columns="tgt_lang")
+    for _, rows in held_out_by_language(wps_dir):
         pairs = list(dict.fromkeys(zip(rows["src_text"], rows["tgt_text"])))[:settings.selection_pairs_per_language]
 
         def embed(texts):
@@ -152,7 +117,7 @@ def run_continued(regime: str, arm_name: str, seed: int, work_dir: Path, data_di
     (regime ``lr=X``); writes and returns its result.json."""
     arm = ARMS_BY_NAME[arm_name]
     shared = prepare_shared(data_dir, work_dir, settings)
-    stage0 = stage0_report(data_dir, work_dir, settings, shared)
+    stage0 = train_stage0(shared, data_dir / "multi30k", work_dir / "stage0", settings)
     run_dir = run_directory(work_dir, regime, arm_name, seed)
     started = time.perf_counter()
     if regime.startswith("lr="):
@@ -180,9 +145,7 @@ def duplicate_measurement(wps_dir: str, batch_sizes: dict[str, int]) -> dict:
     import datasets
     import torch
 
-    from mlctl.training.sampler import NoDuplicatesBatchSampler
-    from mlctl.training.sampler import duplicate_statistics
-    from mlctl.training.sampler import sentence_keys
+    from mlctl.training.sampler import NoDuplicatesBatchSampler, duplicate_statistics, sentence_keys
 
     keys = sentence_keys(datasets.load_from_disk(wps_dir)["train"])
     order = torch.randperm(len(keys), generator=torch.Generator().manual_seed(0)).tolist()
@@ -205,7 +168,7 @@ def reproduce_continued(settings: Settings, quick: bool, data_dir: Path, work_di
 
     shared = prepare_shared(data_dir, work_dir, settings)
     torch.set_num_threads(1)  # more threads than free cores stalls torch on a shared machine
-    stage0 = stage0_report(data_dir, work_dir, settings, shared)
+    stage0 = train_stage0(shared, data_dir / "multi30k", work_dir / "stage0", settings)
     duplicates = duplicate_measurement(shared["wps"], {"standard": settings.batch_size,
                                                        "low-resource": settings.low_resource_batch_size})
     run_all(run_continued, learning_rate_runs(settings), work_dir, data_dir, settings, jobs, partial)

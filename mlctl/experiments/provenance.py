@@ -13,35 +13,25 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def git_commit(*paths: str | Path) -> str:
-    """HEAD at run time, marked when any of ``paths`` (default: the whole work tree) has uncommitted changes."""
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
-
-    commit = git("rev-parse", "HEAD") or "unknown"
-    relative = [str(Path(p).resolve().relative_to(REPO_ROOT)) for p in paths]
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", *relative)
-    return commit + (" (with uncommitted changes)" if dirty else "")
-
-
-def command_line(argv: list[str] | None = None) -> str:
-    """The command as typed: ``python <script relative to the repository> <arguments>``."""
-    argv = sys.argv if argv is None else argv
-    script = Path(argv[0]).resolve()
-    try:
-        script = script.relative_to(REPO_ROOT)
-    except ValueError:
-        pass
-    return shlex.join(["python", str(script), *argv[1:]])
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
 
 
 class RunRecord:
-    """Started at construction; :meth:`header` gives the Markdown lines of a results file: command, commit, cores and
-    load average at start, and wall time so far."""
+    """Started at construction: the command as typed (``python <script relative to the repository> <arguments>`` of
+    `argv`, default sys.argv), HEAD at run time (marked when the work tree has uncommitted changes), the cores and the
+    load average at start. :meth:`header` gives the Markdown lines of a results file: those and the wall time so
+    far."""
 
     def __init__(self, argv: list[str] | None = None):
-        self.command = command_line(argv)
-        self.commit = git_commit()
+        argv = sys.argv if argv is None else argv
+        script = Path(argv[0]).resolve()
+        if script.is_relative_to(REPO_ROOT):
+            script = script.relative_to(REPO_ROOT)
+        self.command = shlex.join(["python", str(script), *argv[1:]])
+        self.commit = _git("rev-parse", "HEAD") or "unknown"
+        if _git("status", "--porcelain", "--untracked-files=no"):
+            self.commit += " (with uncommitted changes)"
         self.cores = os.cpu_count()
         self.load_at_start = os.getloadavg()[0]
         self.started = time.perf_counter()

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from mlctl.experiments.provenance import RunRecord
-from mlctl.experiments.settings import ARMS
-from mlctl.experiments.settings import REGIMES
+from mlctl.experiments.settings import ARMS, REGIMES
 
 #: The paper's claimed ordering (best first) of the arms it reports.
 PAPER_ORDER = ("ML-CTL-CZ", "CZ-snt", "info-snt", "MLM only")

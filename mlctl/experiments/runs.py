@@ -12,25 +12,20 @@ import os
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import as_completed
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
+from unittest import mock
 
 import numpy as np
 
-from mlctl.experiments.settings import MULTI30K_TARGETS
-from mlctl.experiments.settings import POS_TARGET
-from mlctl.experiments.settings import TATOEBA_TARGETS
-from mlctl.experiments.settings import Arm
-from mlctl.experiments.settings import ExperimentError
-from mlctl.experiments.settings import Settings
+from mlctl.experiments.settings import MULTI30K_TARGETS, POS_TARGET, TATOEBA_TARGETS, Arm, ExperimentError, Settings
 
 logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-#: The environment of the run processes: one thread each (the runs themselves are the parallelism).
+#: The environment of the run processes (set in this one while they start): one thread each (the runs themselves are
+#: the parallelism).
 RUN_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 # ---------------------------------------------------------------------------------------------- training
@@ -41,9 +36,7 @@ def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings
     """Trains one arm with the library's training assembly (`build_trainer`), from scratch or (`start_from`, a
     pre-trained encoder) continuing it, at `learning_rate` (default the settings'); saves model + tokenizer in
     `model_dir`. Returns the last logged training values and the training wall time."""
-    from mlctl.training import DataArguments
-    from mlctl.training import MLCTLTrainingArguments
-    from mlctl.training import ModelArguments
+    from mlctl.training import DataArguments, MLCTLTrainingArguments, ModelArguments
     from mlctl.training.model_card import final_losses
     from mlctl.training.run import build_trainer
 
@@ -73,41 +66,40 @@ def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings
 # -------------------------------------------------------------------------------------------- evaluation
 
 
+def held_out_by_language(wps_dir: str):
+    """(target language, its held-out (validation) WPS) for each of `MULTI30K_TARGETS`."""
+    import datasets
+
+    validation = datasets.load_from_disk(wps_dir)["validation"]
+    for lang in MULTI30K_TARGETS:
+        yield lang, validation.filter(lambda tgt: tgt == lang, input_columns="tgt_lang")
+
+
 def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, max_length: int, sentence_level_cce: bool,
                       plain_encoder: bool = False) -> dict:
     """Word retrieval on the held-out (validation) WPS, per target language: for each aligned pair, does the target
     word (in its sentence) retrieve its English word among the `per_language` held-out English words? Scored on
     the word vectors (`encode_words` pooling `cce_word`: avg-first-last mean over the word's sub-words) and on the
     CCE (`cce`); the CCE score is None when the CCE does not see the word (`sentence_level_cce`). A
-    `plain_encoder` (no CCE) gets the same word vectors computed from its layers: the average of the word's
-    sub-word means in hidden_states[1] and hidden_states[-1]; its CCE score is None."""
-    import datasets
-
-    from mlctl.encoding import encode_words
-    from mlctl.encoding import load_encoder
+    `plain_encoder` (no CCE) gets the same word vectors computed from its layers (pooling `avg_first_last`); its CCE
+    score is None."""
+    from mlctl.encoding import encode_words, load_encoder
     from mlctl.search import retrieval_accuracy
     from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
 
     model, tokenizer = load_encoder(str(model_dir), device="cpu")
-    validation = datasets.load_from_disk(wps_dir)["validation"]
     scores = {}
-    for lang in MULTI30K_TARGETS:
-        rows = validation.filter(lambda tgt: tgt == lang, input_columns="tgt_lang")
+    for lang, rows in held_out_by_language(wps_dir):
         rows = rows.select(range(min(per_language, len(rows))))
 
-        def encode(side: str, pooling: str):
-            spans = list(zip(rows[f"{side}_char_start"], rows[f"{side}_char_end"]))
-            if plain_encoder:
-                return sum(encode_words(model, tokenizer, rows[f"{side}_text"], spans, pooling="mean", layer=layer,
-                                        max_length=max_length, batch_size=128, show_progress=False)
-                           for layer in (1, -1)) / 2
-            return encode_words(model, tokenizer, rows[f"{side}_text"], spans, pooling=pooling, max_length=max_length,
-                                batch_size=128, show_progress=False)
-
         def score(pooling: str) -> float:
-            return 100.0 * retrieval_accuracy(encode("tgt", pooling), encode("src", pooling), RETRIEVAL_TIE_TOLERANCE)[0]
+            src, tgt = (encode_words(model, tokenizer, rows[f"{side}_text"],
+                                     list(zip(rows[f"{side}_char_start"], rows[f"{side}_char_end"])),
+                                     pooling=pooling, max_length=max_length, batch_size=128, show_progress=False)
+                        for side in ("src", "tgt"))
+            return 100.0 * retrieval_accuracy(tgt, src, RETRIEVAL_TIE_TOLERANCE)[0]
 
-        scores[lang] = {"word": score("cce_word"),
+        scores[lang] = {"word": score("avg_first_last" if plain_encoder else "cce_word"),
                         "word_cce": None if sentence_level_cce or plain_encoder else score("cce"),
                         "n_pairs": len(rows)}
     return scores
@@ -116,9 +108,7 @@ def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, max_leng
 def xtreme(arguments: dict, settings: dict | None = None) -> dict:
     """One XTREME evaluation (`mlctl.evaluation.run_xtreme`, what run_xtreme_tasks.py runs); a task without results
     is an error (the ablation needs every number)."""
-    from mlctl.evaluation import FineTuningSettings
-    from mlctl.evaluation import XtremeArguments
-    from mlctl.evaluation import run_xtreme
+    from mlctl.evaluation import FineTuningSettings, XtremeArguments, run_xtreme
 
     results = run_xtreme(XtremeArguments(**arguments), FineTuningSettings(**(settings or {})))
     for task, entry in results["tasks"].items():
@@ -214,22 +204,6 @@ def run_in_process(run_function: RunFunction, run: tuple[str, str, int], work_di
             sys.stderr.flush()
 
 
-@contextmanager
-def run_environment():
-    """`RUN_ENVIRONMENT` in this process's environment while it lasts (spawned processes start with it), then the
-    environment as it was."""
-    saved = {name: os.environ.get(name) for name in RUN_ENVIRONMENT}
-    os.environ.update(RUN_ENVIRONMENT)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def run_all(run_function: RunFunction, runs: list[tuple[str, str, int]], work_dir: Path, data_dir: Path,
             settings: Settings, jobs: int, partial: bool = False) -> list[dict]:
     """Runs every (regime, arm, seed) of `runs` without a result.json with `run_function`, `jobs` at a time, each in
@@ -246,8 +220,8 @@ def run_all(run_function: RunFunction, runs: list[tuple[str, str, int]], work_di
     logger.info("%d runs planned, %d already done", len(runs), len(runs) - len(pending))
     if pending:
         context = multiprocessing.get_context("spawn")
-        with run_environment(), ProcessPoolExecutor(min(jobs, len(pending)), mp_context=context,
-                                                    max_tasks_per_child=1) as pool:
+        with mock.patch.dict(os.environ, RUN_ENVIRONMENT), \
+                ProcessPoolExecutor(min(jobs, len(pending)), mp_context=context, max_tasks_per_child=1) as pool:
             futures = {pool.submit(run_in_process, run_function, run, work_dir, data_dir, settings): run
                        for run in pending}
             for finished, future in enumerate(as_completed(futures), start=len(runs) - len(pending) + 1):

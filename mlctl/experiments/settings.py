@@ -2,8 +2,7 @@
 ``benchmarks/reproduce_ablation.py`` (the continued ablation extends them in `mlctl.experiments.continued`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from mlctl.experiments.provenance import REPO_ROOT
 
@@ -27,35 +26,29 @@ class ExperimentError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything that sizes a run; identical for every arm of a regime."""
+    """Everything that sizes a run; identical for every arm of a regime. The defaults are the full run's."""
 
-    pairs_per_language: int
-    validation_fraction: float
-    vocab_size: int
-    max_length: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    intermediate_size: int
-    steps: int
-    batch_size: int
-    low_resource_batch_size: int
-    learning_rate: float
-    mlm_weight: float
-    seeds: tuple[int, ...]
-    low_resource_arms: tuple[str, ...]
-    pos_steps: int
-    pos_learning_rate: float
-    word_pairs_per_language: int
+    pairs_per_language: int = 10_000
+    validation_fraction: float = 0.05
+    vocab_size: int = 8000
+    max_length: int = 64
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 512
+    steps: int = 300
+    batch_size: int = 64
+    low_resource_batch_size: int = 8
+    learning_rate: float = 5e-4
+    mlm_weight: float = 0.1
+    seeds: tuple[int, ...] = (1, 2, 3)
+    low_resource_arms: tuple[str, ...] = ("info-snt", "CZ-snt", "ML-CTL-info", "ML-CTL-CZ")
+    pos_steps: int = 80
+    pos_learning_rate: float = 1e-3
+    word_pairs_per_language: int = 1000
 
 
-FULL = Settings(
-    pairs_per_language=10_000, validation_fraction=0.05, vocab_size=8000, max_length=64, hidden_size=128,
-    num_layers=4, num_heads=4, intermediate_size=512, steps=300, batch_size=64, low_resource_batch_size=8,
-    learning_rate=5e-4, mlm_weight=0.1, seeds=(1, 2, 3),
-    low_resource_arms=("info-snt", "CZ-snt", "ML-CTL-info", "ML-CTL-CZ"),
-    pos_steps=80, pos_learning_rate=1e-3, word_pairs_per_language=1000,
-)
+FULL = Settings()
 QUICK = replace(
     FULL, pairs_per_language=2000, vocab_size=4000, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128,
     steps=60, batch_size=32, seeds=(1, 2), low_resource_arms=("ML-CTL-CZ",), pos_steps=30,

@@ -4,40 +4,22 @@ a share of the sentence pairs held out as ``validation``), the Multi30k test set
 train/dev split."""
 from __future__ import annotations
 
-import gzip
+import itertools
 import json
 import time
 from pathlib import Path
 
-from mlctl.experiments.settings import DATA_FOLDERS
-from mlctl.experiments.settings import MULTI30K_TARGETS
-from mlctl.experiments.settings import POS_TRAIN_SHARE
-from mlctl.experiments.settings import ExperimentError
-from mlctl.experiments.settings import Settings
-from mlctl.experiments.settings import shared_data_settings
+from data_prep.reading import read_text_lines
+from mlctl.experiments.settings import (MULTI30K_TARGETS, POS_TRAIN_SHARE, ExperimentError, Settings,
+                                        shared_data_settings)
 
 #: The shared folders and files in the work dir, by name.
 SHARED_PATHS = ("corpus", "tokenizer", "encoder_config", "wps", "multi30k_test", "pos")
 
 
-def check_data_dir(data_dir: Path) -> None:
-    """Raises `ExperimentError` when the shared data folder lacks one of `DATA_FOLDERS`."""
-    for needed in DATA_FOLDERS:
-        if not (data_dir / needed).is_dir():
-            raise ExperimentError(f"{data_dir / needed}: not found (pass --data, the shared data folder)")
-
-
-def read_gz_lines(path: Path, limit: int) -> list[str]:
-    """The first `limit` lines of a gzip text file, without line ends."""
-    if not path.is_file():
-        raise ExperimentError(f"{path}: not found (the shared Multi30k data is needed)")
-    lines = []
-    with gzip.open(path, "rt", encoding="utf-8") as stream:
-        for line in stream:
-            if len(lines) == limit:
-                break
-            lines.append(line.rstrip("\n"))
-    return lines
+def read_lines(path: Path, limit: int | None = None) -> list[str]:
+    """The first `limit` (default all) lines of a text file, plain or gzip, without line ends."""
+    return [line for _, line in itertools.islice(read_text_lines(path), limit)]
 
 
 def split_conllu(source: Path, train_path: Path, dev_path: Path, train_share: float) -> tuple[int, int]:
@@ -58,10 +40,10 @@ def write_multi30k_test(multi30k: Path, tatoeba_dir: Path) -> int:
     from mlctl.evaluation.tasks import TATOEBA_LANG3
 
     tatoeba_dir.mkdir(parents=True, exist_ok=True)
-    english = read_gz_lines(multi30k / "test_2016_flickr.en.gz", 10**9)
+    english = read_lines(multi30k / "test_2016_flickr.en.gz")
     for lang in MULTI30K_TARGETS:
         code = TATOEBA_LANG3.get(lang, lang)
-        target = read_gz_lines(multi30k / f"test_2016_flickr.{lang}.gz", 10**9)
+        target = read_lines(multi30k / f"test_2016_flickr.{lang}.gz")
         if len(target) != len(english):
             raise ExperimentError(f"{multi30k}/test_2016_flickr.{lang}.gz: {len(target)} lines but English has "
                                   f"{len(english)}")
@@ -75,9 +57,7 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
     data report (counts, seconds, the shared-data settings)."""
     from transformers import AutoConfig
 
-    from data_prep import InputError
-    from data_prep import PairSpec
-    from data_prep import build_wps_dataset
+    from data_prep import InputError, PairSpec, build_wps_dataset
     from data_prep.tokenizer import train_wordpiece_tokenizer
 
     multi30k = data_dir / "multi30k"
@@ -90,7 +70,7 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
         return {**{name: str(path) for name, path in paths.items()}, **summary}
     started = time.perf_counter()
     paths["corpus"].mkdir(parents=True, exist_ok=True)
-    texts = {lang: read_gz_lines(multi30k / f"train.{lang}.gz", settings.pairs_per_language)
+    texts = {lang: read_lines(multi30k / f"train.{lang}.gz", settings.pairs_per_language)
              for lang in ("en",) + MULTI30K_TARGETS}
     for lang, lines in texts.items():
         (paths["corpus"] / f"train.{lang}").write_text("\n".join(lines) + "\n", encoding="utf-8")

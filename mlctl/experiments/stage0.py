@@ -9,13 +9,12 @@ trained pooler) so that stage 1 starts from it exactly as a user starts from ``b
 """
 from __future__ import annotations
 
-import gzip
 import json
 import random
 import time
 from pathlib import Path
 
-from mlctl.experiments.settings import ExperimentError
+from data_prep.reading import read_text_lines
 
 STAGE0_LANGUAGES = ("en", "de", "fr", "cs")
 
@@ -26,11 +25,7 @@ def monolingual_corpus(multi30k: Path, held_out_per_language: int, seed: int = 0
     by one more shuffle."""
     train, held_out = [], []
     for offset, lang in enumerate(STAGE0_LANGUAGES):
-        path = multi30k / f"train.{lang}.gz"
-        if not path.is_file():
-            raise ExperimentError(f"{path}: not found (the shared Multi30k data is needed)")
-        with gzip.open(path, "rt", encoding="utf-8") as stream:
-            lines = [line.strip() for line in stream if line.strip()]
+        lines = [line.strip() for _, line in read_text_lines(multi30k / f"train.{lang}.gz") if line.strip()]
         random.Random(seed + offset).shuffle(lines)
         train += lines[:-held_out_per_language]
         held_out += lines[-held_out_per_language:]
@@ -57,27 +52,25 @@ def masked_lm_accuracy(model, tokenizer, lines: list[str], max_length: int, seed
     return correct / max(total, 1)
 
 
-def train_stage0(shared: dict, multi30k: Path, out_dir: Path, steps: int, batch_size: int, learning_rate: float,
-                 held_out_per_language: int, max_length: int, seed: int = 0) -> dict:
-    """Trains (once: cached by ``out_dir/stage0.json``) the MLM-only model; returns its report (budget, held-out
-    MLM accuracy before and after, wall time)."""
+def train_stage0(shared: dict, multi30k: Path, out_dir: Path, settings, seed: int = 0) -> dict:
+    """Trains (once: cached by ``out_dir/stage0.json``) the MLM-only model with the ``stage0_*`` budget of `settings`
+    (the continued ablation's) at its `max_length`; returns its report (budget, held-out MLM accuracy before and
+    after, wall time)."""
     report_path = out_dir / "stage0.json"
     if report_path.is_file():
         return json.loads(report_path.read_text(encoding="utf-8"))
     import datasets
-    from transformers import AutoConfig
-    from transformers import BertForMaskedLM
-    from transformers import DataCollatorForLanguageModeling
-    from transformers import Trainer
-    from transformers import TrainingArguments
-    from transformers import set_seed
+    from transformers import (AutoConfig, BertForMaskedLM, DataCollatorForLanguageModeling, Trainer,
+                              TrainingArguments, set_seed)
 
     from data_prep.tokenizer import load_auto_fast_tokenizer
 
+    steps, batch_size, learning_rate = settings.stage0_steps, settings.stage0_batch_size, settings.stage0_learning_rate
+    max_length = settings.max_length
     set_seed(seed)
     tokenizer = load_auto_fast_tokenizer(shared["tokenizer"], "stage-0 MLM")
     model = BertForMaskedLM(AutoConfig.from_pretrained(shared["encoder_config"]))
-    train_lines, held_out = monolingual_corpus(multi30k, held_out_per_language, seed)
+    train_lines, held_out = monolingual_corpus(multi30k, settings.stage0_held_out, seed)
     train = datasets.Dataset.from_dict({"text": train_lines}).map(
         lambda rows: tokenizer(rows["text"], truncation=True, max_length=max_length), batched=True,
         remove_columns=["text"])

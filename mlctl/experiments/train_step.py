@@ -12,8 +12,7 @@ from transformers import AutoConfig
 from mlctl.experiments.measurement import saved_for_backward_mib
 from mlctl.experiments.synthetic import synthetic_wps_batch
 from mlctl.training.grad_cache import cached_contrastive_loss
-from modeling_mlctl import MLCTLConfig
-from modeling_mlctl import MLCTLForPreTraining
+from modeling_mlctl import MLCTLConfig, MLCTLForPreTraining
 
 
 def model_optimizer_batch(hidden: int, layers: int, vocab: int, pairs: int, length: int, device: torch.device):
