@@ -32,6 +32,7 @@ from mlctl.encoding import resolve_layer
 from mlctl.evaluation.plots import draw_tsne
 from mlctl.evaluation.plots import read_word_lists
 from mlctl.evaluation.readers import XtremeData
+from mlctl.evaluation.readers import write_tatoeba_pairs
 from mlctl.evaluation.xtreme import tatoeba_accuracies
 from mlctl.training.arguments import training_argument_parser
 from mlctl.training.errors import TrainingSetupError
@@ -52,8 +53,6 @@ DEMO_ENCODER = dict(model_type="bert", hidden_size=128, num_hidden_layers=4, num
 DEMO_TRAINING = ["--max_steps", "240", "--per_device_train_batch_size", "32", "--learning_rate", "5e-4",
                  "--warmup_steps", "24", "--logging_steps", "20", "--eval_strategy", "steps", "--eval_steps", "80",
                  "--save_steps", "80", "--save_total_limit", "1", "--report_to", "none", "--seed", "42"]
-#: Languages of the sample by Tatoeba's ISO 639-3 file names (run_xtreme_tasks' layout).
-TATOEBA_CODES = {"de": "deu", "fr": "fra", "es": "spa"}
 #: The t-SNE picture's languages (the shipped word list `data_prep/sample/words/{lang}_uni.txt`).
 TSNE_LANGUAGES = ("en", "de", "fr", "es")
 
@@ -77,16 +76,13 @@ def prepare_demo(output: Path = DEMO_OUTPUT) -> list[str]:
     with data_prep, and writes a small BERT config."""
     corpus_dir, held_out_dir = output / "corpus", output / "heldout" / "tatoeba"
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    held_out_dir.mkdir(parents=True, exist_ok=True)
     training_texts = []
     for src, tgt in DEMO_PAIRS:
         src_lines, tgt_lines = _read_sample((src, tgt))
         cut = len(src_lines) - DEMO_HELD_OUT_LINES
         (corpus_dir / f"{src}-{tgt}.{src}").write_text("\n".join(src_lines[:cut]) + "\n", encoding="utf-8")
         (corpus_dir / f"{src}-{tgt}.{tgt}").write_text("\n".join(tgt_lines[:cut]) + "\n", encoding="utf-8")
-        code = TATOEBA_CODES[tgt]
-        (held_out_dir / f"tatoeba.{code}-eng.{code}").write_text("\n".join(tgt_lines[cut:]) + "\n", encoding="utf-8")
-        (held_out_dir / f"tatoeba.{code}-eng.eng").write_text("\n".join(src_lines[cut:]) + "\n", encoding="utf-8")
+        write_tatoeba_pairs(held_out_dir, tgt, tgt_lines[cut:], src_lines[cut:])
         training_texts += src_lines[:cut] + tgt_lines[:cut]
 
     tokenizer_dir = output / "tokenizer"
@@ -165,10 +161,10 @@ def run_demo(output: Path = DEMO_OUTPUT) -> dict:
     models = {"untrained": untrained, "ML-CTL": trained}
     layer = resolve_layer(trained.config.num_hidden_layers + 1, None)
     held_out = XtremeData(output / "heldout", use_hub=False)
-    test_sets = {f"held-out {lang}": held_out.tatoeba_pairs(lang)[:2] for lang in TATOEBA_CODES}
+    test_sets = {f"held-out {lang}": held_out.tatoeba_pairs(lang)[:2] for _, lang in DEMO_PAIRS}
     if (SHARED_DATA / "tatoeba").is_dir():
         shared = XtremeData(SHARED_DATA, use_hub=False)
-        test_sets.update({f"Tatoeba {lang}": shared.tatoeba_pairs(lang)[:2] for lang in TATOEBA_CODES})
+        test_sets.update({f"Tatoeba {lang}": shared.tatoeba_pairs(lang)[:2] for _, lang in DEMO_PAIRS})
     scores = retrieval_table(models, tokenizer, test_sets, layer)
     rows = read_word_lists(SAMPLE_DIR / "words", list(TSNE_LANGUAGES), 16)
     picture = output / "tsne.png"

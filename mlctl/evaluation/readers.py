@@ -258,11 +258,7 @@ class XtremeData:
 
     def _attach_test_labels(self, task: str, lang: str, path: Path, rows: list[list]) -> list[list]:
         """XTREME strips test labels; take them from ``--labels_dir/TASK/test-LANG.tsv`` (one label per line)."""
-        label_path = self.labels_dir / task / f"test-{lang}.tsv" if self.labels_dir else None
-        if label_path is None or not label_path.is_file():
-            where = label_path if label_path else "no --labels_dir"
-            raise MissingDataError(f"{task}: {path} has no labels (XTREME strips test labels) and no label file "
-                                   f"({where}); pass --labels_dir or --data_file {task}:test:{lang}=LABELLED_FILE")
+        label_path = self._test_label_file(task, lang, path, "labels")
         labels = []
         for line_number, line in read_text_lines(label_path):
             if line.strip():
@@ -274,6 +270,15 @@ class XtremeData:
         if len(labels) != len(rows):
             raise InputError(f"{label_path}: {len(labels)} labels for {len(rows)} examples in {path}")
         return [row + [label] for row, label in zip(rows, labels)]
+
+    def _test_label_file(self, task: str, lang: str, path: Path, what: str) -> Path:
+        """``--labels_dir/TASK/test-LANG.tsv``, the gold ``what`` (labels, tags) of an unlabelled XTREME test file."""
+        label_path = self.labels_dir / task / f"test-{lang}.tsv" if self.labels_dir else None
+        if label_path is None or not label_path.is_file():
+            where = label_path if label_path else "no --labels_dir"
+            raise MissingDataError(f"{task}: {path} has no {what} (XTREME strips test labels) and no label file "
+                                   f"({where}); pass --labels_dir or --data_file {task}:test:{lang}=LABELLED_FILE")
+        return label_path
 
     @staticmethod
     def _hub_pairs(datasets, task: str, split: str, lang: str) -> SentencePairs:
@@ -318,11 +323,7 @@ class XtremeData:
 
     def _test_tags(self, task: str, lang: str, path: Path, tokens: list[list[str]]) -> tuple[list[list[str]], Path]:
         """Gold tags for an unlabelled XTREME test file, from ``--labels_dir/TASK/test-LANG.tsv``, and that file."""
-        label_path = self.labels_dir / task / f"test-{lang}.tsv" if self.labels_dir else None
-        if label_path is None or not label_path.is_file():
-            where = label_path if label_path else "no --labels_dir"
-            raise MissingDataError(f"{task}: {path} has no tags (XTREME strips test labels) and no label file "
-                                   f"({where}); pass --labels_dir or --data_file {task}:test:{lang}=LABELLED_FILE")
+        label_path = self._test_label_file(task, lang, path, "tags")
         tags = read_tag_labels(label_path)
         lengths = [len(s) for s in tokens]
         if [len(s) for s in tags] != lengths:
@@ -376,6 +377,15 @@ class XtremeData:
         _require_examples(en_ids, en_path)
         gold = read_bucc_gold(gold_path) if gold_path.is_file() else None
         return BuccCorpus(src_ids, src_sentences, en_ids, en_sentences, gold, f"{src_path}, {en_path}")
+
+
+def write_tatoeba_pairs(directory: Path, lang: str, sentences: list[str], english: list[str]) -> None:
+    """Line-aligned ``sentences`` of ``lang`` and their ``english`` translations as the Tatoeba files that
+    `XtremeData.tatoeba_pairs` reads (LASER's naming: ``tatoeba.deu-eng.deu`` beside ``tatoeba.deu-eng.eng``)."""
+    code = TATOEBA_LANG3.get(lang, lang)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, lines in ((f"tatoeba.{code}-eng.{code}", sentences), (f"tatoeba.{code}-eng.eng", english)):
+        (directory / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _require_examples(examples: list, source) -> None:

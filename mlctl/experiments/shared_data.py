@@ -37,18 +37,15 @@ def split_conllu(source: Path, train_path: Path, dev_path: Path, train_share: fl
 def write_multi30k_test(multi30k: Path, tatoeba_dir: Path) -> int:
     """Multi30k test_2016_flickr of each target language and English in Tatoeba layout in `tatoeba_dir`; returns the
     number of pairs per language."""
-    from mlctl.evaluation.tasks import TATOEBA_LANG3
+    from mlctl.evaluation.readers import write_tatoeba_pairs
 
-    tatoeba_dir.mkdir(parents=True, exist_ok=True)
     english = read_lines(multi30k / "test_2016_flickr.en.gz")
     for lang in MULTI30K_TARGETS:
-        code = TATOEBA_LANG3.get(lang, lang)
         target = read_lines(multi30k / f"test_2016_flickr.{lang}.gz")
         if len(target) != len(english):
             raise ExperimentError(f"{multi30k}/test_2016_flickr.{lang}.gz: {len(target)} lines but English has "
                                   f"{len(english)}")
-        (tatoeba_dir / f"tatoeba.{code}-eng.{code}").write_text("\n".join(target) + "\n", encoding="utf-8")
-        (tatoeba_dir / f"tatoeba.{code}-eng.eng").write_text("\n".join(english) + "\n", encoding="utf-8")
+        write_tatoeba_pairs(tatoeba_dir, lang, target, english)
     return len(english)
 
 
