@@ -276,13 +276,44 @@ def knn_both_directions(x, y, k: int, *, method: str = "auto", device: str | Non
     if chosen == "exact":
         return _flat_knn(x, y, k, progress, "x -> y"), _flat_knn(y, x, k, progress, "y -> x")
     centroids = coarse_centroids([x, y], ivf_list_count(max(len(x), len(y))), show_progress=progress)
+    return matmul_ivf_both_directions(x, y, centroids, k, nprobe, device, progress)
+
+
+def matmul_ivf_both_directions(x, y, centroids: np.ndarray, k: int, nprobe: int = IVF_NPROBE, device: str = "cpu",
+                               show_progress: bool = False):
+    """`knn_both_directions` through the inverted file over ``centroids``, scanned by :func:`ivf_search`."""
     n_lists, dtype = len(centroids), _tile_dtype(device)
-    xt = _to_device(x, device, dtype, progress, "x to device")
-    yt = _to_device(y, device, dtype, progress, "y to device")
+    xt = _to_device(x, device, dtype, show_progress, "x to device")
+    yt = _to_device(y, device, dtype, show_progress, "y to device")
     centroids = torch.from_numpy(centroids).to(device=device, dtype=dtype)
     x_probes, y_probes = nearest_lists(xt, centroids, nprobe), nearest_lists(yt, centroids, nprobe)
-    return (ivf_search(xt, yt, y_probes[:, 0], x_probes, n_lists, min(k, len(y)), progress, "x -> y (IVF)"),
-            ivf_search(yt, xt, x_probes[:, 0], y_probes, n_lists, min(k, len(x)), progress, "y -> x (IVF)"))
+    return (ivf_search(xt, yt, y_probes[:, 0], x_probes, n_lists, min(k, len(y)), show_progress, "x -> y (IVF)"),
+            ivf_search(yt, xt, x_probes[:, 0], y_probes, n_lists, min(k, len(x)), show_progress, "y -> x (IVF)"))
+
+
+def faiss_ivf_both_directions(x, y, centroids: np.ndarray, k: int, nprobe: int = IVF_NPROBE,
+                              show_progress: bool = False):
+    """`knn_both_directions` through faiss ``IndexIVFFlat`` (inner product) over ``centroids``, one index per side."""
+    return (_faiss_ivf_knn(x, y, centroids, min(k, len(y)), nprobe, show_progress, "x -> y (IVF)"),
+            _faiss_ivf_knn(y, x, centroids, min(k, len(x)), nprobe, show_progress, "y -> x (IVF)"))
+
+
+def _faiss_ivf_knn(queries, database, centroids: np.ndarray, k: int, nprobe: int, show_progress: bool,
+                   description: str):
+    """k-NN of ``queries`` among the ``database`` rows in their ``nprobe`` nearest lists, by faiss ``IndexIVFFlat``
+    whose coarse quantizer holds ``centroids``; raises `ValueError` when a query's lists hold fewer than ``k`` rows."""
+    import faiss
+
+    quantizer = faiss.IndexFlatIP(centroids.shape[1])
+    quantizer.add(centroids)
+    index = faiss.IndexIVFFlat(quantizer, centroids.shape[1], len(centroids), faiss.METRIC_INNER_PRODUCT)
+    index.is_trained, index.nprobe = True, nprobe
+    _fill_index(index, database, show_progress, "adding to IVF index")
+    sims, ids = _search_index(index, queries, k, show_progress, description)
+    if (ids < 0).any():
+        raise ValueError(f"{int((ids < 0).any(axis=1).sum())} queries have fewer than {k} candidates in their "
+                         f"{nprobe} nearest lists; search with a larger nprobe or exactly")
+    return sims, ids
 
 
 def knn(queries, database, k: int, *, method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE,
