@@ -8,7 +8,8 @@ Per size: synthetic BUCC-shaped embeddings (`mlctl.experiments.retrieval_data`) 
 coarse centroids trained on both sides (`coarse_centroids`, `ivf_list_count` lists) that both implementations
 use; then the two implementations interleaved, ``--repeats`` times each (ours, faiss, ours, faiss, ...), each timed
 from the float16 inputs to both directions' neighbours (normalising, list assignment, scan). Threads as the library
-runs them: faiss and torch at their defaults (the matmul scan itself switches torch to one thread on the CPU).
+runs them: faiss and torch at their defaults (the matmul scan itself switches torch to one thread on the CPU;
+``--faiss_threads 1`` gives faiss the same).
 The neighbour ids of the two are compared; where they differ the report says whether only the order of equal
 similarities differs or the candidates do.
 """
@@ -82,6 +83,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dim", type=int, default=768)
     parser.add_argument("--k", type=int, default=4, help="neighbours per row (mining's k)")
     parser.add_argument("--nprobe", type=int, default=None, help="lists probed per query (default: IVF_NPROBE)")
+    parser.add_argument("--faiss_threads", type=int, default=None, help="faiss's OpenMP threads (default: faiss's)")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per implementation, interleaved")
     parser.add_argument("--planted", type=float, default=0.05, help="fraction of x rows with a translation in y")
     parser.add_argument("--seed", type=int, default=0)
@@ -95,6 +97,8 @@ def main(argv=None) -> int:
 
     record = RunRecord(argv if argv is None else [sys.argv[0], *argv])
     args.nprobe = args.nprobe or IVF_NPROBE
+    if args.faiss_threads:
+        faiss.omp_set_num_threads(args.faiss_threads)
     lines = [f"- Threads: faiss {faiss.omp_get_max_threads()}, torch {torch.get_num_threads()} (the matmul scan "
              f"itself: 1); dim {args.dim}, nprobe {args.nprobe}, k {args.k}, both directions; seed {args.seed}; "
              f"{args.repeats} runs per implementation, interleaved", "",

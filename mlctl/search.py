@@ -255,12 +255,9 @@ def ivf_search(queries: torch.Tensor, database: torch.Tensor, database_lists: to
         _scan_lists(queries, database, db_order, db_bounds, probe_order, probe_bounds, nprobe, k, cand_sims, cand_ids,
                     show_progress, description)
     sims, best = cand_sims.view(n_queries, nprobe * k).topk(k, dim=1)
-
-    ids = cand_ids.view(n_queries, nprobe * k).gather(1, best)
-    if (ids < 0).any():
-        raise ValueError(f"{int((ids < 0).any(dim=1).sum())} queries have fewer than {k} candidates in their "
-                         f"{nprobe} nearest lists; search with a larger nprobe or exactly")
-    return sims.cpu().numpy(), ids.cpu().numpy()
+    ids = cand_ids.view(n_queries, nprobe * k).gather(1, best).cpu().numpy()
+    _refuse_missing_candidates(ids, nprobe)
+    return sims.cpu().numpy(), ids
 
 
 def knn_both_directions(x, y, k: int, *, method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE,
@@ -310,10 +307,16 @@ def _faiss_ivf_knn(queries, database, centroids: np.ndarray, k: int, nprobe: int
     index.is_trained, index.nprobe = True, nprobe
     _fill_index(index, database, show_progress, "adding to IVF index")
     sims, ids = _search_index(index, queries, k, show_progress, description)
-    if (ids < 0).any():
-        raise ValueError(f"{int((ids < 0).any(axis=1).sum())} queries have fewer than {k} candidates in their "
-                         f"{nprobe} nearest lists; search with a larger nprobe or exactly")
+    _refuse_missing_candidates(ids, nprobe)
     return sims, ids
+
+
+def _refuse_missing_candidates(ids: np.ndarray, nprobe: int) -> None:
+    """`ValueError` when some query's ``nprobe`` lists held fewer than ``k`` rows (id -1 in its ``k`` columns)."""
+    short = (ids < 0).any(axis=1)
+    if short.any():
+        raise ValueError(f"{int(short.sum())} queries have fewer than {ids.shape[1]} candidates in their {nprobe} "
+                         "nearest lists; search with a larger nprobe or exactly")
 
 
 def knn(queries, database, k: int, *, method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE,
