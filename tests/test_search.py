@@ -1,5 +1,5 @@
 """The retrieval engine (mlctl.search): the blocked-matmul (GPU) path on CPU tensors against faiss exact search, the
-IVF scan against faiss IndexIVFFlat, approximate against exact on planted pairs, float16 memory maps, method choice."""
+IVF matmul scan against faiss IndexIVFFlat on the same centroids, approximate against exact on planted pairs, float16 memory maps, method choice."""
 import faiss
 import numpy as np
 import pytest
@@ -54,22 +54,16 @@ def test_blocked_matmul_k_larger_than_a_block_or_the_database():
     np.testing.assert_allclose(sims, ref_sims, atol=1e-5)
 
 
-def test_ivf_scan_finds_what_faiss_index_ivf_flat_finds():
+def test_ivf_scan_finds_what_faiss_index_ivf_flat_finds_in_both_directions():
     rng = np.random.default_rng(3)
     x, y = unit(rng.standard_normal((1500, 16))), unit(rng.standard_normal((1200, 16)))
     centroids = search.coarse_centroids([x, y], 32)
-    quantizer = faiss.IndexFlatIP(16)
-    quantizer.add(centroids)
-    index = faiss.IndexIVFFlat(quantizer, 16, 32, faiss.METRIC_INNER_PRODUCT)
-    index.train(y[:0])
-    index.add(y)
-    index.nprobe = 3
-    ref_sims, ref_ids = index.search(x, 4)
-    xt, yt, ct = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(centroids)
-    sims, ids = search.ivf_search(xt, yt, search.nearest_lists(yt, ct, 1)[:, 0], search.nearest_lists(xt, ct, 3),
-                                  32, 4)
-    np.testing.assert_array_equal(ids, ref_ids)
-    np.testing.assert_allclose(sims, ref_sims, atol=1e-5)
+    ours = search.matmul_ivf_both_directions(x, y, centroids, 4, nprobe=3)
+    reference = search.faiss_ivf_both_directions(x, y, centroids, 4, nprobe=3)
+    for (sims, ids), (ref_sims, ref_ids) in zip(ours, reference):
+        np.testing.assert_array_equal(ids, ref_ids)
+        np.testing.assert_allclose(sims, ref_sims, atol=1e-5)
+    assert (ours[0][1] != faiss_exact(x, y, 4)[1]).any()  # 3 of 32 lists: the agreement is not that of exact search
 
 
 def test_approximate_and_exact_agree_on_planted_pairs():
@@ -123,13 +117,14 @@ def test_retrieval_accuracy_goes_through_the_engine(monkeypatch):
     assert calls == [{"k": 1}]
 
 
-def test_ivf_scan_refuses_queries_with_too_few_candidates():
+@pytest.mark.parametrize("ivf_both_directions", [search.matmul_ivf_both_directions,
+                                                 search.faiss_ivf_both_directions])
+def test_ivf_refuses_queries_with_too_few_candidates(ivf_both_directions):
     rng = np.random.default_rng(5)
-    x, y = torch.from_numpy(unit(rng.standard_normal((20, 4)))), torch.from_numpy(unit(rng.standard_normal((20, 4))))
-    centroids = torch.from_numpy(unit(rng.standard_normal((10, 4))))
-    with pytest.raises(ValueError, match="fewer than 8 candidates in their 1 nearest lists"):
-        search.ivf_search(x, y, search.nearest_lists(y, centroids, 1)[:, 0], search.nearest_lists(x, centroids, 1),
-                          10, 8)
+    x, y = unit(rng.standard_normal((20, 4))), unit(rng.standard_normal((20, 4)))
+    centroids = unit(rng.standard_normal((10, 4)))
+    with pytest.raises(ValueError, match=r"^\d+ queries have fewer than 8 candidates in their 1 nearest lists"):
+        ivf_both_directions(x, y, centroids, 8, nprobe=1)
 
 
 def test_tie_tolerance_compares_float32_cosines_not_the_search_precision(monkeypatch):
