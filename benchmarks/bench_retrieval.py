@@ -51,9 +51,9 @@ def timed(function, *args):
 def run_size(n: int, args) -> tuple[list[str], list[str]]:
     """Markdown table rows of one size, and the comparison lines below it."""
     from mlctl.experiments.retrieval_data import write_synthetic
-    from mlctl.search import coarse_centroids, faiss_ivf_both_directions, ivf_list_count, matmul_ivf_both_directions
+    from mlctl.search import coarse_centroids, faiss_ivf_both_directions, ivf_list_count, matmul_ivf_knn
 
-    search = {IMPLEMENTATIONS[0]: lambda x, y, c: matmul_ivf_both_directions(x, y, c, args.k, args.nprobe),
+    search = {IMPLEMENTATIONS[0]: lambda x, y, c: matmul_ivf_knn(x, y, c, args.k, args.nprobe),
               IMPLEMENTATIONS[1]: lambda x, y, c: faiss_ivf_both_directions(x, y, c, args.k, args.nprobe)}
     with tempfile.TemporaryDirectory(dir=args.work_dir) as directory:
         write_synthetic(Path(directory), n, args.dim, args.planted, args.seed)

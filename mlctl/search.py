@@ -269,28 +269,47 @@ def knn_both_directions(x, y, k: int, *, method: str = "auto", device: str | Non
                         show_progress: bool | None = None):
     """The ``k`` nearest neighbours by cosine of every ``x`` row among ``y`` and of every ``y`` row among ``x``:
     ``((x->y similarities, indices), (y->x similarities, indices))`` (what margin mining needs)."""
+    return _search(x, y, k, True, method, device, nprobe, show_progress)
+
+
+def knn(queries, database, k: int, *, method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE,
+        show_progress: bool | None = None):
+    """The ``k`` nearest ``database`` rows by cosine of every ``queries`` row: ``(similarities, indices)``."""
+    return _search(queries, database, k, False, method, device, nprobe, show_progress)
+
+
+def _search(x, y, k: int, both_directions: bool, method: str, device: str | None, nprobe: int,
+            show_progress: bool | None):
+    """The one dispatcher of `knn` and `knn_both_directions`: exact on a GPU (`blocked_knn`) or the CPU (faiss), or
+    approximate (the inverted file, its centroids trained on the side(s) searched as databases)."""
     device = device or default_device()
     chosen = resolve_method(method, len(x), len(y), device)
     progress = _progress(show_progress, len(x), len(y))
     if chosen == "exact" and torch.device(device).type != "cpu":
-        return blocked_knn(x, y, k, both_directions=True, device=device, dtype=_tile_dtype(device),
+        return blocked_knn(x, y, k, both_directions=both_directions, device=device, dtype=_tile_dtype(device),
                            show_progress=progress)
     if chosen == "exact":
-        return _flat_knn(x, y, k, progress, "x -> y"), _flat_knn(y, x, k, progress, "y -> x")
-    centroids = coarse_centroids([x, y], ivf_list_count(max(len(x), len(y))), show_progress=progress)
-    return matmul_ivf_both_directions(x, y, centroids, k, nprobe, device, progress)
+        forward = _flat_knn(x, y, k, progress, "x -> y")
+        return (forward, _flat_knn(y, x, k, progress, "y -> x")) if both_directions else forward
+    sides = [x, y] if both_directions else [y]
+    centroids = coarse_centroids(sides, ivf_list_count(max(map(len, sides))), show_progress=progress)
+    return matmul_ivf_knn(x, y, centroids, k, nprobe, device, progress, both_directions)
 
 
-def matmul_ivf_both_directions(x, y, centroids: np.ndarray, k: int, nprobe: int = IVF_NPROBE, device: str = "cpu",
-                               show_progress: bool = False):
-    """`knn_both_directions` through the inverted file over ``centroids``, scanned by :func:`ivf_search`."""
+def matmul_ivf_knn(x, y, centroids: np.ndarray, k: int, nprobe: int = IVF_NPROBE, device: str = "cpu",
+                   show_progress: bool = False, both_directions: bool = True):
+    """`knn` (or `knn_both_directions`) through the inverted file over ``centroids``, scanned by :func:`ivf_search`."""
     n_lists, dtype = len(centroids), _tile_dtype(device)
     xt = _to_device(x, device, dtype, show_progress, "x to device")
     yt = _to_device(y, device, dtype, show_progress, "y to device")
     centroids = torch.from_numpy(centroids).to(device=device, dtype=dtype)
-    x_probes, y_probes = nearest_lists(xt, centroids, nprobe), nearest_lists(yt, centroids, nprobe)
-    return (ivf_search(xt, yt, y_probes[:, 0], x_probes, n_lists, min(k, len(y)), show_progress, "x -> y (IVF)"),
-            ivf_search(yt, xt, x_probes[:, 0], y_probes, n_lists, min(k, len(x)), show_progress, "y -> x (IVF)"))
+    x_probes = nearest_lists(xt, centroids, nprobe)
+    y_probes = nearest_lists(yt, centroids, nprobe if both_directions else 1)
+    forward = ivf_search(xt, yt, y_probes[:, 0], x_probes, n_lists, min(k, len(y)), show_progress, "x -> y (IVF)")
+    if not both_directions:
+        return forward
+    return forward, ivf_search(yt, xt, x_probes[:, 0], y_probes, n_lists, min(k, len(x)), show_progress,
+                               "y -> x (IVF)")
 
 
 def faiss_ivf_both_directions(x, y, centroids: np.ndarray, k: int, nprobe: int = IVF_NPROBE,
@@ -322,25 +341,6 @@ def _refuse_missing_candidates(ids: np.ndarray, nprobe: int) -> None:
     if short.any():
         raise ValueError(f"{int(short.sum())} queries have fewer than {ids.shape[1]} candidates in their {nprobe} "
                          "nearest lists; search with a larger nprobe or exactly")
-
-
-def knn(queries, database, k: int, *, method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE,
-        show_progress: bool | None = None):
-    """The ``k`` nearest ``database`` rows by cosine of every ``queries`` row: ``(similarities, indices)``."""
-    device = device or default_device()
-    chosen = resolve_method(method, len(queries), len(database), device)
-    progress = _progress(show_progress, len(queries), len(database))
-    if chosen == "exact" and torch.device(device).type != "cpu":
-        return blocked_knn(queries, database, k, device=device, dtype=_tile_dtype(device), show_progress=progress)
-    if chosen == "exact":
-        return _flat_knn(queries, database, k, progress, "search")
-    centroids = coarse_centroids([database], ivf_list_count(len(database)), show_progress=progress)
-    dtype = _tile_dtype(device)
-    xt = _to_device(queries, device, dtype, progress, "queries to device")
-    yt = _to_device(database, device, dtype, progress, "database to device")
-    centroids = torch.from_numpy(centroids).to(device=device, dtype=dtype)
-    return ivf_search(xt, yt, nearest_lists(yt, centroids, 1)[:, 0], nearest_lists(xt, centroids, nprobe),
-                      len(centroids), min(k, len(database)), progress)
 
 
 def _flat_knn(queries, database, k: int, show_progress: bool, description: str):

@@ -58,7 +58,7 @@ def test_ivf_scan_finds_what_faiss_index_ivf_flat_finds_in_both_directions():
     rng = np.random.default_rng(3)
     x, y = unit(rng.standard_normal((1500, 16))), unit(rng.standard_normal((1200, 16)))
     centroids = search.coarse_centroids([x, y], 32)
-    ours = search.matmul_ivf_both_directions(x, y, centroids, 4, nprobe=3)
+    ours = search.matmul_ivf_knn(x, y, centroids, 4, nprobe=3)
     reference = search.faiss_ivf_both_directions(x, y, centroids, 4, nprobe=3)
     for (sims, ids), (ref_sims, ref_ids) in zip(ours, reference):
         np.testing.assert_array_equal(ids, ref_ids)
@@ -76,6 +76,10 @@ def test_approximate_and_exact_agree_on_planted_pairs():
     assert agree_fwd >= 0.99 and agree_bwd >= 0.99, (agree_fwd, agree_bwd)
     found = approximate[0][1][:, 0] == perm
     np.testing.assert_allclose(approximate[0][0][found, 0], exact[0][0][found, 0], atol=1e-5)
+    one_way_sims, one_way_ids = search.knn(x, y, 4, method="approximate", device="cpu")  # lists trained on y alone
+    assert one_way_ids.shape == (len(x), 4) and (one_way_ids[:, 0] == exact[0][1][:, 0]).mean() >= 0.99
+    np.testing.assert_allclose(one_way_sims[one_way_ids[:, 0] == perm, 0], exact[0][0][one_way_ids[:, 0] == perm, 0],
+                               atol=1e-5)
 
 
 def test_float16_memmap_inputs_search_like_float32(tmp_path):
@@ -117,7 +121,7 @@ def test_retrieval_accuracy_goes_through_the_engine(monkeypatch):
     assert calls == [{"k": 1}]
 
 
-@pytest.mark.parametrize("ivf_both_directions", [search.matmul_ivf_both_directions,
+@pytest.mark.parametrize("ivf_both_directions", [search.matmul_ivf_knn,
                                                  search.faiss_ivf_both_directions])
 def test_ivf_refuses_queries_with_too_few_candidates(ivf_both_directions):
     rng = np.random.default_rng(5)
