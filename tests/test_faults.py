@@ -511,8 +511,7 @@ def test_a_killed_data_prep_leaves_nothing_beside_the_out_dir_and_the_next_run_c
     """A SIGKILL runs no `finally`: the killed process (os._exit, as a kill) dies while writing its WPS files."""
     out = tmp_path / "wps"
     kill_while_writing = f"""
-import os, sys
-sys.path.insert(0, {str(train_fixtures.REPO_ROOT)!r})
+import os
 import data_prep.pipeline as pipeline
 def killed(pairs, builder, work_dir, **kwargs):
     (work_dir / "train.arrow").write_bytes(b"half written")

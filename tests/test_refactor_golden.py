@@ -22,7 +22,6 @@ RELATIVE_TOLERANCE = 1e-4
 
 def run_golden_training(work_dir: Path) -> dict:
     """Builds the data, trains with `train_mlctl.py` in a subprocess, returns the logged values and weight stats."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from data_prep_fixtures import write_lines
     from safetensors.torch import load_file
     from transformers import AutoConfig

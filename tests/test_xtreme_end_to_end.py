@@ -13,7 +13,6 @@ from mlctl.training.model_card import model_index_results
 from mlctl.evaluation.bucc import bucc_f1
 import run_xtreme_tasks as xt
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import xtreme_fixtures  # noqa: E402  (fixture writers live beside the tests)
 
 # Enough steps at a high learning rate for a 2-layer, 32-wide BERT to learn a constant label.

@@ -12,25 +12,23 @@ import re
 import sys
 from pathlib import Path
 
+import datasets
+import torch
+from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+from torch.nn.parallel import DistributedDataParallel
+from transformers import AutoConfig
+from transformers import AutoTokenizer
+from transformers import TrainerCallback
+
+from data_prep.tokenizer import train_wordpiece_tokenizer
+from mlctl.training.arguments import MLCTLTrainingArguments
+from mlctl.training.collator import MLCTLDataCollator
+from mlctl.training.data import prepare_split
+from mlctl.training.trainer import MLCTLTrainer
+from modeling_mlctl import MLCTLConfig
+from modeling_mlctl import MLCTLForPreTraining
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-import datasets  # noqa: E402
-import torch  # noqa: E402
-from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook  # noqa: E402
-from torch.nn.parallel import DistributedDataParallel  # noqa: E402
-from transformers import AutoConfig  # noqa: E402
-from transformers import AutoTokenizer  # noqa: E402
-from transformers import TrainerCallback  # noqa: E402
-
-from data_prep.tokenizer import train_wordpiece_tokenizer  # noqa: E402
-from mlctl.training.arguments import MLCTLTrainingArguments  # noqa: E402
-from mlctl.training.collator import MLCTLDataCollator  # noqa: E402
-from mlctl.training.data import prepare_split  # noqa: E402
-from mlctl.training.trainer import MLCTLTrainer  # noqa: E402
-from modeling_mlctl import MLCTLConfig  # noqa: E402
-from modeling_mlctl import MLCTLForPreTraining  # noqa: E402
-
 SAMPLE_DIR = REPO_ROOT / "data_prep" / "sample"
 TINY_ENCODER = dict(model_type="bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                     intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,

@@ -13,9 +13,7 @@ import random
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from data_prep.tokenizer import train_wordpiece_tokenizer  # noqa: E402
+from data_prep.tokenizer import train_wordpiece_tokenizer
 
 ENGLISH_WORDS = ("the cat dog bird house tree river sees eats likes finds red big small old new green "
                  "happy quick slow man woman child city car book water").split()
