@@ -235,13 +235,10 @@ def load_word_list_dir(directory: str, src_lang: str, tgt_lang: str) -> WordList
     ``{lang}.txt`` (the ML-CTL release layout); None when either language has no file."""
     paths = []
     for lang in (src_lang, tgt_lang):
-        path = next(
-            (os.path.join(directory, name) for name in (f"{lang}_uni.txt", f"{lang}.txt")
-             if os.path.isfile(os.path.join(directory, name))),
-            None,
-        )
-        paths.append(path)
-    if None in paths:
-        return None
+        found = [path for name in (f"{lang}_uni.txt", f"{lang}.txt")
+                 if os.path.isfile(path := os.path.join(directory, name))]
+        if not found:
+            return None
+        paths.append(found[0])
     return WordList.from_parallel_files(src_lang, tgt_lang, *paths)
 

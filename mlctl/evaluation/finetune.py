@@ -73,12 +73,6 @@ def chunk_long_sentences(tokenizer, tokens: list[list[str]], tags: list[list[str
     return chunk_tokens, chunk_tags, chunk_sentence, replaced
 
 
-
-def _first(items: list, limit: int | None) -> list:
-    """The first ``limit`` items (all when ``limit`` is None)."""
-    return items if limit is None else items[:limit]
-
-
 class FineTunedTask:
     """Fine-tune on English, keep the best English-dev checkpoint, score every target language."""
 
@@ -99,12 +93,12 @@ class FineTunedTask:
         max_length = self.settings.max_seq_length
         if not self.is_tagging:
             pairs = self.data.sentence_pairs(self.task, split, lang)
-            s1, s2, labels = _first(pairs.sentence1, limit), _first(pairs.sentence2, limit), _first(pairs.labels, limit)
+            s1, s2, labels = pairs.sentence1[:limit], pairs.sentence2[:limit], pairs.labels[:limit]  # None: all
             encoded = self.tokenizer(s1, s2, truncation=True, max_length=max_length)
             encoded["labels"] = [self.label2id[label] for label in labels]
             return datasets.Dataset.from_dict(dict(encoded)), {"labels": labels, "source": pairs.source}
         sentences = self.data.tagged_sentences(self.task, split, lang)
-        tokens, tags = _first(sentences.tokens, limit), _first(sentences.tags, limit)
+        tokens, tags = sentences.tokens[:limit], sentences.tags[:limit]
         chunk_tokens, chunk_tags, chunk_sentence, replaced = chunk_long_sentences(self.tokenizer, tokens, tags, max_length)
         if replaced:
             logger.info("%s/%s %s: %d words tokenize to nothing and were replaced by %s", self.task, lang, split,

@@ -150,11 +150,6 @@ def read_conllu(path: Path) -> tuple[list[list[str]], list[list[str]]]:
     return tokens, tags
 
 
-def read_tag_labels(path: Path) -> list[list[str]]:
-    """Gold tags in XTREME's label-folder format: one tag per line, a blank line between sentences."""
-    return [[line.strip() for _, line in block] for block in _blank_line_blocks(path)]
-
-
 def read_bucc_file(path: Path) -> tuple[list[str], list[str]]:
     """Ids and sentences of a BUCC 2018 ``*.{src,en}`` file: ``id<TAB>sentence`` per line."""
     ids, sentences = [], []
@@ -322,9 +317,10 @@ class XtremeData:
         return TaggedSentences(tokens, tags, source)
 
     def _test_tags(self, task: str, lang: str, path: Path, tokens: list[list[str]]) -> tuple[list[list[str]], Path]:
-        """Gold tags for an unlabelled XTREME test file, from ``--labels_dir/TASK/test-LANG.tsv``, and that file."""
+        """Gold tags for an unlabelled XTREME test file, from ``--labels_dir/TASK/test-LANG.tsv`` (one tag per line, a
+        blank line between sentences), and that file."""
         label_path = self._test_label_file(task, lang, path, "tags")
-        tags = read_tag_labels(label_path)
+        tags = [[line.strip() for _, line in block] for block in _blank_line_blocks(label_path)]
         lengths = [len(s) for s in tokens]
         if [len(s) for s in tags] != lengths:
             raise InputError(f"{label_path}: sentence lengths do not match the words of {path}")
