@@ -127,10 +127,14 @@ def zip_line_aligned(named_streams: list[tuple[str, Iterator[tuple[int, str]]]])
         yield tuple(text for _, text in row)
 
 
+def read_line_aligned(*paths: str | os.PathLike) -> Iterator[tuple[str, ...]]:
+    """The texts of line-aligned UTF-8 files, one tuple per line (see :func:`zip_line_aligned`)."""
+    return zip_line_aligned([(path, read_text_lines(path)) for path in paths])
+
+
 def _file_rows(spec: PairSpec) -> Iterator[tuple[int, tuple[str, str]]]:
     """Yield ``(line_number, (src, tgt))`` from the two line-aligned files of ``spec``."""
-    streams = [(spec.src_path, read_text_lines(spec.src_path)), (spec.tgt_path, read_text_lines(spec.tgt_path))]
-    yield from enumerate(zip_line_aligned(streams), 1)
+    yield from enumerate(read_line_aligned(spec.src_path, spec.tgt_path), 1)
 
 
 def _dataset_rows(spec: PairSpec) -> Iterator[tuple[int, tuple[str, str]]]:

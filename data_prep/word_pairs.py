@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from data_prep.reading import InputError, read_text_lines, zip_line_aligned
+from data_prep.reading import InputError, read_line_aligned, read_text_lines
 from data_prep.segment import Token, segment
 from modeling_mlctl.configuration_mlctl import check_choice
 
@@ -172,8 +172,7 @@ class WordList:
     def from_parallel_files(cls, src_lang: str, tgt_lang: str, src_path: str, tgt_path: str) -> "WordList":
         """Read line-parallel lists: line *i* of ``src_path`` translates line *i* of ``tgt_path``."""
         word_list = cls(src_lang, tgt_lang)
-        streams = [(src_path, read_text_lines(src_path)), (tgt_path, read_text_lines(tgt_path))]
-        for src_entry, tgt_entry in zip_line_aligned(streams):
+        for src_entry, tgt_entry in read_line_aligned(src_path, tgt_path):
             word_list.add(src_entry, tgt_entry)
         return word_list
 

@@ -166,10 +166,8 @@ class XtremeEvaluation:
                                        self.output_dir)
             entry["dev_en"] = fine_tuned.train()
             entry["fine_tuned_class"] = type(fine_tuned.trainer.model).__name__
-            predictions_dir = self.output_dir / "predictions" / task
-
-            def evaluate_language(lang):
-                return fine_tuned.evaluate(lang, predictions_dir)
+            evaluate_language = functools.partial(fine_tuned.evaluate,
+                                                  predictions_dir=self.output_dir / "predictions" / task)
         for lang in tqdm(languages, desc=task, unit="lang"):
             try:
                 entry["languages"][lang] = evaluate_language(lang)
