@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.10",
     packages=["modeling_mlctl", "data_prep", "mlctl", "mlctl.training", "mlctl.evaluation"],
     py_modules=["train_mlctl", "run_xtreme_tasks"],
-    package_data={"mlctl.evaluation": ["metrics/*/*.py", "metrics/*/*.md"], "data_prep": ["sample/*", "sample/words/*"]},
+    package_data={"data_prep": ["sample/*", "sample/words/*"]},
     entry_points={"console_scripts": [
         "mlctl-prep = data_prep.__main__:main",
         "mlctl-train = train_mlctl:cli",
@@ -29,7 +29,6 @@ setup(
         "huggingface_hub>=1.0",
         "accelerate>=1.0",
         "datasets>=3.0",
-        "evaluate>=0.4",
         "numpy>=1.24",
         "tqdm>=4.60",
         "eflomal>=2.0",

@@ -17,6 +17,9 @@ from data_prep.wps import ALIGNERS
 
 #: The flags' defaults are `build_wps_dataset`'s.
 DEFAULTS = {name: parameter.default for name, parameter in inspect.signature(build_wps_dataset).parameters.items()}
+#: The flags passed to `build_wps_dataset` as they are, under the parameter of the same name (--max-length: max_length).
+SAME_NAMED_OPTIONS = ("aligner", "symmetrization", "word_list_dir", "tokenizer", "max_length", "max_words_per_pair",
+                      "max_phrase_words", "validation_fraction", "seed", "num_proc", "align_chunk_size")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -88,24 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         word_lists = [WordList.from_muse_file(src, tgt, path) for src, tgt, path in args.word_list]
-        dataset = build_wps_dataset(
-            pair_specs(args),
-            args.out_dir,
-            aligner=args.aligner,
-            symmetrization=args.symmetrization,
-            word_lists=word_lists,
-            word_list_dir=args.word_list_dir,
-            stopword_files=dict(args.stopwords),
-            tokenizer=args.tokenizer,
-            max_length=args.max_length,
-            max_words_per_pair=args.max_words_per_pair,
-            max_phrase_words=args.max_phrase_words,
-            validation_fraction=args.validation_fraction,
-            seed=args.seed,
-            num_proc=args.num_proc,
-            align_chunk_size=args.align_chunk_size,
-            show_progress=False if args.no_progress else None,
-        )
+        options = {name: getattr(args, name) for name in SAME_NAMED_OPTIONS}
+        dataset = build_wps_dataset(pair_specs(args), args.out_dir, word_lists=word_lists,
+                                    stopword_files=dict(args.stopwords),
+                                    show_progress=False if args.no_progress else None, **options)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -422,12 +422,8 @@ def _pair_report(spec: PairSpec, pairs_read: int, pair_counts: Counter, candidat
 
 def _totals(report_pairs: list[dict]) -> dict:
     """Sums over all corpora of the report's counts."""
-    totals: dict = {}
-    for entry in report_pairs:
-        for key in ("lines_read", "pairs_read", "pairs_with_wps", "candidates", "merged_into_phrase", "wps_written"):
-            totals[key] = totals.get(key, 0) + entry[key]
-        for key in ("pairs_skipped", "candidates_dropped", "wps_per_split"):
-            bucket = totals.setdefault(key, {})
-            for reason, count in entry[key].items():
-                bucket[reason] = bucket.get(reason, 0) + count
+    totals: dict = {key: sum(entry[key] for entry in report_pairs) for key in (
+        "lines_read", "pairs_read", "pairs_with_wps", "candidates", "merged_into_phrase", "wps_written")}
+    for key in ("pairs_skipped", "candidates_dropped", "wps_per_split"):
+        totals[key] = {reason: sum(entry[key][reason] for entry in report_pairs) for reason in report_pairs[0][key]}
     return totals

@@ -29,14 +29,14 @@ def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` from a UTF-8 text file, plain or gzip (detected by its magic
     bytes), line numbers from 1, the line break (``\\n`` or ``\\r\\n``) and a leading BOM removed.
 
-    Raises :class:`InputError` for a missing file, undecodable bytes or corrupt gzip data.
+    Raises :class:`InputError` for a missing or unreadable file, undecodable bytes or corrupt gzip data.
     """
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
-    with open(path, "rb") as probe:
-        is_gzip = probe.read(2) == GZIP_MAGIC
     line_number = 0
     try:
+        with open(path, "rb") as probe:
+            is_gzip = probe.read(2) == GZIP_MAGIC
         with (gzip.open(path, "rb") if is_gzip else open(path, "rb")) as stream:
             for line_number, raw in enumerate(stream, 1):
                 try:
@@ -51,6 +51,8 @@ def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
                 yield line_number, text.rstrip("\r\n")
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise InputError(f"{path}:{line_number + 1}: corrupt gzip data ({error})") from None
+    except OSError as error:  # after BadGzipFile, which is one
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,14 @@ def zip_line_aligned(named_streams: list[tuple[str, Iterator[tuple[int, str]]]])
         yield tuple(text for _, text in row)
 
 
+def read_line_aligned(*paths: str | os.PathLike) -> Iterator[tuple[str, ...]]:
+    """The texts of line-aligned UTF-8 files, one tuple per line (see :func:`zip_line_aligned`)."""
+    return zip_line_aligned([(path, read_text_lines(path)) for path in paths])
+
+
 def _file_rows(spec: PairSpec) -> Iterator[tuple[int, tuple[str, str]]]:
     """Yield ``(line_number, (src, tgt))`` from the two line-aligned files of ``spec``."""
-    streams = [(spec.src_path, read_text_lines(spec.src_path)), (spec.tgt_path, read_text_lines(spec.tgt_path))]
-    yield from enumerate(zip_line_aligned(streams), 1)
+    yield from enumerate(read_line_aligned(spec.src_path, spec.tgt_path), 1)
 
 
 def _dataset_rows(spec: PairSpec) -> Iterator[tuple[int, tuple[str, str]]]:

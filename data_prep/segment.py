@@ -50,15 +50,13 @@ WORD_JOINERS = "\u200c\u200d"
 @functools.lru_cache(maxsize=1)
 def _combining_marks() -> str:
     """A regex character-class body with every combining mark (Mn, Mc, Me) outside Thai."""
-    ranges, start, previous = [], None, None
+    ranges = []  # [first, last] code points of each run of marks
     for code in range(sys.maxunicode + 1):
-        is_mark = unicodedata.category(chr(code))[0] == "M" and not 0x0E00 <= code <= 0x0E7F
-        if is_mark and start is None:
-            start = code
-        if not is_mark and start is not None:
-            ranges.append((start, previous))
-            start = None
-        previous = code
+        if unicodedata.category(chr(code))[0] == "M" and not 0x0E00 <= code <= 0x0E7F:
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
     return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
 
 

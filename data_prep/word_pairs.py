@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from data_prep.reading import InputError, read_text_lines, zip_line_aligned
+from data_prep.reading import InputError, read_line_aligned, read_text_lines
 from data_prep.segment import Token, segment
 from modeling_mlctl.configuration_mlctl import check_choice
 
@@ -172,8 +172,7 @@ class WordList:
     def from_parallel_files(cls, src_lang: str, tgt_lang: str, src_path: str, tgt_path: str) -> "WordList":
         """Read line-parallel lists: line *i* of ``src_path`` translates line *i* of ``tgt_path``."""
         word_list = cls(src_lang, tgt_lang)
-        streams = [(src_path, read_text_lines(src_path)), (tgt_path, read_text_lines(tgt_path))]
-        for src_entry, tgt_entry in zip_line_aligned(streams):
+        for src_entry, tgt_entry in read_line_aligned(src_path, tgt_path):
             word_list.add(src_entry, tgt_entry)
         return word_list
 
@@ -235,13 +234,10 @@ def load_word_list_dir(directory: str, src_lang: str, tgt_lang: str) -> WordList
     ``{lang}.txt`` (the ML-CTL release layout); None when either language has no file."""
     paths = []
     for lang in (src_lang, tgt_lang):
-        path = next(
-            (os.path.join(directory, name) for name in (f"{lang}_uni.txt", f"{lang}.txt")
-             if os.path.isfile(os.path.join(directory, name))),
-            None,
-        )
-        paths.append(path)
-    if None in paths:
-        return None
+        found = [path for name in (f"{lang}_uni.txt", f"{lang}.txt")
+                 if os.path.isfile(path := os.path.join(directory, name))]
+        if not found:
+            return None
+        paths.append(found[0])
     return WordList.from_parallel_files(src_lang, tgt_lang, *paths)
 

@@ -156,18 +156,13 @@ class WpsBuilder:
 
     def aligner_input(self, pairs: list[SentencePair]) -> list[tuple[str, str]]:
         """Space-joined tokens of each pair: the text eflomal aligns."""
-        lines = []
-        for pair in pairs:
-            lines.append(tuple(" ".join(text[s:e] for s, e, _ in segment(text)) for text in (pair.src, pair.tgt)))
-        return lines
+        return [tuple(" ".join(text[s:e] for s, e, _ in segment(text)) for text in (pair.src, pair.tgt))
+                for pair in pairs]
 
     def tokenize(self, texts: list[str]) -> list[TokenizedText]:
         """Encode ``texts`` (with special tokens, truncated to ``max_length``)."""
-        encoded = []
-        for encoding in self.backend().encode_batch(texts):
-            ids = encoding.ids
-            encoded.append(TokenizedText(ids, encoding, len(ids) >= self.max_length))
-        return encoded
+        return [TokenizedText(encoding.ids, encoding, len(encoding.ids) >= self.max_length)
+                for encoding in self.backend().encode_batch(texts)]
 
     def side_filter(self, text: str, tokens: list[Token], start: int, end: int, lang: str) -> str | None:
         """Why the token span ``[start, end)`` cannot be a WPS word (``"punctuation"``,

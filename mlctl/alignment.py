@@ -107,18 +107,15 @@ def read_parallel(path: str | Path) -> list[tuple[list[str], list[str]]]:
     """``source ||| target`` lines as word lists; `InputError` (``FILE:LINE: problem``) on a line without exactly one
     ``|||``, an empty side or bytes that are not UTF-8."""
     pairs = []
-    try:
-        for number, line in read_text_lines(str(path)):
-            sides = line.split("|||")
-            if len(sides) != 2:
-                raise InputError(f"{path}:{number}: expected 'source words ||| target words', found "
-                                 f"{len(sides) - 1} '|||'")
-            src, tgt = sides[0].split(), sides[1].split()
-            if not src or not tgt:
-                raise InputError(f"{path}:{number}: the {'source' if not src else 'target'} side is empty")
-            pairs.append((src, tgt))
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+    for number, line in read_text_lines(path):
+        sides = line.split("|||")
+        if len(sides) != 2:
+            raise InputError(f"{path}:{number}: expected 'source words ||| target words', found "
+                             f"{len(sides) - 1} '|||'")
+        src, tgt = sides[0].split(), sides[1].split()
+        if not src or not tgt:
+            raise InputError(f"{path}:{number}: the {'source' if not src else 'target'} side is empty")
+        pairs.append((src, tgt))
     return pairs
 
 
@@ -127,7 +124,7 @@ def read_gold(path: str | Path, pairs: list[tuple[list[str], list[str]]], one_in
     (sure) and ``ipj`` (possible) links, 0-based unless ``one_indexed``; each index is checked against the words."""
     gold = []
     offset = 1 if one_indexed else 0
-    lines = [line for _, line in read_text_lines(str(path))]
+    lines = [line for _, line in read_text_lines(path)]
     if len(lines) != len(pairs):
         raise InputError(f"{path}: {len(lines)} lines but the data file has {len(pairs)}")
     for number, (line, (src, tgt)) in enumerate(zip(lines, pairs), start=1):

@@ -7,6 +7,7 @@ held-out sample (and on ../shared's Tatoeba when present), and the paper's Figur
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import logging
@@ -24,7 +25,7 @@ import data_prep
 from data_prep import InputError
 from data_prep import PairSpec
 from data_prep import build_wps_dataset
-from data_prep.reading import read_text_lines
+from data_prep.reading import read_line_aligned
 from data_prep.tokenizer import train_wordpiece_tokenizer
 from mlctl.encoding import encode_sentences
 from mlctl.encoding import load_encoder
@@ -57,19 +58,6 @@ DEMO_TRAINING = ["--max_steps", "240", "--per_device_train_batch_size", "32", "-
 TSNE_LANGUAGES = ("en", "de", "fr", "es")
 
 
-def _read_sample(pair: tuple[str, str]) -> tuple[list[str], list[str]]:
-    src, tgt = pair
-    lines = []
-    for lang in pair:
-        path = SAMPLE_DIR / f"{src}-{tgt}.{lang}"
-        if not path.is_file():
-            raise TrainingSetupError(f"{path}: the shipped sample is missing")
-        lines.append([line for _, line in read_text_lines(path)])
-    if len(lines[0]) != len(lines[1]):
-        raise TrainingSetupError(f"{SAMPLE_DIR}/{src}-{tgt}: {len(lines[0])} {src} lines but {len(lines[1])} {tgt} lines")
-    return lines[0], lines[1]
-
-
 def prepare_demo(output: Path = DEMO_OUTPUT) -> list[str]:
     """Prepares the embedded default job and returns its command line: splits the shipped sample into training
     lines and held-out Tatoeba-style test files, trains a WordPiece tokenizer on the training lines, builds WPS
@@ -78,7 +66,8 @@ def prepare_demo(output: Path = DEMO_OUTPUT) -> list[str]:
     corpus_dir.mkdir(parents=True, exist_ok=True)
     training_texts = []
     for src, tgt in DEMO_PAIRS:
-        src_lines, tgt_lines = _read_sample((src, tgt))
+        sample = list(read_line_aligned(*(SAMPLE_DIR / f"{src}-{tgt}.{lang}" for lang in (src, tgt))))
+        src_lines, tgt_lines = [src_line for src_line, _ in sample], [tgt_line for _, tgt_line in sample]
         cut = len(src_lines) - DEMO_HELD_OUT_LINES
         (corpus_dir / f"{src}-{tgt}.{src}").write_text("\n".join(src_lines[:cut]) + "\n", encoding="utf-8")
         (corpus_dir / f"{src}-{tgt}.{tgt}").write_text("\n".join(tgt_lines[:cut]) + "\n", encoding="utf-8")
@@ -130,9 +119,8 @@ def retrieval_table(models: dict, tokenizer, test_sets: dict[str, tuple[list[str
     scores = {name: {} for name in models}
     with tqdm(total=len(models) * len(test_sets), desc="evaluating", unit="set") as bar:
         for name, model in models.items():
+            encode = functools.partial(encode_sentences, model, tokenizer, layer=layer, show_progress=False)
             for set_name, (xx, en) in test_sets.items():
-                encode = lambda sentences: encode_sentences(model, tokenizer, sentences, layer=layer,  # noqa: E731
-                                                            show_progress=False)
                 scores[name][set_name] = tatoeba_accuracies(encode(xx), encode(en))["accuracy"]
                 bar.update(1)
     return scores

@@ -91,16 +91,13 @@ def read_sentences(path: str | Path, max_chars: int = MAX_SENTENCE_CHARS) -> tup
     ``max_chars``.
     """
     first_line: dict[str, int] = {}
-    try:
-        for number, line in read_text_lines(str(path)):
-            if not line.strip():
-                raise InputError(f"{path}:{number}: empty line (one sentence a line is expected)")
-            if len(line) > max_chars:
-                raise InputError(f"{path}:{number}: line of {len(line):,} characters (over {max_chars:,}; "
-                                 f"one sentence a line is expected)")
-            first_line.setdefault(line, number)
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+    for number, line in read_text_lines(path):
+        if not line.strip():
+            raise InputError(f"{path}:{number}: empty line (one sentence a line is expected)")
+        if len(line) > max_chars:
+            raise InputError(f"{path}:{number}: line of {len(line):,} characters (over {max_chars:,}; "
+                             f"one sentence a line is expected)")
+        first_line.setdefault(line, number)
     if not first_line:
         raise InputError(f"{path}: no sentences")
     return list(first_line), list(first_line.values())

@@ -7,7 +7,8 @@ import pytest
 
 from mlctl.evaluation.finetune import chunk_long_sentences
 from mlctl.evaluation.finetune import first_subtoken_labels
-from mlctl.evaluation.finetune import load_metric
+from mlctl.evaluation.metrics import accuracy
+from mlctl.evaluation.metrics import tagging_f1
 from mlctl.evaluation.readers import BuccCorpus
 from mlctl.evaluation.report import markdown_table
 from mlctl.evaluation.report import summarize_task
@@ -208,14 +209,12 @@ def test_summary_table():
     assert summarize_task("xnli", {}) is None
 
 
-def test_shipped_metrics_load_offline_and_score():
-    accuracy = load_metric("accuracy")
-    assert accuracy.compute(predictions=[0, 1, 1, 0], references=[0, 1, 0, 0]) == {"accuracy": 75.0}
-    tagging = load_metric("tagging_f1")
-    ner = tagging.compute(predictions=[["B-PER", "I-PER", "O", "B-LOC"]], references=[["B-PER", "I-PER", "O", "B-ORG"]])
+def test_fine_tuning_metrics_score():
+    assert accuracy(predictions=[0, 1, 1, 0], references=[0, 1, 0, 0]) == {"accuracy": 75.0}
+    ner = tagging_f1(predictions=[["B-PER", "I-PER", "O", "B-LOC"]], references=[["B-PER", "I-PER", "O", "B-ORG"]])
     assert ner["f1"] == pytest.approx(50.0) and ner["token_accuracy"] == pytest.approx(75.0)
     # XTREME's POS F1 is seqeval on POS tags: NOUN NOUN is one "chunk", so one wrong tag costs more.
-    pos = tagging.compute(predictions=[["NOUN", "NOUN", "ADJ"]], references=[["NOUN", "VERB", "ADJ"]])
+    pos = tagging_f1(predictions=[["NOUN", "NOUN", "ADJ"]], references=[["NOUN", "VERB", "ADJ"]])
     assert pos["f1"] == pytest.approx(40.0) and pos["token_accuracy"] == pytest.approx(200 / 3)
 
 

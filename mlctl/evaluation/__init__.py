@@ -7,5 +7,4 @@ from mlctl.evaluation.xtreme import XtremeArguments
 from mlctl.evaluation.xtreme import incomplete_tasks
 from mlctl.evaluation.xtreme import run_xtreme
 
-__all__ = ["FineTuningSettings", "MissingDataError", "XtremeArguments", "incomplete_tasks",
-           "run_xtreme"]
+__all__ = ["FineTuningSettings", "MissingDataError", "XtremeArguments", "incomplete_tasks", "run_xtreme"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -20,10 +21,9 @@ def unique_sentence_ids(ids: list[str], sentences: list[str]) -> tuple[list[str]
     XTREME embeds each distinct sentence once and drops candidates whose sentence is repeated (its id
     is ambiguous). Returns ``(distinct sentences, id or None per distinct sentence, repeated count)``.
     """
-    first_id, count = {}, {}
+    first_id, count = {}, Counter(sentences)
     for sentence_id, sentence in zip(ids, sentences):
         first_id.setdefault(sentence, sentence_id)
-        count[sentence] = count.get(sentence, 0) + 1
     distinct = list(first_id)
     return distinct, [first_id[s] if count[s] == 1 else None for s in distinct], sum(c > 1 for c in count.values())
 

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 
 from data_prep.reading import InputError
+from mlctl.evaluation.metrics import accuracy
+from mlctl.evaluation.metrics import tagging_f1
 from mlctl.evaluation.readers import XtremeData
 from mlctl.evaluation.tasks import CLASSIFICATION_LABELS
 from mlctl.evaluation.tasks import TAGGING_LABELS
@@ -20,17 +22,8 @@ from mlctl.evaluation.tasks import MissingDataError
 
 logger = logging.getLogger(__name__)
 
-METRICS_DIR = Path(__file__).resolve().parent / "metrics"
 #: The tag of a word that fell past the maximum length (scored as an error).
 MISSING_WORD_TAG = "<no-prediction>"
-
-
-def load_metric(name: str):
-    """A metric shipped with the package under ``mlctl/evaluation/metrics/<name>/<name>.py`` (``evaluate.load`` of
-    a Hub name fails offline)."""
-    import evaluate
-
-    return evaluate.load(str(METRICS_DIR / name))
 
 
 def first_subtoken_labels(word_ids: list[int | None], word_labels: list[int]) -> list[int]:
@@ -51,7 +44,7 @@ def chunk_long_sentences(tokenizer, tokens: list[list[str]], tags: list[list[str
     budget = max_length - tokenizer.num_special_tokens_to_add(pair=False)
     flat = [word for sentence in tokens for word in sentence]
     lengths = [len(ids) for ids in tokenizer(flat, add_special_tokens=False)["input_ids"]] if flat else []
-    chunk_tokens, chunk_tags, chunk_sentence, replaced, position = [], [], [], 0, 0
+    chunks, replaced, position = [], 0, 0  # chunks: (words, tags, sentence index)
     for sentence_index, (sentence, sentence_tags) in enumerate(zip(tokens, tags)):
         current, current_tags, used = [], [], 0
         for word, tag in zip(sentence, sentence_tags):
@@ -60,23 +53,14 @@ def chunk_long_sentences(tokenizer, tokens: list[list[str]], tags: list[list[str
             if length == 0:
                 word, length, replaced = tokenizer.unk_token, 1, replaced + 1
             if current and used + length > budget:
-                chunk_tokens.append(current)
-                chunk_tags.append(current_tags)
-                chunk_sentence.append(sentence_index)
+                chunks.append((current, current_tags, sentence_index))
                 current, current_tags, used = [], [], 0
             current.append(word)
             current_tags.append(tag)
             used += length
-        chunk_tokens.append(current)
-        chunk_tags.append(current_tags)
-        chunk_sentence.append(sentence_index)
+        chunks.append((current, current_tags, sentence_index))
+    chunk_tokens, chunk_tags, chunk_sentence = ([chunk[column] for chunk in chunks] for column in range(3))
     return chunk_tokens, chunk_tags, chunk_sentence, replaced
-
-
-
-def _first(items: list, limit: int | None) -> list:
-    """The first ``limit`` items (all when ``limit`` is None)."""
-    return items if limit is None else items[:limit]
 
 
 class FineTunedTask:
@@ -88,7 +72,7 @@ class FineTunedTask:
         self.is_tagging = task in TAGGING_TASKS
         self.labels = TAGGING_LABELS[task] if self.is_tagging else CLASSIFICATION_LABELS[task]
         self.label2id = {label: i for i, label in enumerate(self.labels)}
-        self.metric = load_metric("tagging_f1" if self.is_tagging else "accuracy")
+        self.metric = tagging_f1 if self.is_tagging else accuracy
         self.trainer = None
 
     # -- datasets
@@ -99,12 +83,12 @@ class FineTunedTask:
         max_length = self.settings.max_seq_length
         if not self.is_tagging:
             pairs = self.data.sentence_pairs(self.task, split, lang)
-            s1, s2, labels = _first(pairs.sentence1, limit), _first(pairs.sentence2, limit), _first(pairs.labels, limit)
+            s1, s2, labels = pairs.sentence1[:limit], pairs.sentence2[:limit], pairs.labels[:limit]  # None: all
             encoded = self.tokenizer(s1, s2, truncation=True, max_length=max_length)
             encoded["labels"] = [self.label2id[label] for label in labels]
             return datasets.Dataset.from_dict(dict(encoded)), {"labels": labels, "source": pairs.source}
         sentences = self.data.tagged_sentences(self.task, split, lang)
-        tokens, tags = _first(sentences.tokens, limit), _first(sentences.tags, limit)
+        tokens, tags = sentences.tokens[:limit], sentences.tags[:limit]
         chunk_tokens, chunk_tags, chunk_sentence, replaced = chunk_long_sentences(self.tokenizer, tokens, tags, max_length)
         if replaced:
             logger.info("%s/%s %s: %d words tokenize to nothing and were replaced by %s", self.task, lang, split,
@@ -127,13 +111,13 @@ class FineTunedTask:
         logits, label_ids = prediction.predictions, prediction.label_ids
         predicted = np.argmax(logits, axis=-1)
         if not self.is_tagging:
-            return self.metric.compute(predictions=predicted, references=label_ids)
+            return self.metric(predictions=predicted, references=label_ids)
         gold_rows, predicted_rows = [], []
         for gold, guess in zip(label_ids, predicted):
             keep = gold != -100
             gold_rows.append([self.labels[i] for i in gold[keep]])
             predicted_rows.append([self.labels[i] for i in guess[keep]])
-        return self.metric.compute(predictions=predicted_rows, references=gold_rows)
+        return self.metric(predictions=predicted_rows, references=gold_rows)
 
     # -- training
     def fine_tuning_source(self) -> str:
@@ -223,25 +207,22 @@ class FineTunedTask:
         if not self.is_tagging:
             predicted_labels = [self.labels[i] for i in predicted]
             prediction_file.write_text("".join(f"{label}\n" for label in predicted_labels), encoding="utf-8")
-            scores = self.metric.compute(predictions=[self.label2id[p] for p in predicted_labels],
-                                         references=[self.label2id[g] for g in info["labels"]])
+            scores = self.metric(predictions=predicted, references=[self.label2id[g] for g in info["labels"]])
             return {**scores, "n_examples": len(predicted_labels), "source": info["source"]}
         sentences_predicted = [[] for _ in info["tags"]]
         lost = 0
         for row, (sentence_index, n_words) in enumerate(zip(info["chunk_sentence"], info["chunk_lengths"])):
-            positions = info["first_positions"][row]
-            for word in range(n_words):
-                if word in positions:
-                    sentences_predicted[sentence_index].append(self.labels[predicted[row][positions[word]]])
-                else:
-                    sentences_predicted[sentence_index].append(MISSING_WORD_TAG)
-                    lost += 1
+            positions = info["first_positions"][row]  # of the words that kept a first sub-token
+            sentences_predicted[sentence_index] += [
+                self.labels[predicted[row][positions[word]]] if word in positions else MISSING_WORD_TAG
+                for word in range(n_words)]
+            lost += n_words - len(positions)
         if lost:
             logger.warning("%s/%s: %d words fell past --max_seq_length after tokenization; scored as errors",
                            self.task, lang, lost)
         prediction_file.write_text("".join("".join(f"{t}\n" for t in s) + "\n" for s in sentences_predicted),
                                    encoding="utf-8")
-        scores = self.metric.compute(predictions=sentences_predicted, references=info["tags"])
+        scores = self.metric(predictions=sentences_predicted, references=info["tags"])
         return {**scores, "n_sentences": len(sentences_predicted), "n_words": sum(map(len, info["tags"])),
                 "n_words_truncated": lost, "source": info["source"]}
 

@@ -5,24 +5,18 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.reading import InputError
-from data_prep.reading import read_text_lines
+from data_prep.reading import read_line_aligned
 from mlctl.encoding import encode_sentences
 from mlctl.evaluation.tasks import MissingDataError
 
 
 def read_word_lists(directory: Path, languages: list[str], n_words: int) -> list[list[str]]:
     """``n_words`` meanings present in every ``{lang}_uni.txt`` (line i is one meaning in each language)."""
-    columns = []
-    for lang in languages:
-        path = directory / f"{lang}_uni.txt"
+    paths = [directory / f"{lang}_uni.txt" for lang in languages]
+    for path in paths:
         if not path.is_file():
             raise MissingDataError(f"tsne: no word list {path}")
-        columns.append([line for _, line in read_text_lines(str(path))])
-    if len({len(c) for c in columns}) != 1:
-        raise InputError(f"tsne: word lists in {directory} differ in length: "
-                              + ", ".join(f"{lang} {len(c)}" for lang, c in zip(languages, columns)))
-    rows = [list(row) for row in zip(*columns) if all(word.strip() for word in row)]
+    rows = [list(row) for row in read_line_aligned(*paths) if all(word.strip() for word in row)]
     return rows[:n_words]
 
 

@@ -150,11 +150,6 @@ def read_conllu(path: Path) -> tuple[list[list[str]], list[list[str]]]:
     return tokens, tags
 
 
-def read_tag_labels(path: Path) -> list[list[str]]:
-    """Gold tags in XTREME's label-folder format: one tag per line, a blank line between sentences."""
-    return [[line.strip() for _, line in block] for block in _blank_line_blocks(path)]
-
-
 def read_bucc_file(path: Path) -> tuple[list[str], list[str]]:
     """Ids and sentences of a BUCC 2018 ``*.{src,en}`` file: ``id<TAB>sentence`` per line."""
     ids, sentences = [], []
@@ -248,25 +243,15 @@ class XtremeData:
         _require_examples(rows, path)
         if rows and len(rows[0]) == 2:
             rows = self._attach_test_labels(task, lang, path, rows)
-        for line_number, row in enumerate(rows, start=1):
-            label = _classification_label(task, row[2])
-            if label is None:
-                raise InputError(f"{path}: example {line_number}: label {row[2].strip()!r} is not one of "
-                                      f"{', '.join(CLASSIFICATION_LABELS[task])}")
-            row[2] = label
+        for number, row in enumerate(rows, start=1):
+            row[2] = _classification_label(task, row[2], f"{path}: example {number}")
         return SentencePairs([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], str(path))
 
     def _attach_test_labels(self, task: str, lang: str, path: Path, rows: list[list]) -> list[list]:
         """XTREME strips test labels; take them from ``--labels_dir/TASK/test-LANG.tsv`` (one label per line)."""
         label_path = self._test_label_file(task, lang, path, "labels")
-        labels = []
-        for line_number, line in read_text_lines(label_path):
-            if line.strip():
-                label = _classification_label(task, line)
-                if label is None:
-                    raise InputError(f"{label_path}:{line_number}: label {line.strip()!r} is not one of "
-                                          f"{', '.join(CLASSIFICATION_LABELS[task])} (labels of {path})")
-                labels.append(label)
+        labels = [_classification_label(task, line, f"{label_path}:{line_number}", f" (labels of {path})")
+                  for line_number, line in read_text_lines(label_path) if line.strip()]
         if len(labels) != len(rows):
             raise InputError(f"{label_path}: {len(labels)} labels for {len(rows)} examples in {path}")
         return [row + [label] for row, label in zip(rows, labels)]
@@ -322,9 +307,10 @@ class XtremeData:
         return TaggedSentences(tokens, tags, source)
 
     def _test_tags(self, task: str, lang: str, path: Path, tokens: list[list[str]]) -> tuple[list[list[str]], Path]:
-        """Gold tags for an unlabelled XTREME test file, from ``--labels_dir/TASK/test-LANG.tsv``, and that file."""
+        """Gold tags for an unlabelled XTREME test file, from ``--labels_dir/TASK/test-LANG.tsv`` (one tag per line, a
+        blank line between sentences), and that file."""
         label_path = self._test_label_file(task, lang, path, "tags")
-        tags = read_tag_labels(label_path)
+        tags = [[line.strip() for _, line in block] for block in _blank_line_blocks(label_path)]
         lengths = [len(s) for s in tokens]
         if [len(s) for s in tags] != lengths:
             raise InputError(f"{label_path}: sentence lengths do not match the words of {path}")
@@ -394,13 +380,15 @@ def _require_examples(examples: list, source) -> None:
         raise InputError(f"{source}: no examples (empty file)")
 
 
-def _classification_label(task: str, label: str) -> str | None:
+def _classification_label(task: str, label: str, where: str, note: str = "") -> str:
     """`label` as a name of the task's label set (XNLI's raw files spell "contradiction" "contradictory"; XTREME
-    renames it), or None when it is not one."""
+    renames it); `InputError` at `where` (`note` appended) when it is not one."""
     label = label.strip()
     if task == "xnli" and label == "contradictory":
         label = "contradiction"
-    return label if label in CLASSIFICATION_LABELS[task] else None
+    if label not in CLASSIFICATION_LABELS[task]:
+        raise InputError(f"{where}: label {label!r} is not one of {', '.join(CLASSIFICATION_LABELS[task])}{note}")
+    return label
 
 
 def _warn_about_unknown_test_tags(task: str, tags: list[list[str]], source: Path) -> None:

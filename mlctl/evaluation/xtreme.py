@@ -6,6 +6,7 @@ every language, and ``results.json`` with the Table-1 row.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -127,10 +128,7 @@ class XtremeEvaluation:
         if self._encoder is None:
             try:
                 model, _ = load_encoder(self.args.model_name_or_path)
-            except ValueError as error:
-                raise InputError(str(error)) from None
-            num_hidden_states = model.config.num_hidden_layers + 1
-            try:
+                num_hidden_states = model.config.num_hidden_layers + 1
                 self.layer = resolve_layer(num_hidden_states, self.args.layer)
             except ValueError as error:
                 raise InputError(str(error)) from None
@@ -168,10 +166,8 @@ class XtremeEvaluation:
                                        self.output_dir)
             entry["dev_en"] = fine_tuned.train()
             entry["fine_tuned_class"] = type(fine_tuned.trainer.model).__name__
-            predictions_dir = self.output_dir / "predictions" / task
-
-            def evaluate_language(lang):
-                return fine_tuned.evaluate(lang, predictions_dir)
+            evaluate_language = functools.partial(fine_tuned.evaluate,
+                                                  predictions_dir=self.output_dir / "predictions" / task)
         for lang in tqdm(languages, desc=task, unit="lang"):
             try:
                 entry["languages"][lang] = evaluate_language(lang)
@@ -194,9 +190,7 @@ class XtremeEvaluation:
         """BUCC F1 of one language: threshold tuned on dev, applied to test."""
         k = self.args.bucc_neighbours
         pooling = self.pooling("bucc2018")
-
-        def embed(sentences, name):
-            return self.embed(sentences, name, pooling)
+        embed = functools.partial(self.embed, pooling=pooling)
         dev = self.data.bucc_corpus(lang, "dev")
         if dev.gold is None:
             raise MissingDataError(f"bucc2018: no gold pairs for {lang} dev next to {dev.source}; the threshold needs them")
@@ -212,8 +206,7 @@ class XtremeEvaluation:
                                                           encoding="utf-8")
         return {**bucc_f1(predicted, test.gold), "threshold": None if math.isinf(threshold) else threshold,
                 "dev_f1": dev_f1, "n_predicted": len(predicted), "n_gold": len(test.gold), "layer": self.layer,
-                "pooling": pooling,
-                "source": test.source}
+                "pooling": pooling, "source": test.source}
 
     def tsne(self) -> str:
         """Draw Figure 3 and return the PNG path."""

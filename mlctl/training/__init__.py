@@ -15,5 +15,5 @@ from mlctl.training.run import train
 from mlctl.training.trainer import MLCTLTrainer
 
 __all__ = ["DataArguments", "MLCTLDataCollator", "MLCTLTrainer", "MLCTLTrainingArguments", "ModelArguments",
-           "TrainingDivergedError",
-           "TrainingSetupError", "build_model", "load_tokenizer", "train", "training_argument_parser"]
+           "TrainingDivergedError", "TrainingSetupError", "build_model", "load_tokenizer", "train",
+           "training_argument_parser"]

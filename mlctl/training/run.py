@@ -50,17 +50,15 @@ def build_model(model_args: ModelArguments, tokenizer) -> MLCTLForPreTraining:
     source = model_args.model_name_or_path or model_args.config_name
     try:
         config = AutoConfig.from_pretrained(source)
-        if model_args.model_name_or_path:
-            if config.model_type == MLCTLConfig.model_type:
-                model = MLCTLForPreTraining.from_pretrained(source, **overrides)
-            else:
-                model = MLCTLForPreTraining.from_backbone_pretrained(source, **overrides)
+        is_mlctl = config.model_type == MLCTLConfig.model_type
+        if model_args.model_name_or_path and is_mlctl:
+            model = MLCTLForPreTraining.from_pretrained(source, **overrides)
+        elif model_args.model_name_or_path:
+            model = MLCTLForPreTraining.from_backbone_pretrained(source, **overrides)
+        elif is_mlctl:
+            model = MLCTLForPreTraining(MLCTLConfig(**{**config.to_dict(), **overrides}))
         else:
-            if config.model_type == MLCTLConfig.model_type:
-                config = MLCTLConfig(**{**config.to_dict(), **overrides})
-            else:
-                config = MLCTLConfig(encoder_config=config, **overrides)
-            model = MLCTLForPreTraining(config)
+            model = MLCTLForPreTraining(MLCTLConfig(encoder_config=config, **overrides))
     except (OSError, ValueError) as error:
         raise TrainingSetupError(f"{source}: cannot build the model: {str(error).splitlines()[0]}") from None
     if len(tokenizer) > model.config.vocab_size:

@@ -9,6 +9,7 @@ vector under ``levels="sentence"``).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator
 from collections.abc import Sequence
 
@@ -134,11 +135,7 @@ def duplicate_statistics(batches: Sequence[Sequence[int]], keys: Sequence[tuple[
     the mean number of such rows per batch."""
     affected_batches = affected_rows = rows = 0
     for batch in batches:
-        sources, targets = {}, {}
-        for index in batch:
-            source, target = keys[index]
-            sources[source] = sources.get(source, 0) + 1
-            targets[target] = targets.get(target, 0) + 1
+        sources, targets = Counter(keys[index][0] for index in batch), Counter(keys[index][1] for index in batch)
         shared = sum(1 for index in batch if sources[keys[index][0]] > 1 or targets[keys[index][1]] > 1)
         affected_batches += shared > 0
         affected_rows += shared
