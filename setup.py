@@ -1,6 +1,7 @@
 """mlctl: multi-level (sentence + word) contrastive learning for cross-lingual alignment."""
 from pathlib import Path
 
+from setuptools import find_packages
 from setuptools import setup
 
 setup(
@@ -10,7 +11,7 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["modeling_mlctl", "data_prep", "mlctl", "mlctl.training", "mlctl.evaluation"],
+    packages=find_packages(include=["mlctl", "mlctl.*", "modeling_mlctl", "data_prep"]),
     py_modules=["train_mlctl", "run_xtreme_tasks"],
     package_data={"data_prep": ["sample/*", "sample/words/*"]},
     entry_points={"console_scripts": [
