@@ -48,6 +48,7 @@ from mlctl.evaluation.tasks import FineTuningSettings
 from mlctl.evaluation.tasks import MissingDataError
 from mlctl.files import safetensors_problem
 from mlctl.files import write_json_atomic
+from mlctl.mining import MARGIN_NEIGHBOURS
 from mlctl.search import retrieval_accuracy
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class XtremeArguments:
                                  "default XTREME's per task: tatoeba mean, bucc2018 cls", choices=["mean", "cls"])
     retrieval_batch_size: int = _arg("sentences per retrieval batch", 64)
     retrieval_max_length: int = _arg("tokens per retrieval sentence (at most the model's)", 512)
-    bucc_neighbours: int = _arg("k of the ratio margin", 4)
+    bucc_neighbours: int = _arg("k of the ratio margin", MARGIN_NEIGHBOURS)
     tsne: bool = _arg("draw the paper's Figure 3 to OUTPUT_DIR/tsne.png", False)
     tsne_word_lists: str | None = _arg("directory of {lang}_uni.txt aligned word lists (default: DATA_DIR/mlctl_word_lists)")
     tsne_languages: str = _arg("languages of the t-SNE picture", "en,fr,es,ru,ar,zh")

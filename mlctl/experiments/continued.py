@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlctl.encoding import DEFAULT_RETRIEVAL_LAYER
 from mlctl.experiments.provenance import RunRecord
 from mlctl.experiments.report import METRICS as ABLATION_METRICS, aggregate, format_gap, gap, write_results
 from mlctl.experiments.runs import evaluate_run, held_out_by_language, run_all, run_directory, train_arm, write_result
@@ -17,6 +18,7 @@ from mlctl.experiments.settings import (ARMS as ABLATION_ARMS, QUICK as ABLATION
                                         Settings as AblationSettings, planned_runs, shared_data_settings)
 from mlctl.experiments.shared_data import prepare_shared, shared_report
 from mlctl.experiments.stage0 import train_stage0
+from modeling_mlctl.configuration_mlctl import MBERT_BASE_SHAPE
 
 STAGE0 = "stage 0 (MLM only, monolingual)"
 SENTENCE_TERM_WEIGHT = 1.0
@@ -44,8 +46,8 @@ METRICS = (
 
 def xtreme_layer(num_layers: int) -> int:
     """XTREME's retrieval layer scaled to this depth: ``--specific_layer 7`` of mBERT's 12 layers is
-    hidden_states[8], two thirds of the depth; the same share of ``num_layers``, rounded."""
-    return round(num_layers * 8 / 12)
+    hidden_states[8] (`DEFAULT_RETRIEVAL_LAYER`), two thirds of the depth; the same share of ``num_layers``, rounded."""
+    return round(num_layers * DEFAULT_RETRIEVAL_LAYER / MBERT_BASE_SHAPE["num_hidden_layers"])
 
 
 @dataclass(frozen=True)
