@@ -30,6 +30,7 @@ from mlctl.training.collator import tokenize_wps_sides
 from mlctl.training.data import load_wps_splits
 from mlctl.training.data import prepare_split
 from mlctl.training.errors import TrainingSetupError
+from mlctl.training.model_card import xtreme_eval_results
 from mlctl.training.run import build_model
 from mlctl.training.run import train
 from data_prep.tokenizer import token_span
@@ -378,3 +379,18 @@ def test_data_prep_token_rows_and_trainer_text_rows_mark_the_same_tokens(tmp_pat
     assert all(by_data_prep[k] == by_trainer[k] for k in shared)
     truncated = {key(row) for row in untokenised} - by_trainer.keys()
     assert not truncated & by_data_prep.keys()
+
+
+def test_xtreme_results_that_are_not_this_versions_results_json_get_a_one_line_error(tmp_path):
+    """A results.json written before each task entry named its column and Hub task type, or not JSON at all, is
+    refused with one line naming the file, not a KeyError / JSONDecodeError traceback."""
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"model": "x", "tasks": {"tatoeba": {"metric": "accuracy", "average": 43.4,
+                                                                    "languages": {"de": {"accuracy": 43.4}}}}}))
+    with pytest.raises(TrainingSetupError, match=rf"^--xtreme_results {old}: not a results.json of this version's "
+                                                 r"run_xtreme_tasks.py \(missing or malformed 'task_type'\)$"):
+        xtreme_eval_results(str(old))
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    with pytest.raises(TrainingSetupError, match=rf"^--xtreme_results {garbage}: not JSON \("):
+        xtreme_eval_results(str(garbage))
