@@ -19,6 +19,7 @@ import time
 from collections import Counter, deque
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
+from unittest import mock
 
 import datasets
 from tqdm.auto import tqdm
@@ -44,7 +45,6 @@ from data_prep.wps import (
     WpsBuilder,
     output_columns,
 )
-from modeling_mlctl.configuration_mlctl import check_choice
 
 logger = logging.getLogger(__name__)
 
@@ -154,15 +154,17 @@ def _find_word_list(spec: PairSpec, word_lists: Sequence[WordList], word_list_di
         if word_list is not None:
             return word_list
     raise InputError(f"{where}: no word list for {spec.name} (give --word-list {spec.src_lang} {spec.tgt_lang} "
-                        f"FILE or a --word-list-dir with {spec.src_lang}_uni.txt and {spec.tgt_lang}_uni.txt)")
+                     f"FILE or a --word-list-dir with {spec.src_lang}_uni.txt and {spec.tgt_lang}_uni.txt)")
 
 
 def _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_pair, max_phrase_words,
                      validation_fraction, num_proc, align_chunk_size, batch_size) -> None:
     if not pairs:
         raise InputError("no input: give at least one sentence pair source (--pair or --dataset)")
-    check_choice("aligner", aligner, ALIGNERS, InputError)
-    check_choice("symmetrization", symmetrization, SYMMETRIZATIONS, InputError)
+    # In the words of modeling_mlctl's check_choice, which data_prep does not import (it would import torch).
+    for name, value, choices in (("aligner", aligner, ALIGNERS), ("symmetrization", symmetrization, SYMMETRIZATIONS)):
+        if value not in choices:
+            raise InputError(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
     for name, value, minimum in (("max_length", max_length, 3), ("max_words_per_pair", max_words_per_pair, 1),
                                  ("max_phrase_words", max_phrase_words, 1), ("num_proc", num_proc, 1),
                                  ("align_chunk_size", align_chunk_size, 1), ("batch_size", batch_size, 1)):
@@ -179,20 +181,6 @@ def _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_p
         if (aligner == "pharaoh") != (spec.alignment_path is not None):
             problem = "needs an alignment file" if aligner == "pharaoh" else "has an alignment file"
             raise InputError(f"{where}: {problem} but the aligner is {aligner!r}")
-
-
-@contextlib.contextmanager
-def _omp_threads(count: int):
-    """Let the eflomal binary (OpenMP) use ``count`` threads."""
-    previous = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = str(count)
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ["OMP_NUM_THREADS"]
-        else:
-            os.environ["OMP_NUM_THREADS"] = previous
 
 
 def _read_lines(path: Path) -> Iterator[str]:
@@ -228,7 +216,8 @@ def _eflomal_aligned_pairs(source: PairSource, pairs: Iterator[SentencePair], po
         started = time.perf_counter()
         logger.info("eflomal: aligning %d %s pairs", count, source.name)
         with open(paths["src.tok"], encoding="utf-8") as src_tokens, \
-                open(paths["tgt.tok"], encoding="utf-8") as tgt_tokens, _omp_threads(num_proc):
+                open(paths["tgt.tok"], encoding="utf-8") as tgt_tokens, \
+                mock.patch.dict(os.environ, {"OMP_NUM_THREADS": str(num_proc)}):  # eflomal's OpenMP threads
             eflomal.Aligner().align(src_tokens, tgt_tokens, links_filename_fwd=str(paths["fwd"]),
                                     links_filename_rev=str(paths["rev"]), quiet=True)
         timings["alignment"] += time.perf_counter() - started

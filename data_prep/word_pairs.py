@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from data_prep.reading import InputError, read_line_aligned, read_text_lines
 from data_prep.segment import Token, segment
-from modeling_mlctl.configuration_mlctl import check_choice
 
 #: ``(src_start, src_end, tgt_start, tgt_end, weight)``.
 Candidate = tuple[int, int, int, int, int]
@@ -57,7 +56,8 @@ def symmetrize(forward: set[Link], reverse: set[Link], method: str) -> set[Link]
     intersection = forward & reverse
     if method == "intersection":
         return intersection
-    check_choice("symmetrization", method, SYMMETRIZATIONS)
+    if method != "grow-diag-final-and":
+        raise ValueError(f"symmetrization={method!r} is not valid; choose one of {', '.join(map(repr, SYMMETRIZATIONS))}")
     union = forward | reverse
     alignment = set(intersection)
     aligned_src = {i for i, _ in alignment}

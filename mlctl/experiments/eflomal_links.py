@@ -2,12 +2,11 @@
 data_prep benchmarks measure against."""
 from __future__ import annotations
 
-import contextlib
+import os
 import tempfile
 from pathlib import Path
 from typing import Iterable
-
-from data_prep.pipeline import _omp_threads
+from unittest import mock
 
 
 def eflomal_links(src_lines: Iterable[str], tgt_lines: Iterable[str],
@@ -17,7 +16,7 @@ def eflomal_links(src_lines: Iterable[str], tgt_lines: Iterable[str],
     import eflomal
 
     with tempfile.TemporaryDirectory(prefix="eflomal-") as directory, \
-            _omp_threads(threads) if threads else contextlib.nullcontext():
+            mock.patch.dict(os.environ, {"OMP_NUM_THREADS": str(threads)} if threads else {}):
         forward, reverse = Path(directory) / "forward", Path(directory) / "reverse"
         eflomal.Aligner().align(src_lines, tgt_lines, links_filename_fwd=str(forward),
                                 links_filename_rev=str(reverse), quiet=True)
