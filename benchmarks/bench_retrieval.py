@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,400000", help="comma-separated rows per side")
     parser.add_argument("--dim", type=int, default=768)
-    parser.add_argument("--k", type=int, default=4, help="neighbours per row (mining's k)")
+    parser.add_argument("--k", type=int, default=None, help="neighbours per row (default: mining's k)")
     parser.add_argument("--nprobe", type=int, default=None, help="lists probed per query (default: IVF_NPROBE)")
     parser.add_argument("--faiss_threads", type=int, default=None, help="faiss's OpenMP threads (default: faiss's)")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per implementation, interleaved")
@@ -93,10 +93,12 @@ def main(argv=None) -> int:
     import torch
 
     from mlctl.experiments.provenance import RunRecord
+    from mlctl.mining import MARGIN_NEIGHBOURS
     from mlctl.search import IVF_NPROBE
 
     record = RunRecord(argv if argv is None else [sys.argv[0], *argv])
-    args.nprobe = args.nprobe or IVF_NPROBE
+    args.k = MARGIN_NEIGHBOURS if args.k is None else args.k
+    args.nprobe = IVF_NPROBE if args.nprobe is None else args.nprobe
     if args.faiss_threads:
         faiss.omp_set_num_threads(args.faiss_threads)
     lines = [f"- Threads: faiss {faiss.omp_get_max_threads()}, torch {torch.get_num_threads()} (the matmul scan "

@@ -21,9 +21,10 @@ from tqdm.auto import tqdm
 
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.tokenizer import token_span
+from mlctl.search import default_device
+from modeling_mlctl.configuration_mlctl import check_choice  # importing modeling_mlctl registers the Auto classes
 from modeling_mlctl.pooling import avg_first_last_pool
-from modeling_mlctl.pooling import masked_mean  # importing modeling_mlctl registers the ML-CTL Auto classes
-from modeling_mlctl.configuration_mlctl import check_choice
+from modeling_mlctl.pooling import masked_mean
 
 #: `encode_sentences` poolings: the mean of `hidden_states[layer]` over every token (special tokens included, as
 #: XTREME's `--pool_type mean`), its first token (`cls`), or the ML-CTL sentence vector that enters the CCE
@@ -50,7 +51,7 @@ def load_encoder(model_name_or_path: str, device: str | torch.device | None = No
         model = AutoModel.from_pretrained(model_name_or_path)
     except (OSError, ValueError) as error:
         raise ValueError(f"{model_name_or_path}: cannot load with AutoModel: {str(error).splitlines()[0]}") from None
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or default_device()
     return model.to(device).eval(), tokenizer
 
 

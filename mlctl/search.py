@@ -210,11 +210,8 @@ def _single_thread_on_cpu(device):
     """torch intra-op threads off for the IVF scan on the CPU: its per-list products are small, and where the cores are
     shared with other jobs a 2-thread OpenMP region waits on a descheduled thread (measured by hand on the project's
     shared 2-core machine, 50k x 50k x 768, one direction: 32 s with 2 threads, 3.0 s with 1)."""
-    if torch.device(device).type != "cpu":
-        yield
-        return
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(1 if torch.device(device).type == "cpu" else threads)
     try:
         yield
     finally:

@@ -18,6 +18,7 @@ from mlctl.experiments.settings import (ARMS as ABLATION_ARMS, QUICK as ABLATION
                                         Settings as AblationSettings, planned_runs, shared_data_settings)
 from mlctl.experiments.shared_data import prepare_shared, shared_report
 from mlctl.experiments.stage0 import train_stage0
+from modeling_mlctl import MLCTLConfig
 from modeling_mlctl.configuration_mlctl import MBERT_BASE_SHAPE
 
 STAGE0 = "stage 0 (MLM only, monolingual)"
@@ -215,7 +216,7 @@ def continued_header(summary: dict, record: RunRecord) -> list[str]:
         f"{stage0['mlm_accuracy']:.1f} %.",
         f"- Stage 1 (every arm, one budget): {settings['steps']} steps, batch {settings['batch_size']} (low-resource: "
         f"batch {settings['low_resource_batch_size']}, bfloat16 autocast), 10 % warm-up, α = {settings['mlm_weight']}, "
-        f"τ = 0.07; learning rate {lr['learning_rate']:g} (from scratch: {settings['learning_rate']:g}), chosen on "
+        f"τ = {MLCTLConfig.temperature}; learning rate {lr['learning_rate']:g} (from scratch: {settings['learning_rate']:g}), chosen on "
         f"{SELECTION_ARM} seed {settings['seeds'][0]} among {selection} (held-out WPS sentence retrieval en → xx, %). "
         f"Sentence term weight {SENTENCE_TERM_WEIGHT}; +ND = `--batch_sampler no_duplicates`. Seeds "
         f"{', '.join(map(str, settings['seeds']))} (stage 0: POS fine-tuning seeds only).",

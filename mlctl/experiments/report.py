@@ -10,6 +10,7 @@ import numpy as np
 
 from mlctl.experiments.provenance import RunRecord
 from mlctl.experiments.settings import ARMS, REGIMES
+from modeling_mlctl import MLCTLConfig
 
 #: The paper's claimed ordering (best first) of the arms it reports.
 PAPER_ORDER = ("ML-CTL-CZ", "CZ-snt", "info-snt", "MLM only")
@@ -107,7 +108,7 @@ def ablation_header(summary: dict, record: RunRecord) -> list[str]:
         f"{shared['vocab_size']:,} trained on the same text.",
         f"- Model: BERT from scratch, {settings['num_layers']} layers, hidden {settings['hidden_size']}, "
         f"{settings['num_heads']} heads, FFN {settings['intermediate_size']}; MLM weight α = {settings['mlm_weight']} "
-        f"(shared pass), τ = 0.07, CCE = avg-first-last pooling.",
+        f"(shared pass), τ = {MLCTLConfig.temperature}, CCE = avg-first-last pooling.",
         f"- Budget per run (every arm): {settings['steps']} steps, lr {settings['learning_rate']} (10% warm-up, linear "
         f"decay), seeds {', '.join(map(str, settings['seeds']))}. Standard regime: batch {settings['batch_size']}, "
         f"float32. Low-resource regime: batch {settings['low_resource_batch_size']}, bfloat16 autocast.",

@@ -9,12 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from mlctl.search import float16_memmap
+from mlctl.search import normalized_rows
 
 TOPICS = 1000
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def write_synthetic(directory: Path, n: int, dim: int, planted: float, seed: int, chunk: int = 50_000) -> set:
@@ -35,15 +32,15 @@ def write_synthetic(directory: Path, n: int, dim: int, planted: float, seed: int
     for start in range(0, n, chunk):
         rows = np.arange(start, min(start + chunk, n))
         vectors = topic_vectors(len(rows))
-        x[rows] = _unit(vectors)
+        x[rows] = normalized_rows(vectors, slice(None))
         paired = rows[target_of[rows] >= 0]
         noisy = vectors[paired - start] + 0.8 * rng.standard_normal((len(paired), dim), dtype=np.float32)
-        y[target_of[paired]] = _unit(noisy)
+        y[target_of[paired]] = normalized_rows(noisy, slice(None))
         filled[target_of[paired]] = True
     free = np.flatnonzero(~filled)
     for start in range(0, len(free), chunk):
         rows = free[start:start + chunk]
-        y[rows] = _unit(topic_vectors(len(rows)))
+        y[rows] = normalized_rows(topic_vectors(len(rows)), slice(None))
     x.flush()
     y.flush()
     return set(zip(sources.tolist(), targets.tolist()))

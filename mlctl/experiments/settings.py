@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from mlctl.experiments.provenance import REPO_ROOT
+from modeling_mlctl import MLCTLConfig
 
 #: The shared data folder (multi30k, tatoeba, udpos), read and never copied into the repository.
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -40,7 +41,7 @@ class Settings:
     batch_size: int = 64
     low_resource_batch_size: int = 8
     learning_rate: float = 5e-4
-    mlm_weight: float = 0.1
+    mlm_weight: float = MLCTLConfig.mlm_weight
     seeds: tuple[int, ...] = (1, 2, 3)
     low_resource_arms: tuple[str, ...] = ("info-snt", "CZ-snt", "ML-CTL-info", "ML-CTL-CZ")
     pos_steps: int = 80
@@ -72,8 +73,8 @@ class Arm:
     name: str
     levels: str
     loss: str
-    contrastive_weight: float = 1.0
-    sentence_weight: float = 0.0
+    contrastive_weight: float = MLCTLConfig.contrastive_weight
+    sentence_weight: float = MLCTLConfig.sentence_weight
     batch_sampler: str = "random"
 
     @property
