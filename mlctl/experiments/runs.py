@@ -20,6 +20,7 @@ from unittest import mock
 import numpy as np
 
 from mlctl.experiments.settings import MULTI30K_TARGETS, POS_TARGET, TATOEBA_TARGETS, Arm, ExperimentError, Settings
+from mlctl.files import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -167,9 +168,10 @@ def run_directory(work_dir: Path, regime: str, arm_name: str, seed: int) -> Path
 
 
 def write_result(run_dir: Path, result: dict, started: float) -> dict:
-    """`result` with the run's wall time since `started`, written as the run's result.json."""
+    """`result` with the run's wall time since `started`, written as the run's result.json (atomically: `run_all`
+    takes a run with a result.json as done, so a killed write must not leave half of one)."""
     result = {**result, "wall_seconds": round(time.perf_counter() - started, 1)}
-    (run_dir / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    write_json_atomic(run_dir / "result.json", result)
     return result
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from data_prep.reading import read_text_lines
 from mlctl.experiments.settings import (MULTI30K_TARGETS, POS_TRAIN_SHARE, ExperimentError, Settings,
                                         shared_data_settings)
+from mlctl.files import write_json_atomic
 
 #: The shared folders and files in the work dir, by name.
 SHARED_PATHS = ("corpus", "tokenizer", "encoder_config", "wps", "multi30k_test", "pos")
@@ -102,7 +103,7 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
         "seconds": round(time.perf_counter() - started, 1),
         "settings": shared_data_settings(settings),
     }
-    done.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_json_atomic(done, summary)  # the cache marker: whole or absent
     return {**{name: str(path) for name, path in paths.items()}, **summary}
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from data_prep.reading import read_text_lines
+from mlctl.files import write_json_atomic
 
 STAGE0_LANGUAGES = ("en", "de", "fr", "cs")
 
@@ -100,5 +101,5 @@ def train_stage0(shared: dict, multi30k: Path, out_dir: Path, settings, seed: in
         "final_train_loss": next((log["loss"] for log in reversed(trainer.state.log_history) if "loss" in log), None),
         "train_seconds": round(seconds, 1), "resumed_from": checkpoint,
     }
-    report_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_json_atomic(report_path, report)  # the cache marker: whole or absent
     return report
