@@ -137,7 +137,7 @@ def read_gold(path: str | Path, pairs: list[tuple[list[str], list[str]]], one_in
             link = (int(left) - offset, int(right) - offset)
             if not (0 <= link[0] < len(src) and 0 <= link[1] < len(tgt)):
                 raise InputError(f"{path}:{number}: link {item!r} is outside the sentence pair "
-                                          f"({len(src)} x {len(tgt)} words, {'1' if one_indexed else '0'}-based)")
+                                 f"({len(src)} x {len(tgt)} words, {'1' if one_indexed else '0'}-based)")
             possible.add(link)
             if separator == "-":
                 sure.add(link)

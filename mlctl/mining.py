@@ -53,7 +53,8 @@ def margin_scores(sims: np.ndarray, ids: np.ndarray, own_mean: np.ndarray, other
 
 
 def mine_embeddings(src, tgt, *, k: int = MARGIN_NEIGHBOURS, margin: str = "ratio", threshold: float = 0.0,
-                    method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE, show_progress: bool | None = None):
+                    method: str = "auto", device: str | None = None, nprobe: int = IVF_NPROBE,
+                    show_progress: bool | None = None):
     """Margin-based mining of ``src`` against ``tgt`` embeddings (LASER / XTREME, ``--retrieval max``).
 
     Returns ``(src_index, tgt_index, score)`` arrays of the pairs kept (each row used at most once, score strictly

@@ -161,7 +161,7 @@ class FineTunedTask:
             )
         except (OSError, ValueError) as error:
             raise InputError(f"{self.model_name_or_path}: cannot load with {auto_class.__name__}: "
-                                  f"{str(error).splitlines()[0]}") from None
+                             f"{str(error).splitlines()[0]}") from None
         collator = (DataCollatorForTokenClassification if self.is_tagging else DataCollatorWithPadding)(self.tokenizer)
         checkpoint_dir = self.output_dir / f"{self.task}-checkpoints"
         strategy = "epoch" if dev_set is not None else "no"

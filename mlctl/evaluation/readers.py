@@ -303,7 +303,7 @@ class XtremeData:
                 unknown = set(sentence_tags) - allowed
                 if unknown:
                     raise InputError(f"{source}: sentence {index + 1}: tag(s) {', '.join(sorted(unknown))} "
-                                          f"not in the {task} tag set {', '.join(TAGGING_LABELS[task])}")
+                                     f"not in the {task} tag set {', '.join(TAGGING_LABELS[task])}")
         return TaggedSentences(tokens, tags, source)
 
     def _test_tags(self, task: str, lang: str, path: Path, tokens: list[list[str]]) -> tuple[list[list[str]], Path]:
