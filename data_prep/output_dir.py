@@ -1,5 +1,6 @@
-"""The write probe every command runs on its output directory before any work (data_prep's --out-dir,
-train_mlctl's --output_dir), so that a file in the way, a read-only file system, missing permissions or a full
+"""The write probe every command runs on its output directory or file before any work (data_prep's --out-dir,
+train_mlctl's and mlctl-xtreme's --output_dir; mlctl-mine's and mlctl-align's --output_file, mlctl-xtreme's
+--report_md), so that a file in the way, a read-only file system, missing permissions or a full
 disk end the run at once with one line instead of a traceback after hours of work."""
 from __future__ import annotations
 
@@ -25,4 +26,20 @@ def ensure_writable_directory(path: str | os.PathLike) -> Path:
             os.fsync(probe.fileno())
     except OSError as error:
         raise ValueError(f"{path}: cannot write there: {error.strerror or error}") from None
+    return path
+
+
+def ensure_writable_file(path: str | os.PathLike) -> Path:
+    """Proves that the output file `path` can be written before any work: not a directory, its directory created
+    when missing and probed by `ensure_writable_directory`, and an existing file opened for writing (without
+    truncating it). Returns the path; raises `ValueError` with a one-line reason naming the file or its directory."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, not a file")
+    ensure_writable_directory(path.parent)
+    if path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        except OSError as error:
+            raise ValueError(f"{path}: cannot write there: {error.strerror or error}") from None
     return path

@@ -10,14 +10,18 @@ data preparation, mining, alignment and the XTREME readers all read text files t
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
 import os
+import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: What a byte that is not UTF-8 becomes when decoded with ``errors="surrogateescape"``.
+UNDECODABLE_BYTE = re.compile("[\udc80-\udcff]")
 
 
 class InputError(ValueError):
@@ -27,7 +31,9 @@ class InputError(ValueError):
 
 def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` from a UTF-8 text file, plain or gzip (detected by its magic
-    bytes), line numbers from 1, the line break (``\\n`` or ``\\r\\n``) and a leading BOM removed.
+    bytes), line numbers from 1, a leading BOM removed. Lines end at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (Python's
+    universal newlines, as ``open()`` reads text and XTREME's readers read their files), so no text holds a line
+    break: a file with old Mac line endings is not one merged line with raw ``\\r`` inside.
 
     Raises :class:`InputError` for a missing or unreadable file, undecodable bytes or corrupt gzip data.
     """
@@ -38,17 +44,18 @@ def read_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
         with open(path, "rb") as probe:
             is_gzip = probe.read(2) == GZIP_MAGIC
         with (gzip.open(path, "rb") if is_gzip else open(path, "rb")) as stream:
-            for line_number, raw in enumerate(stream, 1):
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    bad = raw[error.start:error.start + 4]
-                    raise InputError(
-                        f"{path}:{line_number}: undecodable bytes (not UTF-8) at byte {error.start}: {bad!r}"
-                    ) from None
+            # surrogateescape keeps undecodable bytes as lone surrogates, found below with their line number.
+            lines = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline=None)
+            for line_number, text in enumerate(lines, 1):
+                undecodable = UNDECODABLE_BYTE.search(text)
+                if undecodable:
+                    raw = text.encode("utf-8", "surrogateescape")
+                    start = len(text[:undecodable.start()].encode("utf-8", "surrogateescape"))
+                    raise InputError(f"{path}:{line_number}: undecodable bytes (not UTF-8) at byte {start}: "
+                                     f"{raw[start:start + 4]!r}")
                 if line_number == 1:
                     text = text.removeprefix("\ufeff")
-                yield line_number, text.rstrip("\r\n")
+                yield line_number, text.removesuffix("\n")
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise InputError(f"{path}:{line_number + 1}: corrupt gzip data ({error})") from None
     except OSError as error:  # after BadGzipFile, which is one

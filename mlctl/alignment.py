@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data_prep.output_dir import ensure_writable_file
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
 from mlctl.encoding import add_encoder_arguments
@@ -104,10 +105,16 @@ def word_links(subword_links: np.ndarray, src_words: np.ndarray, tgt_words: np.n
 
 
 def read_parallel(path: str | Path) -> list[tuple[list[str], list[str]]]:
-    """``source ||| target`` lines as word lists; `InputError` (``FILE:LINE: problem``) on a line without exactly one
-    ``|||``, an empty side or bytes that are not UTF-8."""
+    """``source ||| target`` lines as word lists; `InputError` (``FILE:LINE: problem``) on an empty (or blank) line,
+    a line without exactly one ``|||``, an empty side or bytes that are not UTF-8, and on a file without lines.
+
+    Every line must be a pair, a trailing blank line included, as an empty file is refused: the output has one line
+    per input line, and a blank line is more likely a broken file than a pair to leave unaligned."""
     pairs = []
     for number, line in read_text_lines(path):
+        if not line.strip():
+            raise InputError(f"{path}:{number}: empty line (one 'source words ||| target words' pair a line is "
+                             "expected)")
         sides = line.split("|||")
         if len(sides) != 2:
             raise InputError(f"{path}:{number}: expected 'source words ||| target words', found "
@@ -116,6 +123,8 @@ def read_parallel(path: str | Path) -> list[tuple[list[str], list[str]]]:
         if not src or not tgt:
             raise InputError(f"{path}:{number}: the {'source' if not src else 'target'} side is empty")
         pairs.append((src, tgt))
+    if not pairs:
+        raise InputError(f"{path}: empty file (one 'source words ||| target words' pair a line is expected)")
     return pairs
 
 
@@ -182,7 +191,12 @@ def format_pharaoh(links: set[tuple[int, int]]) -> str:
 
 
 def run_alignment(args: argparse.Namespace) -> dict | None:
-    """Run `mlctl-align`; returns the scores when ``--gold_file`` is given."""
+    """Run `mlctl-align`; returns the scores when ``--gold_file`` is given. The output file is probed and the input
+    files read (each problem a one-line `InputError`) before the model loads."""
+    try:
+        output = ensure_writable_file(args.output_file)
+    except ValueError as error:
+        raise InputError(f"--output_file {error}") from None
     pairs = read_parallel(args.data_file)
     gold = read_gold(args.gold_file, pairs, args.gold_one_index) if args.gold_file else None
     model, tokenizer = load_encoder(args.model_name_or_path, args.device)
@@ -193,8 +207,6 @@ def run_alignment(args: argparse.Namespace) -> dict | None:
     if untokenized:
         logger.warning("%d words have no token (cut by --max_length or unknown to the tokenizer) and stay unaligned",
                        untokenized)
-    output = Path(args.output_file)
-    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("".join(format_pharaoh(pair_links) + "\n" for pair_links in links), encoding="utf-8")
     if gold is None:
         return None

@@ -1,0 +1,164 @@
+"""The fault battery of the tools' edges (issue 19, items 6, 7, 8, 9 less their numeric flags, and 12): mlctl-mine's and
+mlctl-align's output files and input lines, mining that resumes, a full disk, an unreachable Hub and an exploding
+loss in training, and what a SIGTERM leaves in mlctl-xtreme's results.json."""
+import errno
+import hashlib
+import os
+
+import numpy as np
+import pytest
+
+from data_prep.reading import read_text_lines
+from mlctl import alignment
+from mlctl import mining
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def fake_vector(sentence: str) -> np.ndarray:
+    """A vector that depends on the sentence alone: identical sentences get identical vectors, others random ones."""
+    seed = int.from_bytes(hashlib.sha256(sentence.encode()).digest()[:8], "little")
+    return np.random.default_rng(seed).standard_normal(16)
+
+
+@pytest.fixture
+def fake_encoder(monkeypatch):
+    """mlctl.mining's encoder replaced by `fake_vector`; returns the list of sentence counts of its calls."""
+    calls = []
+
+    def encode(model, tokenizer, sentences, **kwargs):
+        calls.append(len(sentences))
+        return np.stack([fake_vector(s) for s in sentences]).astype(np.float32)
+
+    fake_model = type("Fake", (), {"config": type("Config", (), {"num_hidden_layers": 12})()})()
+    monkeypatch.setattr("mlctl.mining.load_encoder", lambda *a, **kw: (fake_model, None))
+    monkeypatch.setattr("mlctl.mining.encode_sentences", encode)
+    return calls
+
+
+def mine(tmp_path, src_bytes, tgt_bytes, output=None):
+    """mlctl-mine's console entry on two corpora written as given: (exit status, output rows or None)."""
+    (tmp_path / "a.txt").write_bytes(src_bytes)
+    (tmp_path / "b.txt").write_bytes(tgt_bytes)
+    output = output or tmp_path / "pairs.tsv"
+    status = mining.cli(["--model_name_or_path", "fake", "--src_file", str(tmp_path / "a.txt"), "--tgt_file",
+                         str(tmp_path / "b.txt"), "--output_file", str(output)])
+    rows = output.read_bytes().decode("utf-8").split("\n")[:-1] if output.is_file() else None
+    return status, rows
+
+
+def one_line_error(capsys) -> str:
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1, error
+    return error.strip()
+
+
+def refuse_writes_under(monkeypatch, directory, code):
+    """Every file opened under `directory` fails as the operating system fails it with `code`."""
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):
+        if str(path).startswith(str(directory)):
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+
+
+SENTENCES = ["the cat sleeps", "a dog runs", "birds sing", "the river is cold", "the red car", "we eat apples"]
+CORPUS = ("\n".join(SENTENCES) + "\n").encode()
+
+
+# ------------------------------------------------------------------------------------------ 6. mlctl-mine's edges
+
+
+@pytest.mark.parametrize("case", ["directory", "read-only", "parent is a file"])
+def test_mine_refuses_an_unwritable_output_file_before_encoding(tmp_path, fake_encoder, monkeypatch, capsys, case):
+    output = tmp_path / "out" / "pairs.tsv"
+    expected = {"directory": f"{output}: is a directory, not a file",
+                "read-only": f"{output.parent}: cannot write there: Read-only file system",
+                "parent is a file": f"{output.parent}: exists and is not a directory"}[case]
+    if case == "directory":
+        output.mkdir(parents=True)
+    elif case == "read-only":
+        output.parent.mkdir()
+        refuse_writes_under(monkeypatch, output.parent, errno.EROFS)
+    else:
+        output.parent.write_text("a file in the way")
+    status, _ = mine(tmp_path, CORPUS, CORPUS, output)
+    assert (status, one_line_error(capsys)) == (2, f"error: --output_file {expected}")
+    assert fake_encoder == []  # refused before any encoding
+
+
+def test_mine_refuses_a_tab_inside_a_sentence_with_file_and_line(tmp_path, fake_encoder, capsys):
+    status, rows = mine(tmp_path, b"one sentence\nsource\twith a tab\n", CORPUS)
+    assert status == 2 and rows is None
+    assert one_line_error(capsys) == (f"error: {tmp_path / 'a.txt'}:2: tab at column 7 (the output is tab-separated; "
+                                      "replace tabs in the corpus first)")
+
+
+def test_mine_reads_lone_carriage_returns_as_line_breaks(tmp_path, fake_encoder):
+    status, rows = mine(tmp_path, CORPUS.replace(b"\n", b"\r"), CORPUS.replace(b"\n", b"\r\n"))
+    assert status == 0
+    assert len(rows) == len(SENTENCES) and not any("\r" in row for row in rows)
+    assert sorted((int(line), int(tgt), src) for _, line, tgt, src, _ in (row.split("\t") for row in rows)) == [
+        (n, n, sentence) for n, sentence in enumerate(SENTENCES, 1)]
+
+
+def test_mine_drops_the_byte_order_mark_of_the_first_sentence(tmp_path, fake_encoder):
+    status, rows = mine(tmp_path, b"\xef\xbb\xbf" + CORPUS, CORPUS)
+    first = next(row.split("\t") for row in rows if row.split("\t")[1] == "1")
+    assert status == 0 and first[3] == SENTENCES[0] and float(first[0]) > 1.0  # paired with its identical twin
+
+
+def test_the_line_reader_splits_every_line_ending_and_keeps_numbers(tmp_path):
+    (tmp_path / "mixed.txt").write_bytes(b"\xef\xbb\xbfone\rtwo\r\nthree\nfour")
+    assert list(read_text_lines(tmp_path / "mixed.txt")) == [(1, "one"), (2, "two"), (3, "three"), (4, "four")]
+
+
+# ----------------------------------------------------------------------------------------- 7. mlctl-align's edges
+
+
+@pytest.fixture
+def no_alignment_model(monkeypatch):
+    monkeypatch.setattr("mlctl.alignment.load_encoder", lambda *a, **kw: pytest.fail("work started"))
+
+
+def align(tmp_path, data: bytes, *extra, output=None):
+    (tmp_path / "pairs.txt").write_bytes(data)
+    return alignment.cli(["--model_name_or_path", "unused", "--data_file", str(tmp_path / "pairs.txt"),
+                          "--output_file", str(output or tmp_path / "out.pharaoh"), *extra])
+
+
+@pytest.mark.parametrize("case", ["directory", "read-only"])
+def test_align_refuses_an_unwritable_output_file_before_work(tmp_path, no_alignment_model, monkeypatch, capsys, case):
+    output = tmp_path / "out" / "links.pharaoh"
+    if case == "directory":
+        output.mkdir(parents=True)
+        expected = f"{output}: is a directory, not a file"
+    else:
+        output.parent.mkdir()
+        refuse_writes_under(monkeypatch, output.parent, errno.EACCES)
+        expected = f"{output.parent}: cannot write there: Permission denied"
+    assert align(tmp_path, b"a b ||| c d\n", output=output) == 2
+    assert one_line_error(capsys) == f"error: --output_file {expected}"
+
+
+def test_align_names_a_missing_or_undecodable_gold_file_before_work(tmp_path, no_alignment_model, capsys):
+    gold = tmp_path / "gold.txt"
+    assert align(tmp_path, b"a b ||| c d\n", "--gold_file", str(gold)) == 2
+    assert one_line_error(capsys) == f"error: {gold}: no such file"
+    gold.write_bytes(b"0-0 1-\xff1\n")
+    assert align(tmp_path, b"a b ||| c d\n", "--gold_file", str(gold)) == 2
+    assert one_line_error(capsys) == f"error: {gold}:1: undecodable bytes (not UTF-8) at byte 6: b'\\xff1\\n'"
+
+
+@pytest.mark.parametrize("data,problem", [
+    (b"", "pairs.txt: empty file (one 'source words ||| target words' pair a line is expected)"),
+    (b"a b ||| c d\ne ||| f\n\n", "pairs.txt:3: empty line (one 'source words ||| target words' pair a line is expected)"),
+])
+def test_align_refuses_an_empty_data_file_as_it_refuses_a_blank_line(tmp_path, no_alignment_model, capsys, data,
+                                                                      problem):
+    assert align(tmp_path, data) == 2
+    assert one_line_error(capsys) == f"error: {tmp_path / problem}"
+    assert not (tmp_path / "out.pharaoh").exists()
