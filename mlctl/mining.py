@@ -9,18 +9,23 @@ LASER's ``mine_bitexts.py --mode mine --retrieval max`` (and XTREME's ``utils_re
 every source proposes its best-scoring target among its neighbours and every target its best source, proposals are
 taken by descending score with each sentence used at most once, and those scoring above ``--threshold`` are written
 as ``score<TAB>src_line<TAB>tgt_line<TAB>src<TAB>tgt`` (1-based line numbers; the first line of a repeated
-sentence), best first.
+sentence), best first. A tab inside a sentence is an error (it would add a column). The encoding is written chunk
+by chunk with a record of what is done, so a stopped run continues where it stopped when run again.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import logging
+import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from data_prep.output_dir import ensure_writable_file
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
 from mlctl.encoding import SENTENCE_POOLINGS
@@ -28,8 +33,11 @@ from mlctl.encoding import add_encoder_arguments
 from mlctl.encoding import encode_sentences
 from mlctl.encoding import load_encoder
 from mlctl.encoding import resolve_layer
+from mlctl.files import write_json_atomic
 from mlctl.search import IVF_NPROBE, SEARCH_METHODS, float16_memmap, knn_both_directions, normalized_rows
 from modeling_mlctl.configuration_mlctl import check_choice
+
+logger = logging.getLogger(__name__)
 
 #: LASER's margin functions of a candidate's cosine ``a`` and the mean ``b`` of its two k-NN neighbourhoods.
 MARGINS = {
@@ -41,7 +49,7 @@ MARGINS = {
 MARGIN_NEIGHBOURS = 4
 #: A line longer than this many characters is an error (a corpus without line breaks, not a sentence).
 MAX_SENTENCE_CHARS = 10_000
-#: Sentences encoded per chunk written to the float16 memory map.
+#: Sentences encoded per chunk written to the float16 memory map: the unit of progress and of resuming.
 ENCODE_CHUNK = 8192
 
 
@@ -88,8 +96,9 @@ def mine_embeddings(src, tgt, *, k: int = MARGIN_NEIGHBOURS, margin: str = "rati
 def read_sentences(path: str | Path, max_chars: int = MAX_SENTENCE_CHARS) -> tuple[list[str], list[int]]:
     """Distinct sentences of a one-sentence-a-line UTF-8 file and the 1-based line of each one's first occurrence.
 
-    Raises `InputError` (``FILE:LINE: problem``) on undecodable bytes, an empty line or a line longer than
-    ``max_chars``.
+    Raises `InputError` (``FILE:LINE: problem``) on undecodable bytes, an empty line, a line longer than
+    ``max_chars``, or a tab inside a sentence (the output is tab-separated: a tab would add a column, so such a
+    corpus is refused rather than changed; replace its tabs first, e.g. ``tr '\\t' ' '``).
     """
     first_line: dict[str, int] = {}
     for number, line in read_text_lines(path):
@@ -98,51 +107,96 @@ def read_sentences(path: str | Path, max_chars: int = MAX_SENTENCE_CHARS) -> tup
         if len(line) > max_chars:
             raise InputError(f"{path}:{number}: line of {len(line):,} characters (over {max_chars:,}; "
                              f"one sentence a line is expected)")
+        tab = line.find("\t")
+        if tab >= 0:
+            raise InputError(f"{path}:{number}: tab at column {tab + 1} (the output is tab-separated; replace tabs "
+                             "in the corpus first)")
         first_line.setdefault(line, number)
     if not first_line:
         raise InputError(f"{path}: no sentences")
     return list(first_line), list(first_line.values())
 
 
+def checkpoint_identity(model_name_or_path: str) -> list:
+    """What tells one checkpoint from another for resuming: the name, and for a local directory the name, size and
+    modification time of each file in it (a retrained checkpoint at the same path is another model)."""
+    directory = Path(model_name_or_path)
+    if not directory.is_dir():
+        return [model_name_or_path]
+    return [model_name_or_path] + [[path.name, path.stat().st_size, path.stat().st_mtime_ns]
+                                   for path in sorted(directory.iterdir()) if path.is_file()]
+
+
+def encoding_fingerprint(sentences: list[str], settings: dict) -> str:
+    """SHA-256 of the sentences and of everything else that decides their embeddings and chunks (``settings``)."""
+    digest = hashlib.sha256(json.dumps({**settings, "chunk": ENCODE_CHUNK}, sort_keys=True).encode())
+    for sentence in sentences:
+        digest.update(sentence.encode("utf-8", "surrogatepass") + b"\n")
+    return digest.hexdigest()
+
+
 def encode_to_memmap(model, tokenizer, sentences: list[str], path: Path, *, layer: int, pooling: str,
-                     batch_size: int, max_length: int | None, description: str) -> np.memmap:
-    """Unit-normalized float16 embeddings of ``sentences`` written to ``path`` chunk by chunk (longest first, so
-    batches pad little); only one chunk is in memory in float32."""
+                     batch_size: int, max_length: int | None, description: str, fingerprint: str) -> np.memmap:
+    """Unit-normalized float16 embeddings of ``sentences`` written to ``path`` chunk by chunk (`ENCODE_CHUNK`
+    sentences, longest first, so batches pad little); only one chunk is in memory in float32.
+
+    After each chunk is flushed to the memory map, ``PATH.progress.json`` records how many are done and the
+    ``fingerprint`` of the sentences and settings (`encoding_fingerprint`). A call that finds a record with the same
+    fingerprint (a stopped run restarted as it was) continues after the chunks it names, so the stopped run's
+    encoding is not repeated and the embeddings are those of an uninterrupted run; any other record starts over."""
     order = np.argsort([-len(s) for s in sentences], kind="stable")
-    store = None
-    for start in tqdm(range(0, len(order), ENCODE_CHUNK), desc=description, unit="chunk",
-                      disable=len(order) <= ENCODE_CHUNK):
-        rows = order[start:start + ENCODE_CHUNK]
+    starts = range(0, len(order), ENCODE_CHUNK)
+    progress = path.with_suffix(".progress.json")
+    store, done = None, 0
+    if progress.is_file() and path.is_file():
+        record = json.loads(progress.read_text(encoding="utf-8"))
+        if record.get("fingerprint") == fingerprint:
+            store, done = np.load(path, mmap_mode="r+"), record["chunks_done"]
+            logger.info("%s: %d of %d chunks already encoded by a stopped run, continuing", description, done,
+                        len(starts))
+    for index in tqdm(range(done, len(starts)), desc=description, unit="chunk", initial=done, total=len(starts),
+                      disable=len(starts) <= 1):
+        rows = order[starts[index]:starts[index] + ENCODE_CHUNK]
         vectors = encode_sentences(model, tokenizer, [sentences[i] for i in rows], pooling=pooling, layer=layer,
                                    batch_size=batch_size, max_length=max_length, description=description)
         if store is None:
             store = float16_memmap(path, len(sentences), vectors.shape[1])
         store[rows] = normalized_rows(vectors, slice(None))
-    store.flush()
+        store.flush()
+        write_json_atomic(progress, {"fingerprint": fingerprint, "chunks_done": index + 1, "chunks": len(starts)})
     return store
 
 
 def mine_files(args: argparse.Namespace) -> int:
-    """Run `mlctl-mine`; returns the number of pairs written."""
+    """Run `mlctl-mine`; returns the number of pairs written.
+
+    The embeddings go to ``--work_dir`` (default: the output's directory), in ``.OUTPUT_NAME.mlctl-mine/``, which is
+    removed once the output is written; a stopped run leaves it, and the same command run again continues the
+    encoding where it stopped (`encode_to_memmap`)."""
+    try:
+        output = ensure_writable_file(args.output_file)
+    except ValueError as error:
+        raise InputError(f"--output_file {error}") from None
     src_sentences, src_lines = read_sentences(args.src_file, args.max_chars)
     tgt_sentences, tgt_lines = read_sentences(args.tgt_file, args.max_chars)
     model, tokenizer = load_encoder(args.model_name_or_path, args.device)
     layer = resolve_layer(model.config.num_hidden_layers + 1, args.layer)
-    output = Path(args.output_file)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=args.work_dir or output.parent, prefix="mlctl-mine-") as work_dir:
-        encoded = [encode_to_memmap(model, tokenizer, sentences, Path(work_dir) / f"{side}.npy", layer=layer,
-                                    pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length,
-                                    description=f"encoding {name}")
-                   for side, sentences, name in (("src", src_sentences, args.src_file),
-                                                 ("tgt", tgt_sentences, args.tgt_file))]
-        src_index, tgt_index, scores = mine_embeddings(*encoded, k=args.k, margin=args.margin,
-                                                       threshold=args.threshold, method=args.search,
-                                                       device=args.device, nprobe=args.nprobe)
-        del encoded
+    settings = dict(model=checkpoint_identity(args.model_name_or_path), layer=layer, pooling=args.pooling,
+                    batch_size=args.batch_size, max_length=args.max_length)
+    work_dir = Path(args.work_dir or output.parent) / f".{output.name}.mlctl-mine"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    encoded = [encode_to_memmap(model, tokenizer, sentences, work_dir / f"{side}.npy", layer=layer,
+                                pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length,
+                                description=f"encoding {name}", fingerprint=encoding_fingerprint(sentences, settings))
+               for side, sentences, name in (("src", src_sentences, args.src_file),
+                                             ("tgt", tgt_sentences, args.tgt_file))]
+    src_index, tgt_index, scores = mine_embeddings(*encoded, k=args.k, margin=args.margin, threshold=args.threshold,
+                                                   method=args.search, device=args.device, nprobe=args.nprobe)
+    del encoded
     with open(output, "w", encoding="utf-8") as handle:
         for s, t, score in zip(src_index, tgt_index, scores):
             handle.write(f"{score:.6f}\t{src_lines[s]}\t{tgt_lines[t]}\t{src_sentences[s]}\t{tgt_sentences[t]}\n")
+    shutil.rmtree(work_dir)
     return len(scores)
 
 
@@ -161,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nprobe", type=int, default=IVF_NPROBE, help="IVF lists searched per query (approximate)")
     parser.add_argument("--pooling", choices=SENTENCE_POOLINGS, default="mean")
     parser.add_argument("--max_chars", type=int, default=MAX_SENTENCE_CHARS, help="longest line accepted")
-    parser.add_argument("--work_dir", default=None, help="where the float16 embeddings go (default: beside output)")
+    parser.add_argument("--work_dir", default=None,
+                        help="where the float16 embeddings go (default: beside the output); a stopped run resumes there")
     return parser
 
 
