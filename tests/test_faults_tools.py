@@ -162,3 +162,49 @@ def test_align_refuses_an_empty_data_file_as_it_refuses_a_blank_line(tmp_path, n
     assert align(tmp_path, data) == 2
     assert one_line_error(capsys) == f"error: {tmp_path / problem}"
     assert not (tmp_path / "out.pharaoh").exists()
+
+
+# --------------------------------------------------------------------------------------- 12. mining resumes
+
+
+def test_a_stopped_mining_run_continues_where_it_stopped_and_gives_the_uninterrupted_output(tmp_path, fake_encoder,
+                                                                                          monkeypatch):
+    monkeypatch.setattr(mining, "ENCODE_CHUNK", 2)  # 6 sentences a side: 3 chunks each
+    targets = ("\n".join(SENTENCES[::-1] + ["something else"]) + "\n").encode()  # 7 sentences: 4 chunks
+    (tmp_path / "whole").mkdir()
+    assert mine(tmp_path / "whole", CORPUS, targets)[0] == 0
+    uninterrupted = (tmp_path / "whole" / "pairs.tsv").read_bytes()
+    assert fake_encoder == [2, 2, 2, 2, 2, 2, 1]
+
+    real_encode, fake_encoder[:] = mining.encode_sentences, []
+
+    def stop_after_four_chunks(*args, **kwargs):
+        if len(fake_encoder) == 4:
+            raise KeyboardInterrupt  # as Ctrl-C (or a kill) in the fifth chunk
+        return real_encode(*args, **kwargs)
+
+    monkeypatch.setattr(mining, "encode_sentences", stop_after_four_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        mine(tmp_path, CORPUS, targets)
+    assert not (tmp_path / "pairs.tsv").exists() and (tmp_path / ".pairs.tsv.mlctl-mine").is_dir()
+    monkeypatch.setattr(mining, "encode_sentences", real_encode)
+    fake_encoder[:] = []
+    assert mine(tmp_path, CORPUS, targets)[0] == 0
+    assert fake_encoder == [2, 2, 1]  # the target side's last three chunks only
+    assert (tmp_path / "pairs.tsv").read_bytes() == uninterrupted
+    assert not (tmp_path / ".pairs.tsv.mlctl-mine").exists()
+
+
+def test_mining_starts_over_when_the_corpus_changed_since_the_stop(tmp_path, fake_encoder, monkeypatch):
+    monkeypatch.setattr(mining, "ENCODE_CHUNK", 2)
+    work_dir = tmp_path / ".pairs.tsv.mlctl-mine"
+    work_dir.mkdir()
+    (tmp_path / "a.txt").write_bytes(CORPUS)
+    sentences, _ = mining.read_sentences(tmp_path / "a.txt")
+    settings = dict(model=mining.checkpoint_identity("fake"), layer=8, pooling="mean", batch_size=64, max_length=None)
+    stale = sentences[:-1] + ["another last sentence"]
+    mining.encode_to_memmap(None, None, stale, work_dir / "src.npy", layer=8, pooling="mean", batch_size=64,
+                            max_length=None, description="src", fingerprint=mining.encoding_fingerprint(stale, settings))
+    fake_encoder[:] = []
+    assert mine(tmp_path, CORPUS, CORPUS)[0] == 0
+    assert fake_encoder == [2, 2, 2, 2, 2, 2]  # both sides encoded in full
