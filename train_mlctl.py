@@ -21,6 +21,7 @@ import os
 import sys
 
 import torch
+from mlctl.training import DiskFullError
 from mlctl.training import TrainingDivergedError
 from mlctl.training import TrainingSetupError
 from mlctl.training import train
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 def cli() -> int:
     """Console entry point (`mlctl-train`): 0 on success, 2 when the job cannot start, 1 when a non-finite loss or
-    gradient stopped it (a one-line error on stderr). With no arguments at all it runs the embedded demo."""
+    gradient or a full disk stopped it (a one-line error on stderr). With no arguments at all it runs the embedded demo."""
     if len(sys.argv) == 1:
         from mlctl.demo import main as demo
 
@@ -53,7 +54,7 @@ def cli() -> int:
     except TrainingSetupError as error:
         print(f"train_mlctl: error: {error}", file=sys.stderr)
         return 2
-    except TrainingDivergedError as error:
+    except (TrainingDivergedError, DiskFullError) as error:
         print(f"train_mlctl: error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -3,14 +3,22 @@ mlctl-align's output files and input lines, mining that resumes, a full disk, an
 loss in training, and what a SIGTERM leaves in mlctl-xtreme's results.json."""
 import errno
 import hashlib
+import json
+import logging
+import math
 import os
 
 import numpy as np
 import pytest
 
+import train_mlctl
 from data_prep.reading import read_text_lines
 from mlctl import alignment
 from mlctl import mining
+from mlctl.training.guards import last_complete_checkpoint
+from mlctl.training.trainer import MLCTLTrainer
+from test_faults import run_cli
+from train_fixtures import cli_args
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -208,3 +216,77 @@ def test_mining_starts_over_when_the_corpus_changed_since_the_stop(tmp_path, fak
     fake_encoder[:] = []
     assert mine(tmp_path, CORPUS, CORPUS)[0] == 0
     assert fake_encoder == [2, 2, 2, 2, 2, 2]  # both sides encoded in full
+
+
+# ---------------------------------------------------------------------------------------------------- 8. training
+
+
+@pytest.mark.parametrize("failure", [
+    RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 1280 vs 1174"),
+    OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+], ids=["torch zip writer", "ENOSPC"])
+def test_a_disk_filling_during_a_checkpoint_save_is_one_line_and_resume_skips_the_half_checkpoint(
+        work, tmp_path, monkeypatch, capsys, failure):
+    import torch
+
+    real_save = torch.save
+
+    def save_until_the_disk_fills(obj, path, *args, **kwargs):
+        if "checkpoint-4" in str(path):
+            raise failure
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save_until_the_disk_fills)
+    out = tmp_path / "out"
+    status, error = run_cli(monkeypatch, capsys, cli_args(work, out, "--max_steps", "6", "--save_steps", "2"))
+    assert (status, error) == (1, f"train_mlctl: error: {out / 'checkpoint-4'}: disk full while saving ({failure}); "
+                                  "training stopped; an incomplete checkpoint is skipped on resume; last complete "
+                                  f"checkpoint: {out / 'checkpoint-2'}")
+    assert (out / "checkpoint-4" / "model.safetensors").is_file()  # the half-written checkpoint stays
+    assert last_complete_checkpoint(out) == str(out / "checkpoint-2")
+
+
+def test_push_to_hub_while_offline_is_one_line_before_training(work, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(MLCTLTrainer, "train", lambda *a, **k: pytest.fail("training started"))
+    status, error = run_cli(monkeypatch, capsys, cli_args(work, tmp_path / "out", "--max_steps", "2", "--push_to_hub",
+                                                          "--hub_model_id", "someone/tiny"))
+    assert (status, error) == (2, "train_mlctl: error: --push_to_hub: cannot create the repository on the Hub "
+                                  "(https://huggingface.co): Cannot reach https://huggingface.co/api/repos/create: "
+                                  "offline mode is enabled. To disable it, please unset the `HF_HUB_OFFLINE` "
+                                  "environment variable.")
+
+
+def test_push_to_hub_without_a_reachable_endpoint_is_one_line_before_training(work, tmp_path, monkeypatch, capsys):
+    import huggingface_hub
+    import transformers.utils.hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(transformers.utils.hub, "_hf_api", huggingface_hub.HfApi(endpoint="http://127.0.0.1:9",
+                                                                                 token="hf_not_a_token"))
+    monkeypatch.setattr(MLCTLTrainer, "train", lambda *a, **k: pytest.fail("training started"))
+    status, error = run_cli(monkeypatch, capsys, cli_args(work, tmp_path / "out", "--max_steps", "2", "--push_to_hub",
+                                                          "--hub_model_id", "someone/tiny"))
+    assert (status, error) == (2, "train_mlctl: error: --push_to_hub: cannot create the repository on the Hub "
+                                  f"(http://127.0.0.1:9): [Errno {errno.ECONNREFUSED}] Connection refused")
+
+
+@pytest.mark.parametrize("learning_rate,exploded", [("1e3", True), ("3e-4", False)])
+def test_a_finite_loss_explosion_is_warned_and_in_the_final_metrics(work, tmp_path, caplog, learning_rate, exploded):
+    with caplog.at_level(logging.WARNING, logger="mlctl.training.guards"):
+        result = train_mlctl.main(cli_args(work, tmp_path / "out", "--max_steps", "6", "--logging_steps", "1",
+                                           "--learning_rate", learning_rate, "--save_strategy", "no"))
+    losses = [entry["loss"] for entry in result_log(tmp_path / "out") if "loss" in entry]
+    assert all(map(math.isfinite, losses))
+    ratio = max(losses[1:]) / losses[0]
+    assert (ratio > 1000) if exploded else (ratio < 2)  # 1e3: the MLM loss goes from about 7 to millions
+    assert result["train"]["loss_exploded"] is exploded
+    assert result["train"]["max_loss_ratio"] == pytest.approx(ratio)
+    assert json.loads((tmp_path / "out" / "train_results.json").read_text())["loss_exploded"] is exploded
+    warnings = [record.getMessage() for record in caplog.records if "times the first logged loss" in record.getMessage()]
+    assert len(warnings) == (1 if exploded else 0)
+    if exploded:
+        assert warnings[0].startswith("step 2: training loss ") and f"({losses[0]:.4g} at step 1)" in warnings[0]
+
+
+def result_log(output_dir):
+    return json.loads((output_dir / "trainer_state.json").read_text())["log_history"]

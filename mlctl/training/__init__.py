@@ -7,6 +7,7 @@ from mlctl.training.arguments import MLCTLTrainingArguments
 from mlctl.training.arguments import ModelArguments
 from mlctl.training.arguments import training_argument_parser
 from mlctl.training.collator import MLCTLDataCollator
+from mlctl.training.errors import DiskFullError
 from mlctl.training.errors import TrainingDivergedError
 from mlctl.training.errors import TrainingSetupError
 from mlctl.training.run import build_model
@@ -14,6 +15,6 @@ from mlctl.training.run import load_tokenizer
 from mlctl.training.run import train
 from mlctl.training.trainer import MLCTLTrainer
 
-__all__ = ["DataArguments", "MLCTLDataCollator", "MLCTLTrainer", "MLCTLTrainingArguments", "ModelArguments",
+__all__ = ["DataArguments", "DiskFullError", "MLCTLDataCollator", "MLCTLTrainer", "MLCTLTrainingArguments", "ModelArguments",
            "TrainingDivergedError", "TrainingSetupError", "build_model", "load_tokenizer", "train",
            "training_argument_parser"]

@@ -1,4 +1,4 @@
-"""The one error type of training setup."""
+"""The error types of training: bad setup, a diverged run, a full disk."""
 
 
 class TrainingSetupError(Exception):
@@ -7,3 +7,7 @@ class TrainingSetupError(Exception):
 
 class TrainingDivergedError(Exception):
     """A non-finite loss or gradient stopped training (one line: the step, the term, the last good checkpoint)."""
+
+
+class DiskFullError(Exception):
+    """The disk filled while a checkpoint or the model was saved (one line: the directory being written)."""

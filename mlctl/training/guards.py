@@ -1,10 +1,16 @@
 """Guards of a training run against faults: a non-finite loss or gradient stops the run before the optimizer step
-([`NonFiniteGuard`]), resume skips incomplete checkpoints ([`last_complete_checkpoint`]), and a batch that would hold
-a single pair (no in-batch negative) is refused up front or kept from forming ([`check_batching`])."""
+([`NonFiniteGuard`]), a loss that grows far above its start is warned about ([`LossExplosionWarning`]), a full disk
+during a save is one line ([`disk_full_as_error`]), resume skips incomplete checkpoints ([`last_complete_checkpoint`]),
+and a batch that would hold a single pair (no in-batch negative) is refused up front or kept from forming
+([`check_batching`])."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
+import math
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -13,6 +19,7 @@ import torch
 from transformers import TrainerCallback
 
 from mlctl.files import safetensors_problem
+from mlctl.training.errors import DiskFullError
 from mlctl.training.errors import TrainingDivergedError
 from mlctl.training.errors import TrainingSetupError
 
@@ -21,6 +28,12 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 #: The loss terms [`NonFiniteGuard.record`] watches, in the order of its flags.
 LOSS_TERMS = ("contrastive loss", "MLM loss")
+#: A logged training loss over this many times the run's first logged loss counts as exploded (a finite divergence,
+#: e.g. --learning_rate 1e3: MLM loss 6.4 -> 2.5e8, that the non-finite guard does not stop).
+LOSS_EXPLOSION_FACTOR = 10.0
+#: What torch's zip writer (PyTorchStreamWriter, inline_container.cc) says when a write comes up short: the disk
+#: filled during `torch.save`.
+TORCH_SHORT_WRITE = ("unexpected pos", "file write failed")
 
 
 class NonFiniteGuard(TrainerCallback):
@@ -55,6 +68,66 @@ class NonFiniteGuard(TrainerCallback):
                 f"step {state.global_step + 1}: non-finite {' and '.join(terms)}; training stopped before this step "
                 f"and nothing was saved from it; last good checkpoint: {last_good or 'none saved yet'} "
                 "(a lower --learning_rate or --max_grad_norm may help)")
+
+
+def loss_growth_metrics(log_history: list[dict]) -> dict:
+    """``{"max_loss_ratio": largest logged training loss / first logged one, "loss_exploded": that ratio over
+    LOSS_EXPLOSION_FACTOR}`` of a Trainer's `log_history` (resumed runs included); empty before two logged losses."""
+    losses = [entry["loss"] for entry in log_history if "loss" in entry and math.isfinite(entry["loss"])]
+    if len(losses) < 2 or losses[0] <= 0:
+        return {}
+    ratio = max(losses[1:]) / losses[0]
+    return {"max_loss_ratio": ratio, "loss_exploded": ratio > LOSS_EXPLOSION_FACTOR}
+
+
+class LossExplosionWarning(TrainerCallback):
+    """Logs a warning, once, at the first logged training loss over `LOSS_EXPLOSION_FACTOR` times the run's first
+    logged loss: a run that diverges while its loss stays finite, which [`NonFiniteGuard`] lets through. Training
+    goes on; `train` adds [`loss_growth_metrics`] to the final metrics."""
+
+    def __init__(self):
+        self.warned = False
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.warned or "loss" not in (logs or {}) or not loss_growth_metrics(state.log_history).get("loss_exploded"):
+            return
+        self.warned = True
+        first = next(entry for entry in state.log_history if "loss" in entry)
+        logger.warning("step %d: training loss %.4g is over %g times the first logged loss (%.4g at step %d): the run "
+                       "is diverging (a lower --learning_rate may help)", state.global_step, logs["loss"],
+                       LOSS_EXPLOSION_FACTOR, first["loss"], first["step"])
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` is what a save raises when the disk fills: `OSError` ENOSPC / EDQUOT (plain writes), torch's
+    zip writer's short write (a `RuntimeError` from inline_container.cc), or safetensors' "No space left on
+    device"."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    message = str(error)
+    return ("inline_container.cc" in message and any(part in message for part in TORCH_SHORT_WRITE)
+            or os.strerror(errno.ENOSPC) in message)
+
+
+@contextlib.contextmanager
+def disk_full_as_error(training_args):
+    """Turns a full disk during a save inside the block (a checkpoint during training, the final model) into one
+    [`DiskFullError`] naming the directory being written: the newest checkpoint when it is incomplete, else
+    `--output_dir`. The half-written checkpoint stays; resume skips it ([`last_complete_checkpoint`])."""
+    try:
+        yield
+    except Exception as error:
+        if not is_disk_full(error):
+            raise
+        output_dir, needs_optimizer = training_args.output_dir, not training_args.save_only_model
+        numbered = sorted((int(match.group(1)), path) for path in Path(output_dir).glob("checkpoint-*")
+                          if (match := CHECKPOINT_PATTERN.match(path.name)))
+        newest = numbered[-1][1] if numbered else None
+        written = newest if newest is not None and checkpoint_problem(newest, needs_optimizer) else output_dir
+        raise DiskFullError(
+            f"{written}: disk full while saving ({str(error).splitlines()[0]}); training stopped; an incomplete "
+            f"checkpoint is skipped on resume; last complete checkpoint: "
+            f"{last_complete_checkpoint(output_dir, needs_optimizer, warn=False) or 'none'}") from None
 
 
 def checkpoint_problem(checkpoint: str | Path, needs_optimizer: bool = True) -> str | None:

@@ -8,12 +8,14 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+import httpx2
 from transformers import AutoConfig
 from transformers import PrinterCallback
 from transformers import ProgressCallback
 from transformers import TrainerCallback
 from transformers import TrainingArguments
 from transformers import set_seed
+from transformers.utils.hub import hf_api
 
 from data_prep.output_dir import ensure_writable_directory
 from data_prep.tokenizer import load_auto_fast_tokenizer
@@ -24,7 +26,10 @@ from mlctl.training.collator import MLCTLDataCollator
 from mlctl.training.data import describe_training_data
 from mlctl.training.data import load_wps_splits
 from mlctl.training.errors import TrainingSetupError
+from mlctl.training.guards import LossExplosionWarning
 from mlctl.training.guards import check_batching
+from mlctl.training.guards import disk_full_as_error
+from mlctl.training.guards import loss_growth_metrics
 from mlctl.training.guards import resume_checkpoint
 from mlctl.training.trainer import MLCTLTrainer
 from mlctl.training.trainer import check_hub_strategy
@@ -106,17 +111,23 @@ def build_trainer(model_args: ModelArguments, data_args: DataArguments, training
         seed=training_args.seed,
     )
     base_model = model_args.model_name_or_path
-    trainer = MLCTLTrainer(
-        model=model, args=training_args, train_dataset=train_split, eval_dataset=validation_split,
-        data_collator=collator, processing_class=tokenizer, callbacks=list(callbacks),
-        batch_sampler=data_args.batch_sampler,
-        card_details=dict(
-            base_model=base_model if base_model and not Path(base_model).is_dir() else None,
-            training_data=training_data,
-            languages=languages,
-            xtreme_results=data_args.xtreme_results,
-        ),
-    )
+    try:
+        trainer = MLCTLTrainer(
+            model=model, args=training_args, train_dataset=train_split, eval_dataset=validation_split,
+            data_collator=collator, processing_class=tokenizer, callbacks=[*callbacks, LossExplosionWarning()],
+            batch_sampler=data_args.batch_sampler,
+            card_details=dict(
+                base_model=base_model if base_model and not Path(base_model).is_dir() else None,
+                training_data=training_data,
+                languages=languages,
+                xtreme_results=data_args.xtreme_results,
+            ),
+        )
+    except (OSError, httpx2.HTTPError) as error:  # --push_to_hub: the Trainer creates the Hub repository here
+        if not training_args.push_to_hub:
+            raise
+        raise TrainingSetupError(f"--push_to_hub: cannot create the repository on the Hub ({hf_api().endpoint}): "
+                                 f"{str(error).splitlines()[0]}") from None
     if progress is not None:
         trainer.remove_callback(ProgressCallback)
         trainer.remove_callback(PrinterCallback)
@@ -130,15 +141,19 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
     metrics}. `progress` replaces the Trainer's progress bar and printed logs (the demo's single bar).
 
     Resumes from `--resume_from_checkpoint` or else from the last complete checkpoint in `--output_dir`; saves the
-    model, tokenizer and model card in `--output_dir`; pushes them with `--push_to_hub`. Bad input raises
-    `TrainingSetupError` before training; a non-finite loss or gradient raises `TrainingDivergedError` with nothing
-    saved from it."""
+    model, tokenizer and model card in `--output_dir`; pushes them with `--push_to_hub`. Bad input (a Hub that
+    cannot be reached with `--push_to_hub` included) raises `TrainingSetupError` before training; a non-finite loss
+    or gradient raises `TrainingDivergedError` with nothing saved from it; a full disk during a save raises
+    `DiskFullError`. The train metrics include `loss_growth_metrics` (`loss_exploded`: the loss went over 10 times
+    its first logged value, also warned about when it happens)."""
     trainer = build_trainer(model_args, data_args, training_args, callbacks, progress)
     checkpoint = resume_checkpoint(training_args)
     if checkpoint is not None:
         logger.info("resuming from %s", checkpoint)
-    train_result = trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(_internal_call=True)  # saved now; pushed once, at the end, with the evaluation in the card
+    with disk_full_as_error(training_args):
+        train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_model(_internal_call=True)  # saved now; pushed once, at the end, with the evaluation in the card
+    train_result.metrics.update(loss_growth_metrics(trainer.state.log_history))
     if progress is None:
         trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
