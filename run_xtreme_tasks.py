@@ -26,6 +26,7 @@ from transformers import HfArgumentParser
 
 from data_prep.reading import InputError
 from mlctl.evaluation import FineTuningSettings
+from mlctl.evaluation import RunInterrupted
 from mlctl.evaluation import XtremeArguments
 from mlctl.evaluation import incomplete_tasks
 from mlctl.evaluation import run_xtreme
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 def cli() -> int:
     """Console entry point (`mlctl-xtreme`): 0 when every task ran, 1 when data was missing or unusable, 2 when the
-    run could not start (a one-line error)."""
+    run could not start (a one-line error), 128 + N when signal N (SIGTERM, SIGINT) stopped it (one line; the
+    partial results.json says so under "interrupted")."""
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("mlctl").setLevel(logging.INFO)
     try:
@@ -51,6 +53,9 @@ def cli() -> int:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except RunInterrupted as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 128 + error.signal_number
     failed = incomplete_tasks(results)
     if failed:
         print(f"incomplete: {', '.join(failed)} (see the messages above)", file=sys.stderr)

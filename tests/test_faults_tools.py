@@ -7,11 +7,15 @@ import json
 import logging
 import math
 import os
+import signal
+import sys
 
 import numpy as np
 import pytest
 
+import run_xtreme_tasks
 import train_mlctl
+import xtreme_fixtures
 from data_prep.reading import read_text_lines
 from mlctl import alignment
 from mlctl import mining
@@ -290,3 +294,62 @@ def test_a_finite_loss_explosion_is_warned_and_in_the_final_metrics(work, tmp_pa
 
 def result_log(output_dir):
     return json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
+
+
+# ---------------------------------------------------------------------------------------------------- 9. xtreme
+
+
+@pytest.fixture(scope="module")
+def xtreme(tmp_path_factory):
+    root = tmp_path_factory.mktemp("xtreme")
+    xtreme_fixtures.write_xtreme_fixture(root)
+    return root, xtreme_fixtures.write_tiny_bert(root / "model", xtreme_fixtures.fixture_corpus())
+
+
+def xtreme_cli(monkeypatch, root, model, out, *extra):
+    monkeypatch.setattr(sys, "argv", ["run_xtreme_tasks.py", "--model_name_or_path", str(model), "--tasks",
+                                      "tatoeba,bucc2018", "--languages", "de,fr", "--data_dir", str(root / "data"),
+                                      "--output_dir", str(out), "--no_hub", *extra])
+    return run_xtreme_tasks.cli()
+
+
+def test_a_sigterm_leaves_a_results_json_that_says_the_run_was_interrupted(xtreme, tmp_path, monkeypatch, capsys):
+    from mlctl.evaluation import xtreme as xtreme_module
+
+    root, model = xtreme
+    scored = xtreme_module.XtremeEvaluation._tatoeba
+
+    def terminated_on_french(self, lang):
+        if lang == "fr":
+            os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler stops the job
+        return scored(self, lang)
+
+    monkeypatch.setattr(xtreme_module.XtremeEvaluation, "_tatoeba", terminated_on_french)
+    out = tmp_path / "out"
+    # The session's own handler, in place of the default one that would end pytest should the run install none.
+    unhandled = []
+
+    def test_handler(*args):
+        unhandled.append(args)
+
+    session_handler = signal.signal(signal.SIGTERM, test_handler)
+    try:
+        status = xtreme_cli(monkeypatch, root, model, out)
+        handler_after_the_run = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, session_handler)
+    assert unhandled == [] and status == 128 + signal.SIGTERM
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: interrupted by SIGTERM during task tatoeba; {out / 'results.json'} holds what finished")
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["interrupted"] == "SIGTERM during task tatoeba"
+    assert saved["tasks"]["tatoeba"]["languages"]["de"]["accuracy"] == 100.0 and "bucc2018" not in saved["tasks"]
+    assert handler_after_the_run is test_handler  # the run's handler is gone with it
+
+
+def test_a_report_md_that_cannot_be_written_is_one_line_before_work(xtreme, tmp_path, monkeypatch, capsys):
+    root, model = xtreme
+    (tmp_path / "report.md").mkdir()
+    monkeypatch.setattr("mlctl.evaluation.xtreme.XtremeEvaluation", lambda *a: pytest.fail("work started"))
+    assert xtreme_cli(monkeypatch, root, model, tmp_path / "out", "--report_md", str(tmp_path / "report.md")) == 2
+    assert one_line_error(capsys) == f"error: --report_md {tmp_path / 'report.md'}: is a directory, not a file"

@@ -3,8 +3,9 @@ task table and fine-tuning defaults (`tasks`), data readers (`readers`), BUCC mi
 fine-tuning (`finetune`), reports (`report`), the t-SNE picture (`plots`) and one run (`xtreme`)."""
 from mlctl.evaluation.tasks import FineTuningSettings
 from mlctl.evaluation.tasks import MissingDataError
+from mlctl.evaluation.xtreme import RunInterrupted
 from mlctl.evaluation.xtreme import XtremeArguments
 from mlctl.evaluation.xtreme import incomplete_tasks
 from mlctl.evaluation.xtreme import run_xtreme
 
-__all__ = ["FineTuningSettings", "MissingDataError", "XtremeArguments", "incomplete_tasks", "run_xtreme"]
+__all__ = ["FineTuningSettings", "MissingDataError", "RunInterrupted", "XtremeArguments", "incomplete_tasks", "run_xtreme"]

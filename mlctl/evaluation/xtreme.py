@@ -6,9 +6,12 @@ every language, and ``results.json`` with the Table-1 row.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from dataclasses import field
@@ -19,6 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from data_prep.output_dir import ensure_writable_directory
+from data_prep.output_dir import ensure_writable_file
 from data_prep.reading import InputError
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from mlctl.encoding import default_max_length
@@ -52,6 +56,33 @@ from mlctl.mining import MARGIN_NEIGHBOURS
 from mlctl.search import retrieval_accuracy
 
 logger = logging.getLogger(__name__)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A signal (SIGTERM, or SIGINT: Ctrl-C) stopped `run_xtreme`; the message says which and during what, and that
+    ``results.json`` holds what finished. `signal_number` gives the exit status 128 + N."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.signal_number = signal_number
+
+
+def _raise_keyboard_interrupt(signal_number, frame):
+    raise KeyboardInterrupt(signal.Signals(signal_number).name)
+
+
+@contextlib.contextmanager
+def sigterm_as_keyboard_interrupt():
+    """While the block runs in the main thread, SIGTERM (a scheduler's or `kill`'s stop) raises `KeyboardInterrupt`
+    as Ctrl-C does, so that the run can record it before it ends; the previous handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _arg(help_text: str, default=None, **metadata):
@@ -246,13 +277,17 @@ def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None
     under ``errors`` of its task, per language where only that language's file is at fault; the other tasks and
     languages still run. Raises `InputError` when the run cannot start (unknown task, an output directory that
     cannot be written, a checkpoint or tokenizer that does not load), after writing ``results.json`` with the
-    error when the output directory allows."""
+    error when the output directory allows. A SIGTERM or Ctrl-C during the tasks raises `RunInterrupted` after
+    writing ``results.json`` with what finished and ``"interrupted": "SIGTERM during task X"``."""
     tasks = _selected(args.tasks, TASKS, "task(s)")
     output_dir = Path(args.output_dir)
-    try:
-        ensure_writable_directory(output_dir)
-    except ValueError as error:
-        raise InputError(f"--output_dir {error}") from None
+    for flag, path, ensure_writable in (("--output_dir", output_dir, ensure_writable_directory),
+                                        ("--report_md", args.report_md, ensure_writable_file)):
+        try:
+            if path is not None:
+                ensure_writable(path)
+        except ValueError as error:
+            raise InputError(f"{flag} {error}") from None
     results = {"model": args.model_name_or_path, "command": command or f"run_xtreme({args})", "model_config": None,
                "tasks": {}}
 
@@ -260,43 +295,54 @@ def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None
         results["table"] = markdown_table(results)
         write_json_atomic(output_dir / "results.json", results)
 
+    stage = "loading the model"
     try:
-        problem = model_files_problem(args.model_name_or_path)
-        if problem:
-            raise InputError(problem)
-        try:
-            results["model_config"] = describe_model(args.model_name_or_path)
-        except (OSError, ValueError) as error:
-            raise InputError(f"{args.model_name_or_path}: cannot load its config: {str(error).splitlines()[0]}") from None
-        evaluation = XtremeEvaluation(args, settings or FineTuningSettings())
-    except InputError as error:
-        results["error"] = str(error)
+        with sigterm_as_keyboard_interrupt():
+            try:
+                problem = model_files_problem(args.model_name_or_path)
+                if problem:
+                    raise InputError(problem)
+                try:
+                    results["model_config"] = describe_model(args.model_name_or_path)
+                except (OSError, ValueError) as error:
+                    raise InputError(f"{args.model_name_or_path}: cannot load its config: "
+                                     f"{str(error).splitlines()[0]}") from None
+                evaluation = XtremeEvaluation(args, settings or FineTuningSettings())
+            except InputError as error:
+                results["error"] = str(error)
+                save()
+                raise
+            for task in tasks:
+                stage = f"task {task}"
+                started = time.perf_counter()
+                column, metric = TABLE_COLUMNS[task]
+                entry = results["tasks"][task] = {"column": column, "metric": metric, "task_type": TASK_TYPES[task],
+                                                  "languages": {}, "missing": [], "errors": []}
+                try:
+                    evaluation.run_task(task, entry, save)
+                except InputError as error:
+                    logger.error("%s", error)
+                    entry["missing" if isinstance(error, MissingDataError) else "errors"].append(str(error))
+                entry["average"] = summarize_task(task, entry["languages"])
+                entry["wall_time_s"] = round(time.perf_counter() - started, 2)
+                save()
+            if evaluation.layer is not None:
+                results["retrieval_layer"] = evaluation.layer
+            if args.tsne:
+                stage = "the t-SNE picture"
+                try:
+                    results["tsne"] = evaluation.tsne()
+                except InputError as error:
+                    logger.error("%s", error)
+                    results["tsne_error"] = str(error)
+    except KeyboardInterrupt as error:
+        name = "SIGTERM" if str(error) == "SIGTERM" else "SIGINT"
+        results["interrupted"] = f"{name} during {stage}"
         save()
-        raise
-    for task in tasks:
-        started = time.perf_counter()
-        column, metric = TABLE_COLUMNS[task]
-        entry = results["tasks"][task] = {"column": column, "metric": metric, "task_type": TASK_TYPES[task],
-                                          "languages": {}, "missing": [], "errors": []}
-        try:
-            evaluation.run_task(task, entry, save)
-        except InputError as error:
-            logger.error("%s", error)
-            entry["missing" if isinstance(error, MissingDataError) else "errors"].append(str(error))
-        entry["average"] = summarize_task(task, entry["languages"])
-        entry["wall_time_s"] = round(time.perf_counter() - started, 2)
-        save()
-    if evaluation.layer is not None:
-        results["retrieval_layer"] = evaluation.layer
-    if args.tsne:
-        try:
-            results["tsne"] = evaluation.tsne()
-        except InputError as error:
-            logger.error("%s", error)
-            results["tsne_error"] = str(error)
+        raise RunInterrupted(f"interrupted by {results['interrupted']}; {output_dir / 'results.json'} holds what "
+                             "finished", signal.Signals[name].value) from None
     save()
     if args.report_md:
-        Path(args.report_md).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report_md).write_text(markdown_report(results), encoding="utf-8")
     return results
 
