@@ -216,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pooling", choices=SENTENCE_POOLINGS, default="mean")
     parser.add_argument("--max_chars", type=int, default=MAX_SENTENCE_CHARS, help="longest line accepted")
     parser.add_argument("--work_dir", default=None,
-                        help="where the float16 embeddings go (default: beside the output); a stopped run resumes there")
+                        help="where the float16 embeddings go (default: beside the output); a stopped run resumes "
+                             "there")
     return parser
 
 

@@ -167,7 +167,8 @@ def test_align_names_a_missing_or_undecodable_gold_file_before_work(tmp_path, no
 
 @pytest.mark.parametrize("data,problem", [
     (b"", "pairs.txt: empty file (one 'source words ||| target words' pair a line is expected)"),
-    (b"a b ||| c d\ne ||| f\n\n", "pairs.txt:3: empty line (one 'source words ||| target words' pair a line is expected)"),
+    (b"a b ||| c d\ne ||| f\n\n",
+     "pairs.txt:3: empty line (one 'source words ||| target words' pair a line is expected)"),
 ])
 def test_align_refuses_an_empty_data_file_as_it_refuses_a_blank_line(tmp_path, no_alignment_model, capsys, data,
                                                                       problem):
@@ -216,7 +217,8 @@ def test_mining_starts_over_when_the_corpus_changed_since_the_stop(tmp_path, fak
     settings = dict(model=mining.checkpoint_identity("fake"), layer=8, pooling="mean", batch_size=64, max_length=None)
     stale = sentences[:-1] + ["another last sentence"]
     mining.encode_to_memmap(None, None, stale, work_dir / "src.npy", layer=8, pooling="mean", batch_size=64,
-                            max_length=None, description="src", fingerprint=mining.encoding_fingerprint(stale, settings))
+                            max_length=None, description="src",
+                            fingerprint=mining.encoding_fingerprint(stale, settings))
     fake_encoder[:] = []
     assert mine(tmp_path, CORPUS, CORPUS)[0] == 0
     assert fake_encoder == [2, 2, 2, 2, 2, 2]  # both sides encoded in full
@@ -286,7 +288,8 @@ def test_a_finite_loss_explosion_is_warned_and_in_the_final_metrics(work, tmp_pa
     assert result["train"]["loss_exploded"] is exploded
     assert result["train"]["max_loss_ratio"] == pytest.approx(ratio)
     assert json.loads((tmp_path / "out" / "train_results.json").read_text())["loss_exploded"] is exploded
-    warnings = [record.getMessage() for record in caplog.records if "times the first logged loss" in record.getMessage()]
+    warnings = [record.getMessage() for record in caplog.records
+                if "times the first logged loss" in record.getMessage()]
     assert len(warnings) == (1 if exploded else 0)
     if exploded:
         assert warnings[0].startswith("step 2: training loss ") and f"({losses[0]:.4g} at step 1)" in warnings[0]

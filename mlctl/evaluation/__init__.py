@@ -8,4 +8,5 @@ from mlctl.evaluation.xtreme import XtremeArguments
 from mlctl.evaluation.xtreme import incomplete_tasks
 from mlctl.evaluation.xtreme import run_xtreme
 
-__all__ = ["FineTuningSettings", "MissingDataError", "RunInterrupted", "XtremeArguments", "incomplete_tasks", "run_xtreme"]
+__all__ = ["FineTuningSettings", "MissingDataError", "RunInterrupted", "XtremeArguments", "incomplete_tasks",
+           "run_xtreme"]

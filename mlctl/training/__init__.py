@@ -15,6 +15,6 @@ from mlctl.training.run import load_tokenizer
 from mlctl.training.run import train
 from mlctl.training.trainer import MLCTLTrainer
 
-__all__ = ["DataArguments", "DiskFullError", "MLCTLDataCollator", "MLCTLTrainer", "MLCTLTrainingArguments", "ModelArguments",
-           "TrainingDivergedError", "TrainingSetupError", "build_model", "load_tokenizer", "train",
+__all__ = ["DataArguments", "DiskFullError", "MLCTLDataCollator", "MLCTLTrainer", "MLCTLTrainingArguments",
+           "ModelArguments", "TrainingDivergedError", "TrainingSetupError", "build_model", "load_tokenizer", "train",
            "training_argument_parser"]
