@@ -7,8 +7,6 @@ import logging
 import os
 from pathlib import Path
 from typing import Iterable
-
-import httpx2
 from transformers import AutoConfig
 from transformers import PrinterCallback
 from transformers import ProgressCallback
@@ -72,6 +70,13 @@ def build_model(model_args: ModelArguments, tokenizer) -> MLCTLForPreTraining:
     return model
 
 
+def is_hub_connection_error(error: Exception) -> bool:
+    """Whether `error` is how huggingface_hub fails to reach the Hub: an `OSError` (offline mode, HTTP errors, no
+    token) or a transport error of its HTTP client (httpx, or httpx2 in huggingface_hub 2, e.g. a refused
+    connection), which is not an `OSError`."""
+    return isinstance(error, OSError) or type(error).__module__.split(".")[0] in ("httpx", "httpx2")
+
+
 def build_trainer(model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments,
                   callbacks: Iterable[TrainerCallback] = (), progress: TrainerCallback | None = None) -> MLCTLTrainer:
     """The one assembly of an ML-CTL training job, checked and ready to train: tokenizer, seeded model, WPS splits
@@ -123,8 +128,8 @@ def build_trainer(model_args: ModelArguments, data_args: DataArguments, training
                 xtreme_results=data_args.xtreme_results,
             ),
         )
-    except (OSError, httpx2.HTTPError) as error:  # --push_to_hub: the Trainer creates the Hub repository here
-        if not training_args.push_to_hub:
+    except Exception as error:  # --push_to_hub: the Trainer creates the Hub repository here
+        if not (training_args.push_to_hub and is_hub_connection_error(error)):
             raise
         raise TrainingSetupError(f"--push_to_hub: cannot create the repository on the Hub ({hf_api().endpoint}): "
                                  f"{str(error).splitlines()[0]}") from None
