@@ -176,13 +176,15 @@ def synthetic_pair_files(directory: Path, n_pairs: int) -> tuple[str, str]:
 def data_prep_rows(sizes: Sizes, specs=None) -> list[str]:
     """Part (d): data_prep (eflomal, a WordPiece tokenizer trained on the corpus beforehand) on one corpus at each
     of `sizes.num_procs` worker processes (those above the machine's cores left out): pairs read per second and
-    the efficiency per process (the rate over `num_proc` × the one-process rate). `specs` (PairSpecs) is the
-    corpus; default the synthetic one of `sizes.corpus_pairs` pairs."""
+    the efficiency per process (the rate over `num_proc` × the one-process rate), and the machine's 1-minute load
+    average when each started (other jobs slow it). `specs` (PairSpecs) is the corpus; default the synthetic one of
+    `sizes.corpus_pairs` pairs."""
     from data_prep import REPORT_NAME, PairSpec, build_wps_dataset
     from data_prep.reading import read_text_lines
     from data_prep.tokenizer import train_wordpiece_tokenizer
 
-    rows = ["| num_proc | pairs | seconds | pairs/s | efficiency per process |", "|---|---|---|---|---|"]
+    rows = ["| num_proc | pairs | seconds | pairs/s | efficiency per process | load average at start |",
+            "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as directory:
         directory = Path(directory)
         specs = specs or [PairSpec("en", "de", *synthetic_pair_files(directory, sizes.corpus_pairs))]
@@ -191,7 +193,7 @@ def data_prep_rows(sizes: Sizes, specs=None) -> list[str]:
         one_process_rate = None
         for num_proc in (p for p in sizes.num_procs if p <= (os.cpu_count() or 1)):
             out_dir = directory / f"wps{num_proc}"
-            started = time.perf_counter()
+            load, started = os.getloadavg()[0], time.perf_counter()
             build_wps_dataset(specs, out_dir, tokenizer=str(directory / "tokenizer"), num_proc=num_proc,
                               show_progress=False)
             seconds = time.perf_counter() - started
@@ -199,5 +201,5 @@ def data_prep_rows(sizes: Sizes, specs=None) -> list[str]:
             rate = report["totals"]["pairs_read"] / seconds
             one_process_rate = one_process_rate or rate / num_proc
             rows.append(f"| {num_proc} | {report['totals']['pairs_read']:,} | {seconds:.1f} | {rate:,.0f} | "
-                        f"{rate / (num_proc * one_process_rate):.2f} |")
+                        f"{rate / (num_proc * one_process_rate):.2f} | {load:.1f} |")
     return rows
