@@ -147,7 +147,7 @@ def validation_sentence_retrieval(model_dir: Path, wps_dir: str, settings: Setti
     from mlctl.encoding import encode_sentences, load_encoder
     from mlctl.search import retrieval_accuracy
 
-    model, tokenizer = load_encoder(str(model_dir), device="cpu")
+    model, tokenizer = load_encoder(str(model_dir))
     scores = []
     for _, rows in held_out_by_language(wps_dir):
         pairs = list(dict.fromkeys(zip(rows["src_text"], rows["tgt_text"])))[:settings.selection_pairs_per_language]
