@@ -26,6 +26,10 @@ from modeling_mlctl.configuration_mlctl import MBERT_BASE_SHAPE
 #: The training-step variants of part (a), as `mlctl.experiments.train_step.variant_loss` names them.
 STEP_VARIANTS = ("mlm floor", "shared", "separate")
 OUT_OF_MEMORY = "out of memory"
+#: The corpus size of the data_prep estimates (the paper's 25M UN pairs), and the (machines, processes per machine)
+#: they are given for: 2 cores, one 16-core machine, three of them (one shard each).
+CORPUS_ESTIMATE_PAIRS = 25_000_000
+ESTIMATE_LAYOUTS = ((1, 2), (1, 16), (3, 16))
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,7 @@ def data_prep_rows(sizes: Sizes, specs=None) -> list[str]:
         specs = specs or [PairSpec("en", "de", *synthetic_pair_files(directory, sizes.corpus_pairs))]
         texts = (line for spec in specs for path in (spec.src_path, spec.tgt_path) for _, line in read_text_lines(path))
         train_wordpiece_tokenizer(texts, vocab_size=16000).save_pretrained(directory / "tokenizer")
-        one_process_rate = None
+        one_process_rate, rates = None, {}
         for num_proc in (p for p in sizes.num_procs if p <= (os.cpu_count() or 1)):
             out_dir = directory / f"wps{num_proc}"
             load, started = os.getloadavg()[0], time.perf_counter()
@@ -198,8 +202,35 @@ def data_prep_rows(sizes: Sizes, specs=None) -> list[str]:
                               show_progress=False)
             seconds = time.perf_counter() - started
             report = json.loads((out_dir / REPORT_NAME).read_text(encoding="utf-8"))
-            rate = report["totals"]["pairs_read"] / seconds
+            rate = rates[num_proc] = report["totals"]["pairs_read"] / seconds
             one_process_rate = one_process_rate or rate / num_proc
             rows.append(f"| {num_proc} | {report['totals']['pairs_read']:,} | {seconds:.1f} | {rate:,.0f} | "
                         f"{rate / (num_proc * one_process_rate):.2f} | {load:.1f} |")
-    return rows
+    return rows + ["", *corpus_estimates(rates)]
+
+
+def corpus_estimates(rates: dict[int, float]) -> list[str]:
+    """Hours data_prep would take on `CORPUS_ESTIMATE_PAIRS` pairs for each of `ESTIMATE_LAYOUTS`, multiplied out
+    from the measured pairs/s by process count (`rates`): a measured process count's own rate (× machines, the
+    shards being independent); otherwise the one-process rate × processes (efficiency 1, an upper bound) and at the
+    efficiency of the largest count measured."""
+    largest = max(rates)
+    one = rates[min(rates)] / min(rates)
+    efficiency = rates[largest] / (largest * one)
+
+    def hours(rate: float) -> str:
+        return f"{CORPUS_ESTIMATE_PAIRS / rate / 3600:.1f}"
+
+    lines = [f"Estimates for {CORPUS_ESTIMATE_PAIRS:,} sentence pairs (the paper's corpus size), multiplied out from "
+             "the rates above: not measured; merging the shards not included.", "",
+             "| machines × processes | hours | from |", "|---|---|---|"]
+    for machines, processes in ESTIMATE_LAYOUTS:
+        if processes in rates:
+            lines.append(f"| {machines} × {processes} | {hours(machines * rates[processes])} | the measured "
+                         f"{processes}-process rate{' × machines' if machines > 1 else ''} |")
+        else:
+            rate = machines * processes * one
+            lines.append(f"| {machines} × {processes} | {hours(rate)} | {machines * processes} × the 1-process rate "
+                         f"(efficiency 1; past {largest} processes not measured); at the measured {largest}-process "
+                         f"efficiency {efficiency:.2f}: {hours(rate * efficiency)} h |")
+    return lines
