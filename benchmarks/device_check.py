@@ -15,7 +15,7 @@ Parts (`mlctl.experiments.device_check`):
   c. exact search on the device (the blocked float16 matmul on a GPU) against the CPU approximate search (matmul
      IVF) on the same synthetic 100k and 400k × 768 vectors, both directions, k 4: seconds and recall of exact's
      neighbours;
-  d. data_prep (eflomal, WordPiece tokenizer) on one corpus (synthetic 200k pairs, or Multi30k's three training
+  d. data_prep (eflomal, WordPiece tokenizer) on one corpus (synthetic 50k pairs, or Multi30k's three training
      pairs with --multi30k) at num_proc 1, 2, 4, 8, 16 (up to the machine's cores): pairs/s, efficiency per process.
 """
 import argparse

@@ -48,7 +48,7 @@ class Sizes:
     dim: int = 768
     k: int = 4
     num_procs: tuple[int, ...] = (1, 2, 4, 8, 16)
-    corpus_pairs: int = 200_000
+    corpus_pairs: int = 50_000
     repeats: int = 3
 
 
