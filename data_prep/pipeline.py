@@ -289,6 +289,8 @@ def build_wps_dataset(
     pairs = list(pairs)
     _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_pair, max_phrase_words,
                      validation_fraction, num_proc, align_chunk_size, batch_size)
+    if num_shards < 1:
+        raise InputError(f"--num_shards must be at least 1, got {num_shards}")
     if not 0 <= shard_index < num_shards:
         raise InputError(f"--shard_index {shard_index} is out of range for --num_shards {num_shards} "
                          f"(0 to {num_shards - 1})")

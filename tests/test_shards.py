@@ -73,6 +73,9 @@ def test_shard_index_out_of_range_is_a_one_line_error_before_work(corpus, tmp_pa
     assert prep(corpus, tmp_path / "out", "--num_shards", "3", "--shard_index", "3") == 2
     assert capsys.readouterr().err == "error: --shard_index 3 is out of range for --num_shards 3 (0 to 2)\n"
     assert not (tmp_path / "out").exists()
+    assert prep(corpus, tmp_path / "out", "--num_shards", "0") == 2
+    assert capsys.readouterr().err == "error: --num_shards must be at least 1, got 0\n"
+    assert not (tmp_path / "out").exists()
 
 
 def test_shards_with_other_tokenizers_are_a_one_line_error(corpus, tmp_path, capsys):
