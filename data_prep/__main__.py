@@ -1,4 +1,6 @@
-"""Command line: ``python -m data_prep --pair en de train.en.gz train.de.gz --out-dir wps/``.
+"""Command line: ``python -m data_prep --pair en de train.en.gz train.de.gz --out-dir wps/``; one shard of the corpora
+with ``--num_shards N --shard_index I``, and ``python -m data_prep merge SHARD_DIR... --output_dir OUT`` joins the
+shards (`data_prep.merge`).
 
 Bad input ends the run with one line on stderr (``error: FILE:LINE: problem``) and exit status 2.
 """
@@ -19,7 +21,8 @@ from data_prep.wps import ALIGNERS
 DEFAULTS = {name: parameter.default for name, parameter in inspect.signature(build_wps_dataset).parameters.items()}
 #: The flags passed to `build_wps_dataset` as they are, under the parameter of the same name (--max-length: max_length).
 SAME_NAMED_OPTIONS = ("aligner", "symmetrization", "word_list_dir", "tokenizer", "max_length", "max_words_per_pair",
-                      "max_phrase_words", "validation_fraction", "seed", "num_proc", "align_chunk_size")
+                      "max_phrase_words", "validation_fraction", "seed", "num_proc", "align_chunk_size", "num_shards",
+                      "shard_index")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,6 +68,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-proc", type=int, default=DEFAULTS["num_proc"], help="worker processes (default: %(default)s)")
     parser.add_argument("--align-chunk-size", type=int, default=DEFAULTS["align_chunk_size"],
                         help="pairs eflomal aligns at once; bounds its memory (default: %(default)s)")
+    parser.add_argument("--num_shards", type=int, default=DEFAULTS["num_shards"],
+                        help="cut every corpus into this many shards by sentence pair (line; as datasets' "
+                             "Dataset.shard with contiguous=True) and build one; join them with 'merge'")
+    parser.add_argument("--shard_index", type=int, default=DEFAULTS["shard_index"],
+                        help="the shard to build, 0 to --num_shards - 1 (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser.parse_args(argv)
 
@@ -87,6 +95,11 @@ def pair_specs(args: argparse.Namespace) -> list[PairSpec]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merge"]:
+        from data_prep.merge import main as merge_main
+
+        return merge_main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

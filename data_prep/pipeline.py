@@ -247,6 +247,8 @@ def build_wps_dataset(
     align_chunk_size: int = 500_000,
     batch_size: int = 1000,
     show_progress: bool | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
 ) -> datasets.DatasetDict:
     """Build word positioned samples (WPS) from parallel corpora and save them to ``out_dir``.
 
@@ -271,6 +273,11 @@ def build_wps_dataset(
         align_chunk_size: pairs eflomal aligns at once (its memory grows with this).
         batch_size: sentence pairs per worker task.
         show_progress: tqdm bars; None shows them on a terminal only.
+        num_shards: cut every corpus into this many shards by sentence pair (line), as
+            ``datasets.Dataset.shard(num_shards, shard_index, contiguous=True)`` does, and build only shard
+            ``shard_index``; each line keeps its index in the whole corpus, so its WPS and its split are the ones a
+            single run gives it, and ``python -m data_prep merge`` (`data_prep.merge`) joins the shards.
+        shard_index: the shard to build, 0 to ``num_shards - 1``.
 
     Returns:
         The saved ``DatasetDict``, loaded back from ``out_dir``.
@@ -282,6 +289,11 @@ def build_wps_dataset(
     pairs = list(pairs)
     _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_pair, max_phrase_words,
                      validation_fraction, num_proc, align_chunk_size, batch_size)
+    if num_shards < 1:
+        raise InputError(f"--num_shards must be at least 1, got {num_shards}")
+    if not 0 <= shard_index < num_shards:
+        raise InputError(f"--shard_index {shard_index} is out of range for --num_shards {num_shards} "
+                         f"(0 to {num_shards - 1})")
     try:
         out_dir = ensure_writable_directory(out_dir)
     except ValueError as error:
@@ -306,12 +318,9 @@ def build_wps_dataset(
     work_dir.mkdir(exist_ok=True)
     try:
         report_pairs = _write_wps_files(pairs, builder, work_dir, num_proc=num_proc, align_chunk_size=align_chunk_size,
-                                        batch_size=batch_size, progress=progress)
-        dataset = datasets.DatasetDict({split: datasets.Dataset.from_file(str(work_dir / f"{split}.arrow"))
-                                        for split in SPLITS})
-        # An empty split must be saved as one empty shard, or load_from_disk fails on it.
-        dataset.save_to_disk(str(out_dir), num_shards={split: 1 for split in SPLITS if len(dataset[split]) == 0})
-        del dataset
+                                        batch_size=batch_size, progress=progress, shard=(num_shards, shard_index))
+        save_splits(datasets.DatasetDict({split: datasets.Dataset.from_file(str(work_dir / f"{split}.arrow"))
+                                          for split in SPLITS}), out_dir)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     report = {
@@ -330,14 +339,22 @@ def build_wps_dataset(
     }
     if tokenizer_entry is not None:
         report["tokenizer"] = tokenizer_entry
+    if num_shards > 1:
+        report["shard"] = {"num_shards": num_shards, "shard_index": shard_index}
     (out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return datasets.load_from_disk(str(out_dir))
 
 
+def save_splits(dataset: datasets.DatasetDict, out_dir: Path) -> None:
+    """Saves the train/validation `dataset` to `out_dir` (``load_from_disk`` layout); an empty split as one empty
+    shard, or ``load_from_disk`` fails on it."""
+    dataset.save_to_disk(str(out_dir), num_shards={split: 1 for split in SPLITS if len(dataset[split]) == 0})
+
+
 def _write_wps_files(pairs: list[PairSpec], builder: WpsBuilder, work_dir: Path, *, num_proc: int,
-                     align_chunk_size: int, batch_size: int, progress: dict) -> list[dict]:
-    """Stream every corpus through the workers into ``work_dir/{train,validation}.arrow``;
-    return the per-corpus report entries."""
+                     align_chunk_size: int, batch_size: int, progress: dict, shard: tuple[int, int]) -> list[dict]:
+    """Stream every corpus (its lines of `shard`: number of shards, index) through the workers into
+    ``work_dir/{train,validation}.arrow``; return the per-corpus report entries."""
     features = _features(builder.tokenizer_json is not None)
     writers = {split: datasets.arrow_writer.ArrowWriter(features=features, path=str(work_dir / f"{split}.arrow"))
                for split in SPLITS}
@@ -349,7 +366,7 @@ def _write_wps_files(pairs: list[PairSpec], builder: WpsBuilder, work_dir: Path,
             source = PairSource(position, spec.src_lang, spec.tgt_lang, spec.alignment_path)
             pair_counts, candidate_counts, seconds, timings = Counter(), Counter(), Counter(), Counter()
             wps_per_split, pairs_read = Counter(), Counter()
-            sentence_pairs = read_sentence_pairs(spec, pair_counts)
+            sentence_pairs = read_sentence_pairs(spec, pair_counts, shard)
             if builder.aligner == "eflomal":
                 sentence_pairs = _eflomal_aligned_pairs(source, sentence_pairs, pool, work_dir, align_chunk_size,
                                                         batch_size, num_proc, progress, timings)

@@ -171,8 +171,24 @@ def _dataset_rows(spec: PairSpec) -> Iterator[tuple[int, tuple[str, str]]]:
         yield row_number, (texts[0], texts[1])
 
 
-def read_sentence_pairs(spec: PairSpec, counts: Counter) -> Iterator[SentencePair]:
-    """Stream the non-empty sentence pairs of ``spec`` in input order.
+def shard_rows(n_rows: int, num_shards: int, shard_index: int) -> range:
+    """The rows of shard `shard_index` of `num_shards` of `n_rows` rows: the split
+    ``datasets.Dataset.shard(num_shards, shard_index, contiguous=True)`` makes (consecutive blocks, the first
+    ``n_rows % num_shards`` shards one row longer), so concatenating the shards in index order gives the rows back."""
+    size, longer = divmod(n_rows, num_shards)
+    start = size * shard_index + min(shard_index, longer)
+    return range(start, start + size + (shard_index < longer))
+
+
+def count_rows(spec: PairSpec) -> int:
+    """The input lines (rows of a dataset) of `spec`, empty ones included: what line indices run over."""
+    rows = read_text_lines(spec.src_path) if spec.dataset is None else _dataset_rows(spec)
+    return sum(1 for _ in rows)
+
+
+def read_sentence_pairs(spec: PairSpec, counts: Counter, shard: tuple[int, int] = (1, 0)) -> Iterator[SentencePair]:
+    """Stream the non-empty sentence pairs of ``spec`` in input order; with ``shard`` = (number of shards, index)
+    only those of that shard's lines (`shard_rows`), which keep their line index in the whole corpus.
 
     A line pair where either side is empty (or only white space) is skipped and counted in
     ``counts["empty_line"]``; its index is still consumed, so pairing and alignment lines never shift.
@@ -185,8 +201,13 @@ def read_sentence_pairs(spec: PairSpec, counts: Counter) -> Iterator[SentencePai
         rows_with_links = (((src, tgt), None) for _, (src, tgt) in rows)
     else:
         rows_with_links = zip_line_aligned([(corpus_name, rows), (spec.alignment_path, read_text_lines(spec.alignment_path))])
+    kept = shard_rows(count_rows(spec), *shard) if shard[0] > 1 else None
     lines, pairs = 0, 0
     for index, ((src, tgt), links) in enumerate(rows_with_links):
+        if kept is not None and index not in kept:
+            if index < kept.start:
+                continue
+            break
         lines += 1
         if not src.strip() or not tgt.strip():
             counts["empty_line"] += 1
@@ -198,4 +219,5 @@ def read_sentence_pairs(spec: PairSpec, counts: Counter) -> Iterator[SentencePai
         unit = "lines" if spec.dataset is None else "rows"
         problem = f"all {lines} {unit} are empty on one side or both" if lines else (
             "both files are empty" if spec.dataset is None else "no rows")
-        raise InputError(f"{where}: no sentence pair to read ({problem})")
+        in_shard = f" in shard {shard[1]} of {shard[0]}" if kept is not None else ""
+        raise InputError(f"{where}: no sentence pair to read{in_shard} ({problem})")

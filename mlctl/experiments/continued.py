@@ -1,6 +1,7 @@
 """ML-CTL where its users run it (``benchmarks/reproduce_continued.py``): continued pre-training of a pre-trained
-encoder (stage 0, `mlctl.experiments.stage0`), every arm continuing it with one budget at a learning rate chosen on
-held-out data, scored with XTREME's protocol; and how often random batches hold two WPS of one sentence."""
+encoder (stage 0, `mlctl.experiments.stage0`, or any checkpoint given by ``--start_from``), every arm continuing it
+with one budget at a learning rate chosen on held-out data, scored with XTREME's protocol; and how often random
+batches hold two WPS of one sentence."""
 from __future__ import annotations
 
 import json
@@ -14,10 +15,11 @@ from mlctl.encoding import DEFAULT_RETRIEVAL_LAYER
 from mlctl.experiments.provenance import RunRecord
 from mlctl.experiments.report import METRICS as ABLATION_METRICS, aggregate, format_gap, gap, write_results
 from mlctl.experiments.runs import evaluate_run, held_out_by_language, run_all, run_directory, train_arm, write_result
-from mlctl.experiments.settings import (ARMS as ABLATION_ARMS, QUICK as ABLATION_QUICK, Arm,
+from mlctl.experiments.settings import (ARMS as ABLATION_ARMS, QUICK as ABLATION_QUICK, Arm, ExperimentError,
                                         Settings as AblationSettings, planned_runs, shared_data_settings)
 from mlctl.experiments.shared_data import prepare_shared, shared_report
 from mlctl.experiments.stage0 import train_stage0
+from mlctl.files import write_json_atomic
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl.configuration_mlctl import MBERT_BASE_SHAPE
 
@@ -55,7 +57,9 @@ def xtreme_layer(num_layers: int) -> int:
 class Settings(AblationSettings):
     """The ablation's settings (same shared-data cache; `learning_rate` stays the from-scratch reference, stage 1
     uses the chosen candidate) with a longer POS fine-tuning, plus stage 0, the learning-rate candidates and the
-    retrieval layer. The defaults are the full run's."""
+    retrieval layer. `start_from` (a Hub name or a folder, at `model_revision`) replaces stage 0 by that
+    checkpoint: its tokenizer prepares the WPS, every arm continues it, and the retrieval layer is scaled to its
+    depth (`with_start`). The defaults are the full run's."""
 
     pos_steps: int = 400
     pos_learning_rate: float = 5e-4
@@ -66,6 +70,8 @@ class Settings(AblationSettings):
     lr_candidates: tuple[float, ...] = (1e-5, 3e-5, 1e-4)
     retrieval_layer: int = xtreme_layer(AblationSettings.num_layers)
     selection_pairs_per_language: int = 500
+    start_from: str | None = None
+    model_revision: str | None = None
 
 
 FULL = Settings()
@@ -80,13 +86,68 @@ QUICK = replace(
 # ------------------------------------------------------------------------------------------------- stages
 
 
+def export_start(start_from: str, revision: str | None, out_dir: Path) -> dict:
+    """The `start_from` checkpoint (a plain encoder such as ``bert-base-multilingual-cased``, or an ML-CTL
+    checkpoint) at `revision`, exported once (cached by ``out_dir/start.json``) as the plain masked-LM checkpoint
+    stage 0 is (encoder and MLM head, `save_backbone`) with its tokenizer in ``out_dir/model``: every later step
+    reads that folder, offline. Returns its report (name, revision, depth, width, vocabulary)."""
+    report_path = out_dir / "start.json"
+    if report_path.is_file():
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        if (report["start_from"], report["model_revision"]) != (start_from, revision):
+            raise ExperimentError(f"{report_path}: exported from {report['start_from']} (revision "
+                                  f"{report['model_revision']}), not {start_from} (revision {revision}); use another "
+                                  "work dir")
+        return report
+    from transformers import AutoConfig, AutoTokenizer
+
+    from data_prep.tokenizer import load_auto_fast_tokenizer
+    from modeling_mlctl import MLCTLForPreTraining
+
+    model_dir = out_dir / "model"
+    try:
+        config = AutoConfig.from_pretrained(start_from, revision=revision)
+        if config.model_type == MLCTLConfig.model_type:
+            model = MLCTLForPreTraining.from_pretrained(start_from, revision=revision)
+        else:
+            model = MLCTLForPreTraining.from_backbone_pretrained(start_from, loading_kwargs={"revision": revision})
+        AutoTokenizer.from_pretrained(start_from, revision=revision).save_pretrained(model_dir)
+        tokenizer = load_auto_fast_tokenizer(model_dir, "data_prep (the marked words' token spans)")
+    except (OSError, ValueError) as error:
+        raise ExperimentError(f"--start_from {start_from}: {str(error).splitlines()[0]}") from None
+    model.save_backbone(model_dir, tokenizer)
+    encoder = model.config.encoder_config
+    report = {"start_from": start_from, "model_revision": revision, "model_dir": str(model_dir),
+              "model_type": encoder.model_type, "num_layers": encoder.num_hidden_layers,
+              "hidden_size": encoder.hidden_size, "vocab_size": len(tokenizer)}
+    write_json_atomic(report_path, report)  # the cache marker: whole or absent
+    return report
+
+
+def starting_point(data_dir: Path, work_dir: Path, settings: Settings) -> tuple[dict, dict]:
+    """(shared data, the model every arm continues): with `settings.start_from` that checkpoint (`export_start`)
+    and the shared data prepared with its tokenizer; otherwise the shared data and stage 0 (`train_stage0`). Both
+    cached in `work_dir`."""
+    if settings.start_from is None:
+        shared = prepare_shared(data_dir, work_dir, settings)
+        return shared, train_stage0(shared, data_dir / "multi30k", work_dir / "stage0", settings)
+    start = export_start(settings.start_from, settings.model_revision, work_dir / "start")
+    return prepare_shared(data_dir, work_dir, settings, start), start
+
+
+def with_start(settings: Settings, start: dict) -> Settings:
+    """`settings` with the retrieval layer scaled to the depth of the `start_from` checkpoint (`start`, from
+    `export_start`); stage 0's settings unchanged."""
+    return replace(settings, retrieval_layer=xtreme_layer(start["num_layers"])) if "num_layers" in start else settings
+
+
 def validation_sentence_retrieval(model_dir: Path, wps_dir: str, settings: Settings) -> float:
     """Mean over languages of en → xx sentence retrieval (%) among the distinct held-out (validation) sentence
     pairs, at the retrieval layer: the learning-rate selection score (no test data involved)."""
     from mlctl.encoding import encode_sentences, load_encoder
     from mlctl.search import retrieval_accuracy
 
-    model, tokenizer = load_encoder(str(model_dir), device="cpu")
+    model, tokenizer = load_encoder(str(model_dir))
     scores = []
     for _, rows in held_out_by_language(wps_dir):
         pairs = list(dict.fromkeys(zip(rows["src_text"], rows["tgt_text"])))[:settings.selection_pairs_per_language]
@@ -119,8 +180,7 @@ def run_continued(regime: str, arm_name: str, seed: int, work_dir: Path, data_di
     """Trains (continuing stage 0) and evaluates one (regime, arm, seed), or one learning-rate candidate
     (regime ``lr=X``); writes and returns its result.json."""
     arm = ARMS_BY_NAME[arm_name]
-    shared = prepare_shared(data_dir, work_dir, settings)
-    stage0 = train_stage0(shared, data_dir / "multi30k", work_dir / "stage0", settings)
+    shared, stage0 = starting_point(data_dir, work_dir, settings)
     run_dir = run_directory(work_dir, regime, arm_name, seed)
     started = time.perf_counter()
     if regime.startswith("lr="):
@@ -163,15 +223,15 @@ def duplicate_measurement(wps_dir: str, batch_sizes: dict[str, int]) -> dict:
 
 def reproduce_continued(settings: Settings, quick: bool, data_dir: Path, work_dir: Path, results_dir: Path,
                         jobs: int, partial: bool, record: RunRecord) -> Path:
-    """The whole continued ablation: shared data, stage 0 (one torch thread here), the duplicate measurement, the
-    learning-rate runs and every planned stage-1 run not done yet (`jobs` at a time; none with `partial`), and
-    ``ablation_continued.{md,json,png}`` in `results_dir` with the provenance of `record`. Returns the Markdown
+    """The whole continued ablation: shared data, stage 0 or the `start_from` checkpoint (one torch thread here), the
+    duplicate measurement, the learning-rate runs and every planned stage-1 run not done yet (`jobs` at a time; none
+    with `partial`), and ``ablation_continued.{md,json,png}`` in `results_dir` with the provenance of `record`. Returns the Markdown
     path."""
     import torch
 
-    shared = prepare_shared(data_dir, work_dir, settings)
     torch.set_num_threads(1)  # more threads than free cores stalls torch on a shared machine
-    stage0 = train_stage0(shared, data_dir / "multi30k", work_dir / "stage0", settings)
+    shared, stage0 = starting_point(data_dir, work_dir, settings)
+    settings = with_start(settings, stage0)
     duplicates = duplicate_measurement(shared["wps"], {"standard": settings.batch_size,
                                                        "low-resource": settings.low_resource_batch_size})
     run_all(run_continued, learning_rate_runs(settings), work_dir, data_dir, settings, jobs, partial)
@@ -197,6 +257,7 @@ def continued_header(summary: dict, record: RunRecord) -> list[str]:
     settings, shared, stage0, lr = summary["settings"], summary["shared"], summary["stage0"], summary["lr_choice"]
     dup = summary["duplicates"]
     selection = ", ".join(f"{k}: {v:.1f}" for k, v in lr["validation_retrieval"].items())
+    depth = stage0.get("num_layers", settings["num_layers"])
     return [
         "# ML-CTL continued from a pre-trained encoder, scored with XTREME's protocol"
         + (" (QUICK MODE: smoke-sized, not the result)" if summary["quick"] else "")
@@ -206,7 +267,8 @@ def continued_header(summary: dict, record: RunRecord) -> list[str]:
         *record.header(),
         f"- Runs: {summary['run_seconds']:.0f} s summed over the {summary['n_runs']} stage-1 runs (runs found done "
         f"are read from their result.json, not re-run), {summary['jobs']} at a time (other work on the machine slows "
-        f"every run); stage 0 trained in {stage0['train_seconds']:.0f} s.",
+        f"every run)" + (f"; stage 0 trained in {stage0['train_seconds']:.0f} s." if "train_seconds" in stage0 else "."),
+        start_line(stage0) if "start_from" in stage0 else
         f"- Stage 0 (the \"mBERT\" stand-in): BERT {settings['num_layers']} layers, hidden {settings['hidden_size']}, "
         f"{settings['num_heads']} heads, FFN {settings['intermediate_size']}, vocabulary {shared['vocab_size']:,}; MLM "
         f"only on {stage0['train_sentences']:,} monolingual Multi30k training lines of en/de/fr/cs, each language "
@@ -223,7 +285,7 @@ def continued_header(summary: dict, record: RunRecord) -> list[str]:
         f"- Data: WPS from the first {settings['pairs_per_language']:,} Multi30k pairs per language "
         f"({shared['wps_train']:,} train / {shared['wps_validation']:,} held-out).",
         f"- Evaluation (run_xtreme): retrieval at hidden_states[{settings['retrieval_layer']}] of "
-        f"{settings['num_layers']} layers (XTREME's `--specific_layer 7` = hidden_states[8] of mBERT's 12, the same "
+        f"{depth} layers (XTREME's `--specific_layer 7` = hidden_states[8] of mBERT's 12, the same "
         "two thirds of the depth), mean pooling (XTREME's Tatoeba default), cosine; en → xx is XTREME's direction "
         f"(English queries, xx indexed). POS: {settings['pos_steps']} steps, lr {settings['pos_learning_rate']}, on "
         f"{shared['pos_sentences']['train']:,} English EWT sentences, checkpoint chosen on "
@@ -243,6 +305,14 @@ def continued_header(summary: dict, record: RunRecord) -> list[str]:
         "Numbers are mean ± sample std over seeds, in %.",
         "",
     ]
+
+
+def start_line(start: dict) -> str:
+    """The header line of a ``--start_from`` run: the checkpoint every arm continues (`export_start`'s report)."""
+    return (f"- Start (replacing stage 0; its row is the checkpoint itself): `{start['start_from']}` (revision "
+            f"{start['model_revision'] or 'the default branch'}), {start['model_type']}, {start['num_layers']} "
+            f"layers, hidden {start['hidden_size']}, its own tokenizer ({start['vocab_size']:,} tokens) prepared "
+            "the WPS.")
 
 
 QUESTIONS = (

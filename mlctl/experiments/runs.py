@@ -36,7 +36,9 @@ def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings
               start_from: str | None = None, learning_rate: float | None = None) -> dict:
     """Trains one arm with the library's training assembly (`build_trainer`), from scratch or (`start_from`, a
     pre-trained encoder) continuing it, at `learning_rate` (default the settings'); saves model + tokenizer in
-    `model_dir`. Returns the last logged training values and the training wall time."""
+    `model_dir`, on the GPU when there is one. Returns the last logged training values and the training wall
+    time."""
+    from mlctl.search import default_device
     from mlctl.training import DataArguments, MLCTLTrainingArguments, ModelArguments
     from mlctl.training.model_card import final_losses
     from mlctl.training.run import build_trainer
@@ -54,7 +56,7 @@ def train_arm(arm: Arm, regime: str, seed: int, shared: dict, settings: Settings
         per_device_train_batch_size=settings.low_resource_batch_size if low_resource else settings.batch_size,
         learning_rate=learning_rate or settings.learning_rate, warmup_steps=settings.steps // 10,
         logging_steps=max(settings.steps // 10, 1), save_strategy="no", eval_strategy="no", report_to="none",
-        seed=seed, bf16=low_resource, use_cpu=True, disable_tqdm=True, dataloader_pin_memory=False,
+        seed=seed, bf16=low_resource, use_cpu=default_device() == "cpu", disable_tqdm=True, dataloader_pin_memory=False,
     )
     trainer = build_trainer(model_args, data_args, training_args)
     started = time.perf_counter()
@@ -88,7 +90,7 @@ def word_level_scores(model_dir: Path, wps_dir: str, per_language: int, max_leng
     from mlctl.search import retrieval_accuracy
     from mlctl.training.trainer import RETRIEVAL_TIE_TOLERANCE
 
-    model, tokenizer = load_encoder(str(model_dir), device="cpu")
+    model, tokenizer = load_encoder(str(model_dir))
     scores = {}
     for lang, rows in held_out_by_language(wps_dir):
         rows = rows.select(range(min(per_language, len(rows))))

@@ -50,20 +50,25 @@ def write_multi30k_test(multi30k: Path, tatoeba_dir: Path) -> int:
     return len(english)
 
 
-def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
-    """Builds (once; cached in `work_dir`) what every run shares. Returns {name: path} of `SHARED_PATHS` and the
-    data report (counts, seconds, the shared-data settings)."""
+def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings, start: dict | None = None) -> dict:
+    """Builds (once; cached in `work_dir`) what every run shares: with `start` (the checkpoint every arm continues,
+    as `mlctl.experiments.continued.export_start` reports it) that checkpoint's tokenizer and encoder config instead
+    of a WordPiece tokenizer trained here and the settings' encoder.
+    Returns {name: path} of `SHARED_PATHS` and the data report (counts, seconds, the shared-data settings)."""
     from transformers import AutoConfig
 
     from data_prep import InputError, PairSpec, build_wps_dataset
-    from data_prep.tokenizer import train_wordpiece_tokenizer
+    from data_prep.tokenizer import load_auto_fast_tokenizer, train_wordpiece_tokenizer
 
     multi30k = data_dir / "multi30k"
     paths = {name: work_dir / name for name in SHARED_PATHS}
     done = work_dir / "shared_ready.json"
+    expected = shared_data_settings(settings)
+    if start is not None:
+        expected.update(start_from=start["start_from"], model_revision=start["model_revision"])
     if done.is_file():
         summary = json.loads(done.read_text(encoding="utf-8"))
-        if summary["settings"] != shared_data_settings(settings):
+        if summary["settings"] != expected:
             raise ExperimentError(f"{done}: built with other settings than this mode's; remove {work_dir} to rebuild")
         return {**{name: str(path) for name, path in paths.items()}, **summary}
     started = time.perf_counter()
@@ -72,15 +77,19 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
              for lang in ("en",) + MULTI30K_TARGETS}
     for lang, lines in texts.items():
         (paths["corpus"] / f"train.{lang}").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tokenizer = train_wordpiece_tokenizer((line for lines in texts.values() for line in lines), settings.vocab_size,
-                                          model_max_length=2 * settings.max_length)
+    if start is not None:
+        tokenizer = load_auto_fast_tokenizer(start["model_dir"], "data_prep (the marked words' token spans)")
+        AutoConfig.from_pretrained(start["model_dir"]).save_pretrained(paths["encoder_config"])
+    else:
+        tokenizer = train_wordpiece_tokenizer((line for lines in texts.values() for line in lines),
+                                              settings.vocab_size, model_max_length=2 * settings.max_length)
+        AutoConfig.for_model(
+            model_type="bert", vocab_size=len(tokenizer), hidden_size=settings.hidden_size,
+            num_hidden_layers=settings.num_layers, num_attention_heads=settings.num_heads,
+            intermediate_size=settings.intermediate_size, max_position_embeddings=2 * settings.max_length,
+            pad_token_id=tokenizer.pad_token_id,
+        ).save_pretrained(paths["encoder_config"])
     tokenizer.save_pretrained(paths["tokenizer"])
-    AutoConfig.for_model(
-        model_type="bert", vocab_size=len(tokenizer), hidden_size=settings.hidden_size,
-        num_hidden_layers=settings.num_layers, num_attention_heads=settings.num_heads,
-        intermediate_size=settings.intermediate_size, max_position_embeddings=2 * settings.max_length,
-        pad_token_id=tokenizer.pad_token_id,
-    ).save_pretrained(paths["encoder_config"])
     specs = [PairSpec("en", lang, str(paths["corpus"] / "train.en"), str(paths["corpus"] / f"train.{lang}"))
              for lang in MULTI30K_TARGETS]
     try:
@@ -101,7 +110,7 @@ def prepare_shared(data_dir: Path, work_dir: Path, settings: Settings) -> dict:
         "pos_sentences": {"train": pos_train, "dev": pos_dev},
         "multi30k_test_pairs": test_pairs,
         "seconds": round(time.perf_counter() - started, 1),
-        "settings": shared_data_settings(settings),
+        "settings": expected,
     }
     write_json_atomic(done, summary)  # the cache marker: whole or absent
     return {**{name: str(path) for name, path in paths.items()}, **summary}
