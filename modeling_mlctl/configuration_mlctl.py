@@ -83,8 +83,14 @@ def documented_by_field_help(config_class):
 
 
 def _read_through(name: str) -> property:
-    """A read-only attribute that is the backbone encoder's own (`config.encoder_config.<name>`)."""
-    return property(lambda config: getattr(config.encoder_config, name), doc=f"The encoder's `{name}`.")
+    """An attribute that is the backbone encoder's own (`config.encoder_config.<name>`), read and written through, so
+    that transformers' writes (e.g. `resize_token_embeddings` sets `config.get_text_config().vocab_size`) reach the
+    encoder config, the one copy that is saved."""
+
+    def write(config, value):
+        setattr(config.encoder_config, name, value)
+
+    return property(lambda config: getattr(config.encoder_config, name), write, doc=f"The encoder's `{name}`.")
 
 
 @documented_by_field_help
@@ -176,7 +182,8 @@ class MLCTLConfig(PreTrainedConfig):
         # The MLM decoder shares the input embeddings exactly when the backbone family does.
         self.tie_word_embeddings = getattr(self.encoder_config, "tie_word_embeddings", True)
 
-    # The encoder's shape, read through: scripts that ask any config for these (e.g. the longest input) work as-is.
+    # The encoder's shape, read and written through: scripts that ask any config for these (e.g. the longest input)
+    # work as-is.
     hidden_size = _read_through("hidden_size")
     vocab_size = _read_through("vocab_size")
     num_hidden_layers = _read_through("num_hidden_layers")

@@ -79,8 +79,9 @@ class MLCTLPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["MLCTLProjection"]
     _supports_sdpa = True
     _supports_flash_attn = True
-    # A pre-training checkpoint loaded into a model without the MLM head (AutoModel, the classifiers).
-    _keys_to_ignore_on_load_unexpected = [r"^mlm_head\."]
+    # A pre-training checkpoint loaded into a model without the MLM head or the sentence term's projection
+    # (AutoModel, the classifiers).
+    _keys_to_ignore_on_load_unexpected = [r"^mlm_head\.", r"^sentence_head\."]
 
     def _init_weights(self, module):
         """The CCE projection, the MLM head and the classifiers are initialised as the encoder family initialises
@@ -268,9 +269,23 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
     def set_input_embeddings(self, value):
         self.mlctl.set_input_embeddings(value)
 
+    def _decoder_name(self) -> str:
+        """Where the MLM head's decoder (the output embeddings) is, e.g. `mlm_head.predictions.decoder`."""
+        return next(key for key in self._tied_weights_keys if key.endswith(".weight")).removesuffix(".weight")
+
     def get_output_embeddings(self):
-        decoder_weight = next(key for key in self._tied_weights_keys if key.endswith(".weight"))
-        return self.get_submodule(decoder_weight.removesuffix(".weight"))
+        return self.get_submodule(self._decoder_name())
+
+    def set_output_embeddings(self, new_embeddings):
+        """Puts in a new decoder (`resize_token_embeddings`) and, as the family's own MLM model does, makes the head's
+        output bias (e.g. `predictions.bias`, tied to the decoder's) the new decoder's bias."""
+        decoder = self._decoder_name()
+        owner, _, name = decoder.rpartition(".")
+        setattr(self.get_submodule(owner), name, new_embeddings)
+        bias_source = self._tied_weights_keys.get(f"{decoder}.bias")
+        if bias_source is not None:
+            owner, _, name = bias_source.rpartition(".")
+            setattr(self.get_submodule(owner), name, new_embeddings.bias)
 
     def combine_losses(self, contrastive_loss: torch.Tensor, mlm_loss: torch.Tensor | None) -> torch.Tensor:
         """Eqs. (3) and (7): `contrastive_weight` · contrastive + α · MLM. With `contrastive_weight` 0 (the "MLM only"
