@@ -339,8 +339,8 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
                 mlm_hidden = encoded.last_hidden_state
             else:
                 mlm_hidden = self.mlctl.encoder(
-                    input_ids=mlm_input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-                ).last_hidden_state
+                    input_ids=mlm_input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                    return_dict=True).last_hidden_state
             mlm_loss = self.mlm_loss(mlm_hidden, labels)
         embeddings = encoded.cce_embeddings
         if self.sentence_head is not None:  # [CCE ; projected sentence] of each sample, split by contrastive_losses

@@ -155,7 +155,7 @@ class MLCTLTrainer(Trainer):
             loss, outputs, mlm_loss = cached_contrastive_loss(
                 model, inputs, mini_batch_size, lambda: self._mlm_token_share(inputs), self.accelerator.autocast)
         else:
-            outputs = model(**inputs)
+            outputs = model(**inputs, return_dict=True)
             mlm_loss = outputs.mlm_loss
             if mlm_loss is not None:
                 mlm_loss = mlm_loss * self._mlm_token_share(inputs)
@@ -210,7 +210,7 @@ class MLCTLTrainer(Trainer):
                 x_embeddings, y_embeddings = (encoder(
                     input_ids=inputs[f"{side}_input_ids"], attention_mask=inputs[f"{side}_attention_mask"],
                     token_type_ids=inputs.get(f"{side}_token_type_ids"), word_mask=inputs.get(f"{side}_word_mask"),
-                ).cce_embeddings for side, _ in SIDES)
+                    return_dict=True).cce_embeddings for side, _ in SIDES)
             no_losses = torch.tensor([[float("nan")] * 2 + [0.0] * 2], device=x_embeddings.device)
             return None, (x_embeddings, y_embeddings), no_losses
         with torch.no_grad(), self.compute_loss_context_manager():
@@ -219,7 +219,8 @@ class MLCTLTrainer(Trainer):
                 return loss.detach(), None, None
             clean = outputs
             if config.mlm_mode == "shared" and outputs.mlm_loss is not None:
-                clean = model(**{name: value for name, value in inputs.items() if name not in MLM_INPUTS})
+                clean = model(**{name: value for name, value in inputs.items() if name not in MLM_INPUTS},
+                              return_dict=True)
         has_mlm = outputs.mlm_loss is not None
         mlm_loss = outputs.mlm_loss if has_mlm else torch.full_like(loss, float("nan"))
         flags = loss.new_tensor([1.0, float(has_mlm)])
