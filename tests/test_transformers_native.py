@@ -1,12 +1,20 @@
 """ML-CTL as transformers expects a model to behave: resize_token_embeddings on every class (saved, reloaded in a fresh
-process through the Auto classes) and return_dict honoured in training."""
+process through the Auto classes), and the trainer's saves and Hub pushes through public Trainer API only, uploading
+the published file types alone."""
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoConfig
+
+import train_mlctl
+from mlctl.training.hub import PUBLISHED_PATTERNS
+from train_fixtures import HubStandIn
+from train_fixtures import cli_args
 
 from modeling_mlctl import MLCTLConfig
 from modeling_mlctl import MLCTLForPreTraining
@@ -92,3 +100,33 @@ def test_every_class_resizes_trains_saves_and_reloads_in_a_fresh_process(encoder
     reloaded = torch.load(tmp_path / "inputs.pt.out")
     for name in CLASSES:
         assert torch.equal(reloaded[name], expected[name]), name
+
+
+def test_pushes_upload_the_published_file_types_only(work, tmp_path, monkeypatch):
+    """A stray pickle (and a log) in output_dir stays local: every push passes the allow-list to upload_folder."""
+    import huggingface_hub
+
+    hub = HubStandIn()
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda api, repo_id, **kw: hub.create_repo(api, repo_id, **kw))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda api, **kw: hub.upload_folder(api, **kw))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.pkl").write_bytes(b"\x80\x04K\x01.")
+    (out / "run.log").write_text("local notes\n")
+    train_mlctl.main(cli_args(work, out, "--max_steps", "4", "--save_steps", "2", "--push_to_hub", "--hub_model_id",
+                              "someone/tiny"))
+    assert [upload["message"] for upload in hub.uploads] == [
+        "Training in progress, step 2", "Training in progress, step 4", "ML-CTL pre-training"]
+    for upload in hub.uploads:
+        assert "notes.pkl" not in upload["files"] and "run.log" not in upload["files"], sorted(upload["files"])
+        assert {"config.json", "model.safetensors", "modeling_mlctl.py", "tokenizer.json"} <= set(upload["files"])
+    assert (out / "notes.pkl").exists() and not (out / "training_args.bin").exists()
+    assert json.loads((out / "training_args.json").read_text())["push_to_hub"] is True
+    assert {"*.safetensors", "*.json", "*.py", "*.md", "*.txt"} <= set(PUBLISHED_PATTERNS)
+
+
+def test_no_private_trainer_api_in_the_library():
+    """The save and the push go through public Trainer methods and callbacks (`on_save` and `should_save` are public)."""
+    private = re.compile(r"(?<![A-Za-z])_save\b|_push_from_checkpoint|_internal_call")
+    library = Path(__file__).resolve().parent.parent / "mlctl"
+    assert [str(path) for path in library.rglob("*.py") if private.search(path.read_text())] == []

@@ -138,7 +138,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
     if checkpoint is not None:
         logger.info("resuming from %s", checkpoint)
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(_internal_call=True)  # saved now; pushed once, at the end, with the evaluation in the card
+    trainer.save_model()  # saved now (the MLCTLTrainer's save never pushes); pushed once, at the end, with the card
     if progress is None:
         trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
