@@ -55,7 +55,7 @@ def load_encoder(model_name_or_path: str, device: str | torch.device | None = No
         raise ValueError(problem)
     try:
         model = AutoModel.from_pretrained(model_name_or_path)
-    except (OSError, ValueError, pickle.UnpicklingError) as error:
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:  # the last two: damaged .bin weights
         raise ValueError(f"{model_name_or_path}: cannot load with AutoModel: {str(error).splitlines()[0]}") from None
     device = device or default_device()
     return model.to(device).eval(), tokenizer

@@ -1,10 +1,9 @@
-"""Faults of checkpoints and of training's inputs (issue 16 item 6, issue 19 items 5 and 11): return_dict off in a
-config, a sentence-term checkpoint loaded into AutoModel, input paths checked before any model loading, config.json
-fields of the wrong type, damaged pytorch_model.bin weights, and AutoTokenizer on a checkpoint in a fresh process."""
+"""Faults of checkpoints and of training's inputs (issue 16 item 6, issue 19 item 5): return_dict off in a config, a
+sentence-term checkpoint loaded into AutoModel, input paths checked before any model loading, config.json fields of
+the wrong type and damaged pytorch_model.bin weights, in mlctl-mine, mlctl-xtreme and training."""
 import json
 import logging
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -101,3 +100,49 @@ def test_a_bad_input_path_fails_before_any_model_loading(work, tmp_path, monkeyp
     monkeypatch.setattr(sys, "argv", ["train_mlctl.py", *cli_args(work, tmp_path / "out", flag, str(tmp_path / value))])
     assert train_mlctl.cli() == 2
     assert last_error_line(capsys) == f"train_mlctl: error: {flag} {tmp_path / value}: {message}"
+
+
+# ----------------------------------------------------------- config.json of the wrong type, damaged weights
+
+DAMAGES = {
+    '{"temperature": "0.07"}': "MLCTLConfig (config.json): temperature='0.07' is not valid; it must be float, not str",
+    '{"pooling_layers": 1}': "MLCTLConfig (config.json): pooling_layers=1 is not valid; it must be tuple[int, int] | "
+                             "list[int], not int",
+    "pytorch_model.bin": "pytorch_model.bin is damaged: not a whole torch.save archive",
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_mining_refuses_a_damaged_checkpoint_in_one_line(checkpoint, tmp_path, capsys, damage):
+    damaged = damaged_copy(checkpoint, tmp_path, damage)
+    for name in ("src.txt", "tgt.txt"):
+        (tmp_path / name).write_text("a house\nthe dog\n")
+    assert mining.cli(["--model_name_or_path", str(damaged), "--src_file", str(tmp_path / "src.txt"), "--tgt_file",
+                       str(tmp_path / "tgt.txt"), "--output_file", str(tmp_path / "pairs.tsv")]) == 2
+    error = last_error_line(capsys)
+    assert error.startswith(f"error: {damaged}") and error.endswith(DAMAGES[damage])
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_xtreme_refuses_a_damaged_checkpoint_in_one_line_and_says_so_in_results_json(checkpoint, tmp_path, monkeypatch,
+                                                                                   capsys, damage):
+    damaged = damaged_copy(checkpoint, tmp_path, damage)
+    xtreme_fixtures.write_xtreme_fixture(tmp_path / "xtreme")
+    monkeypatch.setattr(sys, "argv", ["run_xtreme_tasks.py", "--model_name_or_path", str(damaged), "--tasks", "tatoeba",
+                                      "--data_dir", str(tmp_path / "xtreme" / "data"), "--output_dir",
+                                      str(tmp_path / "out")])
+    assert run_xtreme_tasks.cli() == 2
+    error = last_error_line(capsys)
+    assert error.startswith(f"error: {damaged}") and error.endswith(DAMAGES[damage])
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["error"] == error.removeprefix("error: ")
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_training_refuses_a_damaged_checkpoint_in_one_line(checkpoint, work, tmp_path, monkeypatch, capsys, damage):
+    damaged = damaged_copy(checkpoint, tmp_path, damage)
+    monkeypatch.setattr(sys, "argv", ["train_mlctl.py", "--model_name_or_path", str(damaged), "--train_dir",
+                                      str(work["wps"]), "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
+    assert train_mlctl.cli() == 2
+    error = last_error_line(capsys)
+    assert error.startswith(f"train_mlctl: error: {damaged}") and error.endswith(DAMAGES[damage])
+
