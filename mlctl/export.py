@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from data_prep.output_dir import ensure_writable_directory
+from mlctl.command_line import run_command
 from mlctl.encoding import SENTENCE_POOLINGS
 from mlctl.encoding import default_max_length
 from mlctl.encoding import load_encoder
@@ -125,13 +126,7 @@ def main(argv: list[str] | None = None) -> str:
 
 def cli() -> int:
     """Console entry point (`mlctl-export`): 0 when written, 2 with a one-line error when the export cannot run."""
-    try:
-        output_dir = main()
-    except ValueError as error:
-        print(f"mlctl-export: error: {error}", file=sys.stderr)
-        return 2
-    print(f"sentence-transformers model written to {output_dir}")
-    return 0
+    return run_command(lambda: f"sentence-transformers model written to {main()}", "mlctl-export: error")
 
 
 if __name__ == "__main__":
