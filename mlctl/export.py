@@ -40,11 +40,11 @@ from modeling_mlctl.configuration_mlctl import check_choice
 class ExportArguments:
     """What `mlctl-export` exports, and how the exported model pools."""
 
-    model_name_or_path: str = field(metadata={"help": "ML-CTL checkpoint or plain BERT-family encoder (path or Hub name)."})
+    model_name_or_path: str = field(metadata={"help": "ML-CTL checkpoint or BERT-family encoder (path or Hub name)."})
     output_dir: str = field(metadata={"help": "Directory to write the sentence-transformers model to."})
     layer: int | None = field(default=None, metadata={
-        "help": "hidden_states index pooled by mean / cls (0 = embeddings); default 8 (XTREME's retrieval layer), or the "
-                "last layer of a shallower model. Ignored by cce_sentence."})
+        "help": "hidden_states index pooled by mean / cls (0 = embeddings); default 8 (XTREME's retrieval layer), or "
+                "the last layer of a shallower model. Ignored by cce_sentence."})
     pooling: str = field(default="mean", metadata={
         "help": "mean (all tokens, as XTREME), cls (first token) or cce_sentence (the ML-CTL sentence vector).",
         "choices": list(SENTENCE_POOLINGS)})
@@ -93,7 +93,7 @@ def export_sentence_transformer(model_name_or_path: str, output_dir: str, layer:
         from sentence_transformers.sentence_transformer.modules import Pooling
         from sentence_transformers.sentence_transformer.modules import Transformer
     except ImportError:
-        raise ValueError("mlctl-export needs sentence-transformers 6: pip install 'sentence-transformers>=6.2'") from None
+        raise ValueError("mlctl-export needs sentence-transformers: pip install 'sentence-transformers>=6.2'") from None
     check_choice("pooling", pooling, SENTENCE_POOLINGS)
     ensure_writable_directory(output_dir)
     model, tokenizer = load_encoder(model_name_or_path, device="cpu")

@@ -79,8 +79,7 @@ class MLCTLPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["MLCTLProjection"]
     _supports_sdpa = True
     _supports_flash_attn = True
-    # A pre-training checkpoint loaded into a model without the MLM head or the sentence term's projection
-    # (AutoModel, the classifiers).
+    # Heads of a pre-training checkpoint that AutoModel and the classifiers do not have: ignored on load, no warning.
     _keys_to_ignore_on_load_unexpected = [r"^mlm_head\.", r"^sentence_head\."]
 
     def _init_weights(self, module):
@@ -277,11 +276,9 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
         return self.get_submodule(self._decoder_name())
 
     def set_output_embeddings(self, new_embeddings):
-        """Puts in a new decoder (`resize_token_embeddings`) and, as the family's own MLM model does, makes the head's
-        output bias (e.g. `predictions.bias`, tied to the decoder's) the new decoder's bias."""
+        """The new decoder of `resize_token_embeddings`; its bias becomes the head's tied output bias too."""
         decoder = self._decoder_name()
-        owner, _, name = decoder.rpartition(".")
-        setattr(self.get_submodule(owner), name, new_embeddings)
+        self.set_submodule(decoder, new_embeddings)
         bias_source = self._tied_weights_keys.get(f"{decoder}.bias")
         if bias_source is not None:
             owner, _, name = bias_source.rpartition(".")

@@ -59,7 +59,8 @@ def test_the_export_encodes_as_encode_sentences(checkpoints, sentences, tmp_path
     from sentence_transformers import SentenceTransformer
 
     output_dir = str(tmp_path / "st")
-    assert main(["--model_name_or_path", str(checkpoints[checkpoint]), "--output_dir", output_dir, *flags]) == output_dir
+    written = main(["--model_name_or_path", str(checkpoints[checkpoint]), "--output_dir", output_dir, *flags])
+    assert written == output_dir
     model, tokenizer = load_encoder(str(checkpoints[checkpoint]), device="cpu")
     expected = encode_sentences(model, tokenizer, sentences, pooling=pooling, layer=layer or -1, batch_size=16)
     exported = SentenceTransformer(output_dir, device="cpu").encode(sentences, batch_size=7, convert_to_numpy=True)

@@ -126,7 +126,7 @@ def test_pushes_upload_the_published_file_types_only(work, tmp_path, monkeypatch
 
 
 def test_no_private_trainer_api_in_the_library():
-    """The save and the push go through public Trainer methods and callbacks (`on_save` and `should_save` are public)."""
+    """Saves and pushes go through public Trainer methods and callbacks (`on_save`, `should_save` are public)."""
     private = re.compile(r"(?<![A-Za-z])_save\b|_push_from_checkpoint|_internal_call")
     library = Path(__file__).resolve().parent.parent / "mlctl"
     assert [str(path) for path in library.rglob("*.py") if private.search(path.read_text())] == []

@@ -64,8 +64,9 @@ class PublishedFilesPush(TrainerCallback):
             self.wait()
         job = HfApi().upload_folder(
             repo_id=self.repo_id, folder_path=str(folder), commit_message=commit_message,
-            token=token if token is not None else self.token, revision=revision if revision is not None else self.revision,
-            allow_patterns=list(PUBLISHED_PATTERNS), ignore_patterns=list(UNPUBLISHED_PATTERNS), run_as_future=not blocking,
+            token=token if token is not None else self.token,
+            revision=revision if revision is not None else self.revision, run_as_future=not blocking,
+            allow_patterns=list(PUBLISHED_PATTERNS), ignore_patterns=list(UNPUBLISHED_PATTERNS),
         )
         if not blocking:
             self.jobs.append(job)

@@ -245,12 +245,12 @@ class MLCTLTrainer(Trainer):
                                      self.publishes)
 
     def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
-                    token: str | None = None, revision: str | None = None, **kwargs):
+                    token: str | None = None, revision: str | None = None, private: bool | None = None, **kwargs):
         """Saves the model to `output_dir`, writes the model card and uploads the published files of `output_dir`
         (after the checkpoint pushes still running). `kwargs` are the Trainer's model-card arguments, which the
         ML-CTL card ([`create_model_card`]) does not take."""
         if self.hub_push is None and self.is_world_process_zero():
-            self.init_hf_repo(token=token)
+            self.init_hf_repo(token=token, private=private)
             self.hub_push = PublishedFilesPush(self.args, self.hub_model_id)
         self.save_model()
         if not self.is_world_process_zero():
