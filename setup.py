@@ -21,10 +21,11 @@ setup(
         "mlctl-demo = mlctl.demo:main",
         "mlctl-mine = mlctl.mining:cli",
         "mlctl-align = mlctl.alignment:cli",
+        "mlctl-export = mlctl.export:cli",
     ]},
     install_requires=[
         "torch>=2.1",
-        "transformers>=5.0,<6",
+        "transformers>=5.20,<6",  # 5.20 brought SubConfigSpec; the save/push tests ran on 5.20.0 and 5.24.0
         "tokenizers>=0.21",
         "safetensors>=0.4",
         "huggingface_hub>=1.0",
@@ -39,5 +40,5 @@ setup(
         "scikit-learn>=1.3",
         "matplotlib>=3.7",
     ],
-    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.2"]},
+    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.2", "sentence-transformers>=6.2,<7"]},
 )

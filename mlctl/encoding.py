@@ -13,6 +13,7 @@ t-SNE picture, the ablation's word score and the demo all encode through these t
 """
 from __future__ import annotations
 
+import pickle
 from typing import Sequence
 
 import numpy as np
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.tokenizer import token_span
+from mlctl.files import weights_problem
 from mlctl.search import default_device
 from modeling_mlctl.configuration_mlctl import check_choice  # importing modeling_mlctl registers the Auto classes
 from modeling_mlctl.pooling import avg_first_last_pool
@@ -43,13 +45,17 @@ DEFAULT_RETRIEVAL_LAYER = 8
 
 def load_encoder(model_name_or_path: str, device: str | torch.device | None = None):
     """(`AutoModel` in eval mode on `device` — the GPU when there is one —, its fast tokenizer) of a checkpoint.
-    An ML-CTL checkpoint gives `MLCTLModel`. Raises `ValueError` with a one-line reason when either cannot load."""
+    An ML-CTL checkpoint gives `MLCTLModel`. Raises `ValueError` with a one-line reason when either cannot load (a
+    config.json field of the wrong type, damaged weights included)."""
     from transformers import AutoModel
 
     tokenizer = load_auto_fast_tokenizer(model_name_or_path, "locating words by character offsets")
+    problem = weights_problem(model_name_or_path)
+    if problem:
+        raise ValueError(problem)
     try:
         model = AutoModel.from_pretrained(model_name_or_path)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:  # the last two: damaged .bin weights
         raise ValueError(f"{model_name_or_path}: cannot load with AutoModel: {str(error).splitlines()[0]}") from None
     device = device or default_device()
     return model.to(device).eval(), tokenizer

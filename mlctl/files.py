@@ -1,10 +1,11 @@
-"""File checks shared by training and evaluation: is a saved safetensors file whole, and JSON written so that a
-reader never sees half of it."""
+"""File checks shared by training and evaluation: are a checkpoint's weights whole (safetensors, or a torch.save
+archive), and JSON written so that a reader never sees half of it."""
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 
@@ -23,6 +24,26 @@ def safetensors_problem(path: str | os.PathLike) -> str | None:
             pass
     except Exception as error:  # safetensors raises its own SafetensorError (not an OSError) for a damaged file
         return f"{path.name} is damaged: {str(error).splitlines()[0]}"
+    return None
+
+
+def weights_problem(model_name_or_path: str | os.PathLike) -> str | None:
+    """Why the weights of a local checkpoint directory cannot load, as "DIR: problem": a damaged safetensors file
+    ([`safetensors_problem`]) or, where there is no safetensors file, a `pytorch_model*.bin` that is not a whole
+    torch.save archive (a zip since torch 1.6: a truncated or overwritten file is not); None when they look whole,
+    and for a Hub name (left to `from_pretrained`)."""
+    directory = Path(model_name_or_path)
+    if not directory.is_dir():
+        return None
+    safetensors_files = sorted(directory.glob("*.safetensors"))
+    for weights in safetensors_files:
+        problem = safetensors_problem(weights)
+        if problem:
+            return f"{directory}: {problem}"
+    if not safetensors_files:
+        for weights in sorted(directory.glob("pytorch_model*.bin")):
+            if not zipfile.is_zipfile(weights):
+                return f"{directory}: {weights.name} is damaged: not a whole torch.save archive"
     return None
 
 

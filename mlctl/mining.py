@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from data_prep.output_dir import ensure_writable_file
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
+from mlctl.command_line import run_command
 from mlctl.encoding import SENTENCE_POOLINGS
 from mlctl.encoding import add_encoder_arguments
 from mlctl.encoding import encode_sentences
@@ -223,13 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cli(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        count = mine_files(args)
-    except ValueError as error:  # InputError included
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"{count} pairs written to {args.output_file}")
-    return 0
+    return run_command(lambda: f"{mine_files(args)} pairs written to {args.output_file}")
 
 
 if __name__ == "__main__":

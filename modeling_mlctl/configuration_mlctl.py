@@ -54,6 +54,26 @@ def _type_name(annotation) -> str:
                       for member in members if member is not type(None))
 
 
+def _has_type(value, annotation) -> bool:
+    """Whether `value` is of the field type `annotation` as JSON gives it: a float field takes an int, a sequence
+    field a list or a tuple of its element type, no number field a bool."""
+    members = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    for member in members:
+        origin = typing.get_origin(member) or member
+        if origin in (tuple, list):
+            if isinstance(value, (tuple, list)) and all(_has_type(item, typing.get_args(member)[0]) for item in value):
+                return True
+        elif origin is float:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return True
+        elif origin is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return True
+        elif isinstance(value, origin):
+            return True
+    return False
+
+
 def _args_entry(config_field: dataclasses.Field) -> str:
     """The docstring entry of a field, in the transformers style."""
     default = config_field.default
@@ -83,8 +103,14 @@ def documented_by_field_help(config_class):
 
 
 def _read_through(name: str) -> property:
-    """A read-only attribute that is the backbone encoder's own (`config.encoder_config.<name>`)."""
-    return property(lambda config: getattr(config.encoder_config, name), doc=f"The encoder's `{name}`.")
+    """An attribute that is the backbone encoder's own (`config.encoder_config.<name>`), read and written through, so
+    that transformers' writes (e.g. `resize_token_embeddings` sets `config.get_text_config().vocab_size`) reach the
+    encoder config, the one copy that is saved."""
+
+    def write(config, value):
+        setattr(config.encoder_config, name, value)
+
+    return property(lambda config: getattr(config.encoder_config, name), write, doc=f"The encoder's `{name}`.")
 
 
 @documented_by_field_help
@@ -152,6 +178,11 @@ class MLCTLConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
         for config_field in dataclasses.fields(self):
+            if "help" in config_field.metadata and not _has_type(getattr(self, config_field.name), config_field.type):
+                value = getattr(self, config_field.name)
+                raise ValueError(f"MLCTLConfig (config.json): {config_field.name}={value!r} is not valid; it must be "
+                                 f"{_type_name(config_field.type)}, not {type(value).__name__}")
+        for config_field in dataclasses.fields(self):
             if "choices" in config_field.metadata:
                 check_choice(f"MLCTLConfig: {config_field.name}", getattr(self, config_field.name),
                              config_field.metadata["choices"])
@@ -176,7 +207,8 @@ class MLCTLConfig(PreTrainedConfig):
         # The MLM decoder shares the input embeddings exactly when the backbone family does.
         self.tie_word_embeddings = getattr(self.encoder_config, "tie_word_embeddings", True)
 
-    # The encoder's shape, read through: scripts that ask any config for these (e.g. the longest input) work as-is.
+    # The encoder's shape, read and written through: scripts that ask any config for these (e.g. the longest input)
+    # work as-is.
     hidden_size = _read_through("hidden_size")
     vocab_size = _read_through("vocab_size")
     num_hidden_layers = _read_through("num_hidden_layers")

@@ -79,8 +79,8 @@ class MLCTLPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["MLCTLProjection"]
     _supports_sdpa = True
     _supports_flash_attn = True
-    # A pre-training checkpoint loaded into a model without the MLM head (AutoModel, the classifiers).
-    _keys_to_ignore_on_load_unexpected = [r"^mlm_head\."]
+    # Heads of a pre-training checkpoint that AutoModel and the classifiers do not have: ignored on load, no warning.
+    _keys_to_ignore_on_load_unexpected = [r"^mlm_head\.", r"^sentence_head\."]
 
     def _init_weights(self, module):
         """The CCE projection, the MLM head and the classifiers are initialised as the encoder family initialises
@@ -268,9 +268,21 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
     def set_input_embeddings(self, value):
         self.mlctl.set_input_embeddings(value)
 
+    def _decoder_name(self) -> str:
+        """Where the MLM head's decoder (the output embeddings) is, e.g. `mlm_head.predictions.decoder`."""
+        return next(key for key in self._tied_weights_keys if key.endswith(".weight")).removesuffix(".weight")
+
     def get_output_embeddings(self):
-        decoder_weight = next(key for key in self._tied_weights_keys if key.endswith(".weight"))
-        return self.get_submodule(decoder_weight.removesuffix(".weight"))
+        return self.get_submodule(self._decoder_name())
+
+    def set_output_embeddings(self, new_embeddings):
+        """The new decoder of `resize_token_embeddings`; its bias becomes the head's tied output bias too."""
+        decoder = self._decoder_name()
+        self.set_submodule(decoder, new_embeddings)
+        bias_source = self._tied_weights_keys.get(f"{decoder}.bias")
+        if bias_source is not None:
+            owner, _, name = bias_source.rpartition(".")
+            setattr(self.get_submodule(owner), name, new_embeddings.bias)
 
     def combine_losses(self, contrastive_loss: torch.Tensor, mlm_loss: torch.Tensor | None) -> torch.Tensor:
         """Eqs. (3) and (7): `contrastive_weight` · contrastive + α · MLM. With `contrastive_weight` 0 (the "MLM only"
@@ -324,8 +336,8 @@ class MLCTLForPreTraining(MLCTLPreTrainedModel):
                 mlm_hidden = encoded.last_hidden_state
             else:
                 mlm_hidden = self.mlctl.encoder(
-                    input_ids=mlm_input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-                ).last_hidden_state
+                    input_ids=mlm_input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                    return_dict=True).last_hidden_state
             mlm_loss = self.mlm_loss(mlm_hidden, labels)
         embeddings = encoded.cce_embeddings
         if self.sentence_head is not None:  # [CCE ; projected sentence] of each sample, split by contrastive_losses

@@ -303,11 +303,13 @@ def test_every_mlctl_config_field_is_a_flag_with_the_help_and_choices_of_its_met
 
 
 def test_bad_train_dir_is_one_line_error(tmp_path, work, capsys, monkeypatch):
+    """A directory that is not a saved dataset (a missing one: tests/test_faults_checkpoint.py)."""
+    (tmp_path / "not-wps").mkdir()
     monkeypatch.setattr(sys, "argv", ["train_mlctl.py", *cli_args(work, tmp_path / "out")[:4], "--train_dir",
-                                      str(tmp_path / "missing"), "--output_dir", str(tmp_path / "out")])
+                                      str(tmp_path / "not-wps"), "--output_dir", str(tmp_path / "out")])
     assert train_mlctl.cli() == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith(f"train_mlctl: error: {tmp_path / 'missing'}: not a dataset saved by data_prep")
+    assert error.startswith(f"train_mlctl: error: {tmp_path / 'not-wps'}: not a dataset saved by data_prep")
     assert "\n" not in error
 
 

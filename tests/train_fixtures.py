@@ -7,7 +7,6 @@ two-process equivalence test runs under torchrun.
         [gradient_accumulation_steps=N]
 """
 import concurrent.futures
-import fnmatch
 import re
 import sys
 from pathlib import Path
@@ -179,13 +178,14 @@ class HubStandIn:
         self.repos.append(repo_id)
         return RepoUrl(f"https://huggingface.co/{repo_id}")
 
-    def upload_folder(self, api, *, repo_id, folder_path, ignore_patterns=(), run_as_future=False, **kwargs):
-        files = {}
-        for path in Path(folder_path).rglob("*"):
-            relative = path.relative_to(folder_path).as_posix()
-            if path.is_file() and not any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative.split("/")[0], pattern)
-                                          for pattern in ignore_patterns or ()):
-                files[relative] = path.read_bytes()
+    def upload_folder(self, api, *, repo_id, folder_path, allow_patterns=None, ignore_patterns=None,
+                      run_as_future=False, **kwargs):
+        """Selects the files as `HfApi.upload_folder` does (huggingface_hub's own `filter_repo_objects`)."""
+        from huggingface_hub.utils import filter_repo_objects
+
+        paths = [path.relative_to(folder_path).as_posix() for path in Path(folder_path).rglob("*") if path.is_file()]
+        files = {relative: (Path(folder_path) / relative).read_bytes() for relative in filter_repo_objects(
+            paths, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns)}
         self.uploads.append({"repo_id": repo_id, "files": files, "message": kwargs.get("commit_message")})
         if run_as_future:
             future = concurrent.futures.Future()

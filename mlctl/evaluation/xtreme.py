@@ -50,7 +50,7 @@ from mlctl.evaluation.tasks import TASK_LANGUAGES
 from mlctl.evaluation.tasks import TASKS
 from mlctl.evaluation.tasks import FineTuningSettings
 from mlctl.evaluation.tasks import MissingDataError
-from mlctl.files import safetensors_problem
+from mlctl.files import weights_problem
 from mlctl.files import write_json_atomic
 from mlctl.mining import MARGIN_NEIGHBOURS
 from mlctl.search import retrieval_accuracy
@@ -256,18 +256,14 @@ class XtremeEvaluation:
 
 
 def model_files_problem(model_name_or_path: str) -> str | None:
-    """Why a local checkpoint directory cannot load (no config.json, a damaged safetensors file), or None; Hub
+    """Why a local checkpoint directory cannot load (no config.json, damaged weights), or None; Hub
     names are left to `from_pretrained`."""
     directory = Path(model_name_or_path)
     if not directory.is_dir():
         return None
     if not (directory / "config.json").is_file():
         return f"{directory}: no config.json"
-    for weights in sorted(directory.glob("*.safetensors")):
-        problem = safetensors_problem(weights)
-        if problem:
-            return f"{directory}: {problem}"
-    return None
+    return weights_problem(directory)
 
 
 def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None, command: str | None = None) -> dict:

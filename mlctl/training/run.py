@@ -18,6 +18,7 @@ from transformers.utils.hub import hf_api
 from data_prep.output_dir import ensure_writable_directory
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from mlctl.encoding import default_max_length
+from mlctl.files import weights_problem
 from mlctl.training.arguments import DataArguments
 from mlctl.training.arguments import ModelSourceArguments as ModelArguments
 from mlctl.training.collator import MLCTLDataCollator
@@ -29,6 +30,7 @@ from mlctl.training.guards import check_batching
 from mlctl.training.guards import disk_full_as_error
 from mlctl.training.guards import loss_growth_metrics
 from mlctl.training.guards import resume_checkpoint
+from mlctl.training.model_card import xtreme_eval_results
 from mlctl.training.trainer import MLCTLTrainer
 from mlctl.training.trainer import check_hub_strategy
 from modeling_mlctl import MLCTLConfig
@@ -51,6 +53,9 @@ def build_model(model_args: ModelArguments, tokenizer) -> MLCTLForPreTraining:
     """From a pre-trained encoder (`from_backbone_pretrained`), an ML-CTL checkpoint, or from scratch (`config_name`)."""
     overrides = model_args.mlctl_overrides()
     source = model_args.model_name_or_path or model_args.config_name
+    problem = weights_problem(model_args.model_name_or_path) if model_args.model_name_or_path else None
+    if problem:
+        raise TrainingSetupError(problem)
     try:
         config = AutoConfig.from_pretrained(source)
         is_mlctl = config.model_type == MLCTLConfig.model_type
@@ -77,14 +82,25 @@ def is_hub_connection_error(error: Exception) -> bool:
     return isinstance(error, OSError) or type(error).__module__.split(".")[0] in ("httpx", "httpx2")
 
 
+def check_input_paths(data_args: DataArguments, training_args: TrainingArguments) -> None:
+    """Every input path of the run, checked before any model or data is loaded (`TrainingSetupError`, one line):
+    `--train_dir` a directory, `--xtreme_results` a results.json that the model card can read (read now, not when
+    the card is written after training), `--resume_from_checkpoint` a complete checkpoint."""
+    if data_args.train_dir and not Path(data_args.train_dir).is_dir():
+        raise TrainingSetupError(f"--train_dir {data_args.train_dir}: no such directory")
+    xtreme_eval_results(data_args.xtreme_results)
+    if training_args.resume_from_checkpoint:
+        resume_checkpoint(training_args)
+
+
 def build_trainer(model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments,
                   callbacks: Iterable[TrainerCallback] = (), progress: TrainerCallback | None = None) -> MLCTLTrainer:
     """The one assembly of an ML-CTL training job, checked and ready to train: tokenizer, seeded model, WPS splits
     (validation on the trainer's `eval_dataset`, None without one), collator and [`MLCTLTrainer`] with the model-card
     details. `progress` replaces the Trainer's progress bar and printed logs (the demo's single bar).
 
-    Bad input (an unwritable `--output_dir`, data that do not fit the tokenizer, the model or the batch size) raises
-    `TrainingSetupError` here, before training."""
+    Bad input (an unwritable `--output_dir`, a missing input path, data that do not fit the tokenizer, the model or
+    the batch size) raises `TrainingSetupError` here, before training."""
     launched_processes = int(os.environ.get("WORLD_SIZE", "1"))
     if launched_processes > 1 and training_args.world_size == 1:
         raise TrainingSetupError(
@@ -98,6 +114,7 @@ def build_trainer(model_args: ModelArguments, data_args: DataArguments, training
         check_hub_strategy(training_args)
     except ValueError as error:
         raise TrainingSetupError(str(error)) from None
+    check_input_paths(data_args, training_args)
     set_seed(training_args.seed)
     tokenizer = load_tokenizer(model_args)
     model = build_model(model_args, tokenizer)
@@ -157,7 +174,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: T
         logger.info("resuming from %s", checkpoint)
     with disk_full_as_error(training_args):
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
-        trainer.save_model(_internal_call=True)  # saved now; pushed once, at the end, with the evaluation in the card
+        trainer.save_model()  # saved now (the MLCTLTrainer's save never pushes); pushed once, at the end, with the card
     train_result.metrics.update(loss_growth_metrics(trainer.state.log_history))
     if progress is None:
         trainer.log_metrics("train", train_result.metrics)

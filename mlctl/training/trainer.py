@@ -1,25 +1,22 @@
 """[`MLCTLTrainer`]: the Hugging Face Trainer for ML-CTL pre-training, its logged metrics and its validation."""
 from __future__ import annotations
 
+import copy
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import Trainer
-from transformers.trainer import TRAINER_STATE_NAME
-from transformers.trainer import TRAINING_ARGS_NAME
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.trainer_utils import HubStrategy
-from transformers.utils.hub import PushInProgress
-from transformers.utils.hub import hf_api
 
 from mlctl.search import retrieval_accuracy
 from mlctl.training.collator import MLM_INPUTS
 from mlctl.training.collator import SIDES
 from mlctl.training.guards import NonFiniteGuard
 from mlctl.training.grad_cache import cached_contrastive_loss
+from mlctl.training.hub import PublishedFilesPush
+from mlctl.training.hub import write_training_arguments
 from mlctl.training.model_card import TRAIN_METRICS
 from mlctl.training.model_card import write_model_card
 from mlctl.training.sampler import BATCH_SAMPLERS
@@ -33,12 +30,6 @@ logger = logging.getLogger(__name__)
 #: A pair counts as retrieved when its positive scores the maximum up to this cosine tolerance, so that the
 #: identical embeddings of the "sentence" ablation (every word sample of one sentence) count as ties, not misses.
 RETRIEVAL_TIE_TOLERANCE = 1e-4
-#: The files of a saved model that are published (final directory, Hub pushes): weights as safetensors, JSON (config,
-#: tokenizer, training arguments), the ML-CTL code, text (model card, vocabulary). No pickle.
-PUBLISHED_SUFFIXES = (".safetensors", ".json", ".py", ".md", ".txt")
-#: The training arguments of a saved model, as JSON (`TrainingArguments.to_json_string`, tokens masked) in place of
-#: the Trainer's pickled training_args.bin.
-TRAINING_ARGS_JSON = "training_args.json"
 
 
 def check_hub_strategy(args) -> None:
@@ -97,8 +88,12 @@ class MLCTLTrainer(Trainer):
     - Evaluation reports `eval_loss`, `eval_contrastive_loss`, `eval_mlm_loss` and the x→y / y→x retrieval accuracy
       over the whole validation set (`eval_x2y_accuracy`, `eval_y2x_accuracy`).
     - A saved model (the final directory and each checkpoint) holds its training arguments as `training_args.json`
-      instead of the Trainer's pickled `training_args.bin`, so that the model directory and every Hub push
-      (`hub_strategy` `every_save` or `end`; the checkpoint strategies are refused) hold no pickle.
+      instead of the Trainer's pickled `training_args.bin` (`save_model`, then a clean-up).
+    - With `push_to_hub`, the Trainer itself never pushes (its copy of the arguments has `push_to_hub` off once it has
+      created the repository): [`PublishedFilesPush`] uploads each checkpoint's published files (`hub_strategy`
+      `every_save`) and [`push_to_hub`] the final model's, only the allow-listed file types
+      (`mlctl.training.hub.PUBLISHED_PATTERNS`: no pickle, whatever else lies in `output_dir`); the checkpoint
+      strategies, which upload pickled optimizer states, are refused.
 
     `batch_sampler="no_duplicates"` draws training batches with [`NoDuplicatesBatchSampler`] (no two WPS of one
     sentence in a global batch); the default `"random"` is the Trainer's sampler.
@@ -111,6 +106,14 @@ class MLCTLTrainer(Trainer):
         check_choice("batch_sampler", batch_sampler, BATCH_SAMPLERS)
         self.batch_sampler = batch_sampler
         check_hub_strategy(self.args)
+        self.publishes = self.args.push_to_hub
+        self.hub_push = None
+        if self.publishes:  # the Trainer's __init__ created the repository (hub_model_id); the pushes are ours
+            self.args = copy.copy(self.args)
+            self.args.push_to_hub = False
+            if self.is_world_process_zero():
+                self.hub_push = PublishedFilesPush(self.args, self.hub_model_id)
+                self.add_callback(self.hub_push)
         if self.args.remove_unused_columns:
             logger.info("MLCTLTrainer: remove_unused_columns set to False: the collator reads the WPS columns")
             self.args.remove_unused_columns = False
@@ -155,7 +158,7 @@ class MLCTLTrainer(Trainer):
             loss, outputs, mlm_loss = cached_contrastive_loss(
                 model, inputs, mini_batch_size, lambda: self._mlm_token_share(inputs), self.accelerator.autocast)
         else:
-            outputs = model(**inputs)
+            outputs = model(**inputs, return_dict=True)
             mlm_loss = outputs.mlm_loss
             if mlm_loss is not None:
                 mlm_loss = mlm_loss * self._mlm_token_share(inputs)
@@ -210,7 +213,7 @@ class MLCTLTrainer(Trainer):
                 x_embeddings, y_embeddings = (encoder(
                     input_ids=inputs[f"{side}_input_ids"], attention_mask=inputs[f"{side}_attention_mask"],
                     token_type_ids=inputs.get(f"{side}_token_type_ids"), word_mask=inputs.get(f"{side}_word_mask"),
-                ).cce_embeddings for side, _ in SIDES)
+                    return_dict=True).cce_embeddings for side, _ in SIDES)
             no_losses = torch.tensor([[float("nan")] * 2 + [0.0] * 2], device=x_embeddings.device)
             return None, (x_embeddings, y_embeddings), no_losses
         with torch.no_grad(), self.compute_loss_context_manager():
@@ -219,7 +222,8 @@ class MLCTLTrainer(Trainer):
                 return loss.detach(), None, None
             clean = outputs
             if config.mlm_mode == "shared" and outputs.mlm_loss is not None:
-                clean = model(**{name: value for name, value in inputs.items() if name not in MLM_INPUTS})
+                clean = model(**{name: value for name, value in inputs.items() if name not in MLM_INPUTS},
+                              return_dict=True)
         has_mlm = outputs.mlm_loss is not None
         mlm_loss = outputs.mlm_loss if has_mlm else torch.full_like(loss, float("nan"))
         flags = loss.new_tensor([1.0, float(has_mlm)])
@@ -232,35 +236,25 @@ class MLCTLTrainer(Trainer):
         if self.is_world_process_zero():
             write_model_card(self, Path(self.args.output_dir) / "README.md", **self.card_details)
 
-    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
-        """The Trainer's save (weights, config, ML-CTL code, tokenizer), with the training arguments as JSON instead
-        of the pickled training_args.bin (which resuming never reads)."""
-        super()._save(output_dir, state_dict)
+    def save_model(self, output_dir: str | None = None, *save_args, **save_kwargs) -> None:
+        """The Trainer's save (weights, config, ML-CTL code, tokenizer; every checkpoint and the final model go through
+        here), then the training arguments as JSON in place of the pickled training_args.bin."""
+        super().save_model(output_dir, *save_args, **save_kwargs)
         if self.args.should_save:
-            output_dir = Path(output_dir if output_dir is not None else self.args.output_dir)
-            (output_dir / TRAINING_ARGS_JSON).write_text(self.args.to_json_string(), encoding="utf-8")
-            (output_dir / TRAINING_ARGS_NAME).unlink(missing_ok=True)
+            write_training_arguments(self.args, output_dir if output_dir is not None else self.args.output_dir,
+                                     self.publishes)
 
-    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
-        """`hub_strategy="every_save"`: uploads the model of each saved checkpoint. The Trainer's own version adds
-        the pickled training_args.bin to the upload and leaves out the ML-CTL code that config.json's `auto_map`
-        names; here the checkpoint's published files (`PUBLISHED_SUFFIXES`, trainer state excepted) are copied to
-        `output_dir` and that is uploaded in the background, as the Trainer does."""
-        if not self.is_world_process_zero() or self.args.hub_strategy != HubStrategy.EVERY_SAVE:
-            return
-        if not self.args.hub_always_push and self.push_in_progress is not None and not self.push_in_progress.is_done():
-            return
-        self.callback_handler.on_push_begin(self.args, self.state, self.control)
-        output_dir = Path(self.args.output_dir)
-        for path in Path(checkpoint_folder).iterdir():
-            if path.is_file() and path.name.endswith(PUBLISHED_SUFFIXES) and path.name != TRAINER_STATE_NAME:
-                shutil.copy(path, output_dir / path.name)
-        job = hf_api().upload_folder(
-            repo_id=self.hub_model_id, folder_path=str(output_dir), token=self.args.hub_token, run_as_future=True,
-            commit_message=f"Training in progress, step {self.state.global_step}", revision=self.args.hub_revision,
-            ignore_patterns=["_*", f"{PREFIX_CHECKPOINT_DIR}-*"],
-        )
-        if self.push_in_progress is None or self.push_in_progress.is_done():
-            self.push_in_progress = PushInProgress([job])
-        else:
-            self.push_in_progress.jobs.append(job)
+    def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
+                    token: str | None = None, revision: str | None = None, private: bool | None = None, **kwargs):
+        """Saves the model to `output_dir`, writes the model card and uploads the published files of `output_dir`
+        (after the checkpoint pushes still running). `kwargs` are the Trainer's model-card arguments, which the
+        ML-CTL card ([`create_model_card`]) does not take."""
+        if self.hub_push is None and self.is_world_process_zero():
+            self.init_hf_repo(token=token, private=private)
+            self.hub_push = PublishedFilesPush(self.args, self.hub_model_id)
+        self.save_model()
+        if not self.is_world_process_zero():
+            return None
+        self.create_model_card()
+        return self.hub_push.upload(self.args.output_dir, commit_message, blocking=blocking, token=token,
+                                    revision=revision)
