@@ -41,14 +41,16 @@ PROGRESS_MIN_BATCHES = 8
 DEFAULT_RETRIEVAL_LAYER = 8
 
 
-def load_encoder(model_name_or_path: str, device: str | torch.device | None = None):
-    """(`AutoModel` in eval mode on `device` — the GPU when there is one —, its fast tokenizer) of a checkpoint.
-    An ML-CTL checkpoint gives `MLCTLModel`. Raises `ValueError` with a one-line reason when either cannot load."""
+def load_encoder(model_name_or_path: str, device: str | torch.device | None = None, **pretrained_kwargs):
+    """(`AutoModel` in eval mode on `device` — the GPU when there is one —, its fast tokenizer) of a checkpoint, at
+    the Hub snapshot of `pretrained_kwargs` (`data_prep.arguments.HubArguments.pretrained_kwargs`: revision, token,
+    cache_dir, trust_remote_code). An ML-CTL checkpoint gives `MLCTLModel`. Raises `ValueError` with a one-line
+    reason when either cannot load."""
     from transformers import AutoModel
 
-    tokenizer = load_auto_fast_tokenizer(model_name_or_path, "locating words by character offsets")
+    tokenizer = load_auto_fast_tokenizer(model_name_or_path, "locating words by character offsets", **pretrained_kwargs)
     try:
-        model = AutoModel.from_pretrained(model_name_or_path)
+        model = AutoModel.from_pretrained(model_name_or_path, **pretrained_kwargs)
     except (OSError, ValueError) as error:
         raise ValueError(f"{model_name_or_path}: cannot load with AutoModel: {str(error).splitlines()[0]}") from None
     device = device or default_device()
