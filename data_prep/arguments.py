@@ -6,8 +6,8 @@ Every command parses `transformers.HfArgumentParser` dataclasses through `Comman
   metadata: the one place a flag is described);
 - flags several commands share are defined once, here (`HubArguments`, `ModelArguments`, `SHARED_HELP`), so that
   their meaning cannot drift between commands (tests/test_arguments.py checks it over every entry point);
-- old spellings (kebab-case, `DEPRECATED_FLAGS`) are rewritten before parsing, with a `FutureWarning` naming the
-  new flag;
+- old spellings (kebab-case, `DEPRECATED_FLAGS`) are rewritten before parsing, with a one-line warning naming
+  the new flag;
 - right after parsing, before any work, every number is checked against its field's range and for NaN and
   infinity (`range_problem`); a bad value is one line on stderr, ``<command>: error: --flag VALUE: must be ...``,
   and exit status 2.
@@ -22,7 +22,6 @@ import dataclasses
 import math
 import sys
 import types
-import warnings
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -41,7 +40,8 @@ SHARED_HELP = {
     "output_dir": "Where this command writes its output (created if missing; checked writable before any work).",
     "seed": "Random seed of the run (sampling, splits, initialisation, data order). eflomal 2.0 takes no seed: "
             "mlctl-prep --aligner eflomal can differ between runs.",
-    "max_seq_length": "Tokens per sentence, special tokens included; longer input is truncated.",
+    "max_seq_length": "Tokens per sentence, special tokens included; longer input is truncated (mlctl-mine and "
+                      "mlctl-align: default the model's longest input).",
     "batch_size": "Sentences (or sentence pairs) per forward pass.",
     "num_proc": "Worker processes.",
     "tokenizer_name": "Fast tokenizer (Hub name or local path). mlctl-train: default the model's (--model_name_or_path "
@@ -113,9 +113,10 @@ def field_problems(values: dict, dataclass_type) -> list[tuple[str, object, str]
     return problems
 
 
-def rewrite_deprecated_flags(argv: list[str]) -> list[str]:
+def rewrite_deprecated_flags(argv: list[str], prog: str) -> list[str]:
     """``argv`` with every old spelling of a flag (kebab-case, `DEPRECATED_FLAGS`) replaced by the new one, each
-    with a `FutureWarning` naming the new flag. Values (tokens not starting with ``--``) are left alone."""
+    with a one-line deprecation warning on stderr naming the new flag (``<prog>: warning: --out-dir is deprecated:
+    use --output_dir``). Values (tokens not starting with ``--``) are left alone."""
     rewritten = []
     for token in argv:
         flag, equals, value = token.partition("=")
@@ -123,7 +124,7 @@ def rewrite_deprecated_flags(argv: list[str]) -> list[str]:
             new = "--" + flag[2:].replace("-", "_")
             new = DEPRECATED_FLAGS.get(new, new)
             if new != flag:
-                warnings.warn(f"{flag} is deprecated: use {new}", FutureWarning, stacklevel=3)
+                print(f"{prog}: warning: {flag} is deprecated: use {new}", file=sys.stderr)
                 token = new + equals + value
         rewritten.append(token)
     return rewritten
@@ -154,7 +155,7 @@ class CommandParser(HfArgumentParser):
 
     def parse_command(self, argv: list[str] | None = None) -> tuple:
         """The dataclasses of ``argv`` (default: the command line), checked (see the class)."""
-        argv = rewrite_deprecated_flags(list(sys.argv[1:] if argv is None else argv))
+        argv = rewrite_deprecated_flags(list(sys.argv[1:] if argv is None else argv), self.prog)
         values = vars(self.parse_args(argv))
         for name in self.required:
             if values.get(name) is None:
@@ -187,7 +188,7 @@ class HubArguments:
 
     def resolved_commit(self, name_or_path: str | None, filename: str = "config.json") -> str | None:
         """The commit hash ``name_or_path`` resolves to at `model_revision` (from the file it was loaded through),
-        "local" for a local directory, None for None."""
+        "local" for a local directory, None for None or when it cannot be resolved."""
         import os
 
         from transformers.utils.hub import cached_file
@@ -197,8 +198,11 @@ class HubArguments:
             return None
         if os.path.isdir(os.path.expanduser(str(name_or_path))):
             return "local"
-        resolved = cached_file(str(name_or_path), filename, revision=self.model_revision, token=self.token,
-                               cache_dir=self.cache_dir, _raise_exceptions_for_missing_entries=False)
+        try:
+            resolved = cached_file(str(name_or_path), filename, revision=self.model_revision, token=self.token,
+                                   cache_dir=self.cache_dir, _raise_exceptions_for_missing_entries=False)
+        except OSError:  # not reachable now although it loaded: nothing to record
+            return None
         return extract_commit_hash(resolved, None) if resolved else None
 
 

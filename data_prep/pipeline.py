@@ -24,6 +24,7 @@ from unittest import mock
 import datasets
 from tqdm.auto import tqdm
 
+from data_prep.arguments import HubArguments
 from data_prep.languages import check_language, read_stopword_file, stopwordsiso_words
 from data_prep.output_dir import ensure_writable_directory
 from data_prep.reading import InputError, PairSpec, SentencePair, read_sentence_pairs
@@ -124,14 +125,19 @@ def _features(with_tokenizer: bool) -> datasets.Features:
     return datasets.Features({name: types[name] for name in output_columns(with_tokenizer)})
 
 
-def load_fast_tokenizer(tokenizer, max_length: int) -> tuple[str, dict]:
-    """Serialise a fast tokenizer (object or name/path for ``AutoTokenizer``) for the workers,
-    with truncation to ``max_length`` tokens and no padding; also return its report entry."""
+def load_fast_tokenizer(tokenizer, max_length: int, hub: HubArguments | None = None) -> tuple[str, dict]:
+    """Serialise a fast tokenizer (object, or name/path for ``AutoTokenizer`` loaded at the Hub snapshot ``hub``)
+    for the workers, with truncation to ``max_length`` tokens and no padding; also return its report entry (with
+    the commit a name resolved to, "local" for a directory, None for an object)."""
+    commit = None
     if isinstance(tokenizer, (str, os.PathLike)):
+        hub = hub or HubArguments()
         try:
-            tokenizer = load_auto_fast_tokenizer(tokenizer, "locating words by character offsets")
+            tokenizer = load_auto_fast_tokenizer(tokenizer, "locating words by character offsets",
+                                                 **hub.pretrained_kwargs())
         except ValueError as error:
             raise InputError(f"tokenizer {error}") from None
+        commit = hub.resolved_commit(tokenizer.name_or_path, "tokenizer_config.json")
     name = getattr(tokenizer, "name_or_path", type(tokenizer).__name__)
     if not getattr(tokenizer, "is_fast", False):
         raise InputError(f"tokenizer {name}: not a fast tokenizer; character offsets need one")
@@ -139,7 +145,7 @@ def load_fast_tokenizer(tokenizer, max_length: int) -> tuple[str, dict]:
     backend.no_padding()
     backend.enable_truncation(max_length)
     entry = {"name_or_path": str(name), "class": type(tokenizer).__name__, "vocab_size": backend.get_vocab_size(),
-             "vocab_sha256": vocabulary_sha256(tokenizer), "max_length": max_length}
+             "vocab_sha256": vocabulary_sha256(tokenizer), "max_length": max_length, "commit": commit}
     return backend.to_str(), entry
 
 
@@ -247,6 +253,7 @@ def build_wps_dataset(
     align_chunk_size: int = 500_000,
     batch_size: int = 1000,
     show_progress: bool | None = None,
+    hub: HubArguments | None = None,
 ) -> datasets.DatasetDict:
     """Build word positioned samples (WPS) from parallel corpora and save them to ``out_dir``.
 
@@ -271,6 +278,8 @@ def build_wps_dataset(
         align_chunk_size: pairs eflomal aligns at once (its memory grows with this).
         batch_size: sentence pairs per worker task.
         show_progress: tqdm bars; None shows them on a terminal only.
+        hub: the Hub snapshot (revision, token, cache directory) a tokenizer name is loaded from; the commit it
+            resolves to is recorded in the report.
 
     Returns:
         The saved ``DatasetDict``, loaded back from ``out_dir``.
@@ -285,7 +294,7 @@ def build_wps_dataset(
     try:
         out_dir = ensure_writable_directory(out_dir)
     except ValueError as error:
-        raise InputError(f"--out-dir {error}") from None
+        raise InputError(f"--output_dir {error}") from None
     stopword_files = dict(stopword_files or {})
     languages = sorted({lang for spec in pairs for lang in (spec.src_lang, spec.tgt_lang)})
     for lang in stopword_files:
@@ -296,7 +305,7 @@ def build_wps_dataset(
     if aligner == "word-list":
         lists = {position: _find_word_list(spec, word_lists, word_list_dir, f"pair {position + 1}")
                  for position, spec in enumerate(pairs)}
-    tokenizer_json, tokenizer_entry = load_fast_tokenizer(tokenizer, max_length) if tokenizer is not None else (None, None)
+    tokenizer_json, tokenizer_entry = load_fast_tokenizer(tokenizer, max_length, hub) if tokenizer is not None else (None, None)
     builder = WpsBuilder(aligner, symmetrization, stopwords, max_words_per_pair, max_phrase_words, seed,
                          validation_fraction, lists, tokenizer_json, max_length)
 

@@ -13,12 +13,15 @@ t-SNE picture, the ablation's word score and the demo all encode through these t
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from data_prep.arguments import ModelArguments
+from data_prep.arguments import shared
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.tokenizer import token_span
 from mlctl.search import default_device
@@ -194,17 +197,16 @@ def encode_subwords(model, tokenizer, sentences: Sequence[Sequence[str]], *, lay
     return encoded
 
 
-def add_encoder_arguments(parser, batch_size: int = 64) -> None:
-    """The command-line flags of the tools that encode with a checkpoint (`mlctl-mine`, `mlctl-align`):
-    ``--model_name_or_path --layer --batch_size --max_length --device``."""
-    parser.add_argument("--model_name_or_path", required=True, help="an ML-CTL checkpoint or a plain BERT / XLM-R")
-    parser.add_argument("--layer", type=int, default=None,
-                        help="hidden_states index (default 8 as XTREME, SimAlign and awesome-align; the last layer "
-                             "of a smaller model)")
-    parser.add_argument("--batch_size", type=int, default=batch_size)
-    parser.add_argument("--max_length", type=int, default=None, help="tokens per sentence (default: the model's)")
-    parser.add_argument("--device", default=None, help="default: cuda when present, else cpu")
+@dataclass
+class EncoderArguments(ModelArguments):
+    """The flags of the tools that encode with a checkpoint (`mlctl-mine`, `mlctl-align`): the model and its Hub
+    snapshot (`ModelArguments`), the layer, the batch, the truncation and the device."""
+
+    layer: int | None = shared("layer")
+    batch_size: int = shared("batch_size", 32, minimum=1)
+    max_seq_length: int | None = shared("max_seq_length", minimum=3)
+    device: str | None = shared("device")
 
 
-__all__ = ["SENTENCE_POOLINGS", "WORD_POOLINGS", "add_encoder_arguments", "default_max_length", "encode_sentences",
+__all__ = ["EncoderArguments", "SENTENCE_POOLINGS", "WORD_POOLINGS", "default_max_length", "encode_sentences",
            "encode_subwords", "encode_words", "load_encoder"]
