@@ -62,11 +62,16 @@ class PrepArguments(HubArguments):
     no_progress: bool = arg("hide the progress bars", False)
 
 
+def build_parser() -> CommandParser:
+    """The parser of `mlctl-prep` (`PrepArguments`)."""
+    return CommandParser((PrepArguments,), prog="mlctl-prep", description=(
+        "Parallel corpora -> word positioned samples (WPS): a datasets.DatasetDict (train/validation) and "
+        "data_prep_report.json in --output_dir."))
+
+
 def parse_args(argv: list[str] | None = None) -> PrepArguments:
     """The checked flags of ``argv`` (default: the command line); a bad value exits 2 with one line."""
-    args, = CommandParser((PrepArguments,), prog="mlctl-prep", description=(
-        "Parallel corpora -> word positioned samples (WPS): a datasets.DatasetDict (train/validation) and "
-        "data_prep_report.json in --output_dir.")).parse_command(argv)
+    args, = build_parser().parse_command(argv)
     return args
 
 

@@ -29,11 +29,13 @@ from transformers import HfArgumentParser
 
 #: The metadata key of a field's range: {"minimum": m (>= m), "above": a (> a), "maximum": M (<= M), "below": b (< b)}.
 RANGE = "range"
-#: Renamed flags (after kebab-case -> snake_case): old spelling -> the flag every command now uses.
+#: Renamed flags (after kebab-case -> snake_case): old spelling -> the flag every command now uses; a key
+#: "<prog> --flag" renames the flag of that command only (mlctl-xtreme's --data_file is another thing).
 DEPRECATED_FLAGS = {
     "--out_dir": "--output_dir",
     "--max_length": "--max_seq_length",
     "--tokenizer": "--tokenizer_name",
+    "mlctl-align --data_file": "--input_file",
 }
 #: The help of flags that several commands define themselves (on top of `HubArguments` and `ModelArguments`).
 SHARED_HELP = {
@@ -52,6 +54,8 @@ SHARED_HELP = {
     "max_train_samples": "Use only the first N training examples (mlctl-train: WPS pairs; mlctl-xtreme: English "
                          "fine-tuning examples).",
     "max_eval_samples": "Use only the first N examples of each evaluation set.",
+    "output_file": "Where the result goes (mlctl-mine: TSV lines score, src line, tgt line, src, tgt; mlctl-align: "
+                   "0-based Pharaoh links, one line per input line).",
 }
 #: The default of `--seed` on every command.
 DEFAULT_SEED = 42
@@ -122,7 +126,7 @@ def rewrite_deprecated_flags(argv: list[str], prog: str) -> list[str]:
         flag, equals, value = token.partition("=")
         if flag.startswith("--") and len(flag) > 2:
             new = "--" + flag[2:].replace("-", "_")
-            new = DEPRECATED_FLAGS.get(new, new)
+            new = DEPRECATED_FLAGS.get(f"{prog} {new}", DEPRECATED_FLAGS.get(new, new))
             if new != flag:
                 print(f"{prog}: warning: {flag} is deprecated: use {new}", file=sys.stderr)
                 token = new + equals + value

@@ -1,7 +1,7 @@
 """Word alignment with any encoder checkpoint (ML-CTL or a plain BERT / XLM-R), as SimAlign and awesome-align extract
 it without fine-tuning: `mlctl-align`.
 
-    mlctl-align --model_name_or_path CKPT --data_file pairs.txt --output_file out.pharaoh [--gold_file gold.txt]
+    mlctl-align --model_name_or_path CKPT --input_file pairs.txt --output_file out.pharaoh [--gold_file gold.txt]
 
 ``pairs.txt`` holds ``source ||| target`` lines of whitespace-separated words (fast_align / awesome-align input).
 Each sentence is encoded alone, its words tokenized one by one (`mlctl.encoding.encode_subwords`); the sub-word
@@ -23,6 +23,7 @@ import numpy as np
 
 from data_prep.arguments import CommandParser
 from data_prep.arguments import arg
+from data_prep.arguments import shared
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
 from mlctl.encoding import EncoderArguments
@@ -187,8 +188,8 @@ def format_pharaoh(links: set[tuple[int, int]]) -> str:
 class AlignmentArguments(EncoderArguments):
     """The flags of `mlctl-align`: the encoder (`EncoderArguments`), the files and the link extraction."""
 
-    data_file: str = arg("'source words ||| target words' lines", required=True)
-    output_file: str = arg("0-based Pharaoh links, one line per input line", required=True)
+    input_file: str = arg("'source words ||| target words' lines (awesome-align's --data_file)", required=True)
+    output_file: str = shared("output_file", required=True)
     gold_file: str | None = arg("Pharaoh gold links (i-j sure, ipj possible) for AER")
     gold_one_index: bool = arg("the gold file counts words from 1", False)
     method: str = arg("sub-word link extraction (softmax: awesome-align; argmax, itermax: SimAlign)", "softmax",
@@ -199,7 +200,7 @@ class AlignmentArguments(EncoderArguments):
 
 def run_alignment(args: AlignmentArguments) -> dict | None:
     """Run `mlctl-align`; returns the scores when ``--gold_file`` is given."""
-    pairs = read_parallel(args.data_file)
+    pairs = read_parallel(args.input_file)
     gold = read_gold(args.gold_file, pairs, args.gold_one_index) if args.gold_file else None
     model, tokenizer = load_encoder(args.model_name_or_path, args.device, **args.pretrained_kwargs())
     layer = resolve_layer(model.config.num_hidden_layers + 1, args.layer)
@@ -215,7 +216,7 @@ def run_alignment(args: AlignmentArguments) -> dict | None:
     if gold is None:
         return None
     scores = {**alignment_error_rate(links, gold), "method": args.method, "layer": layer,
-              "model": args.model_name_or_path, "data_file": args.data_file, "gold_file": args.gold_file}
+              "model": args.model_name_or_path, "input_file": args.input_file, "gold_file": args.gold_file}
     output.with_suffix(".aer.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     return scores
 

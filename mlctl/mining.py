@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from data_prep.arguments import CommandParser
 from data_prep.arguments import arg
+from data_prep.arguments import shared
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
 from mlctl.encoding import SENTENCE_POOLINGS
@@ -130,7 +131,7 @@ class MiningArguments(EncoderArguments):
 
     src_file: str = arg("source sentences, one a line (UTF-8)", required=True)
     tgt_file: str = arg("target sentences, one a line (UTF-8)", required=True)
-    output_file: str = arg("TSV: score, src line, tgt line, src, tgt", required=True)
+    output_file: str = shared("output_file", required=True)
     threshold: float = arg("keep pairs scoring above this (LASER: 0)", 0.0)
     k: int = arg("neighbourhood size of the margin (LASER / XTREME)", MARGIN_NEIGHBOURS, minimum=1)
     margin: str = arg("LASER's margin function", "ratio", choices=MARGINS)
