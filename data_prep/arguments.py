@@ -117,6 +117,14 @@ def field_problems(values: dict, dataclass_type) -> list[tuple[str, object, str]
     return problems
 
 
+def check_numbers(arguments) -> None:
+    """Raises ``ValueError`` (``--flag VALUE: must be ...``) for the first number of an argument dataclass instance
+    that breaks its field's range or is NaN or infinite: the `__post_init__` check of arguments built in Python,
+    the same as the command line's."""
+    for name, value, problem in field_problems(vars(arguments), type(arguments)):
+        raise ValueError(f"--{name} {value}: {problem}")
+
+
 def rewrite_deprecated_flags(argv: list[str], prog: str) -> list[str]:
     """``argv`` with every old spelling of a flag (kebab-case, `DEPRECATED_FLAGS`) replaced by the new one, each
     with a one-line deprecation warning on stderr naming the new flag (``<prog>: warning: --out-dir is deprecated:
@@ -184,6 +192,9 @@ class HubArguments:
     cache_dir: str | None = arg("Where Hub downloads are cached (default: the Hugging Face cache).")
     trust_remote_code: bool = arg("Run a Hub repository's own modelling code (ML-CTL checkpoints need none once "
                                   "modeling_mlctl is imported).", False)
+
+    def __post_init__(self):
+        check_numbers(self)
 
     def pretrained_kwargs(self) -> dict:
         """The keywords of ``from_pretrained`` that pin and authorise a Hub download."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from data_prep.arguments import DEFAULT_SEED
 from data_prep.arguments import arg
+from data_prep.arguments import check_numbers
 from data_prep.arguments import shared
 from data_prep.reading import InputError
 from data_prep.tokenizer import MAX_SEQ_LENGTH
@@ -112,3 +113,6 @@ class FineTuningSettings:
         "fine-tune an ML-CTL checkpoint with the ML-CTL classifier (mean vector, new head) instead of the default: its "
         "exported backbone (save_backbone) with the encoder family's own head, e.g. BertForSequenceClassification "
         "with its pre-trained pooler, as a plain encoder is fine-tuned", False)
+
+    def __post_init__(self):
+        check_numbers(self)

@@ -82,6 +82,7 @@ class XtremeArguments(ModelArguments):
     report_md: str | None = arg("also write a Markdown report (table, languages, wall times) here")
 
     def __post_init__(self):
+        super().__post_init__()
         # HfArgumentParser gives a list per repeated --data_file; Python callers give strings.
         self.data_file = [spec for item in self.data_file for spec in ([item] if isinstance(item, str) else item)]
 

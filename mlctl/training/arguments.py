@@ -18,6 +18,7 @@ from data_prep.arguments import RANGE
 from data_prep.arguments import CommandParser
 from data_prep.arguments import ModelArguments as LoadedModelArguments
 from data_prep.arguments import arg
+from data_prep.arguments import check_numbers
 from data_prep.arguments import shared
 from mlctl.training.collator import MLCTLDataCollator
 from modeling_mlctl import MLCTLConfig
@@ -91,6 +92,9 @@ class DataArguments:
     max_eval_samples: int | None = shared("max_eval_samples", minimum=1)
     xtreme_results: str | None = arg("results.json of run_xtreme_tasks.py to put in the model card's model-index.")
 
+    def __post_init__(self):
+        check_numbers(self)
+
 
 @dataclass
 class MLCTLTrainingArguments(TrainingArguments):
@@ -104,6 +108,10 @@ class MLCTLTrainingArguments(TrainingArguments):
         "again with a graph to back-propagate those gradients and the MLM loss. Same loss and gradients as the full "
         "batch, with activation memory set by the mini-batch, for about one more forward pass. Default: no caching.",
         minimum=1)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_numbers(self)
 
 
 def training_argument_parser() -> CommandParser:
