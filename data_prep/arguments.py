@@ -68,7 +68,7 @@ def arg(help_text: str, default=None, *, default_factory=dataclasses.MISSING, re
     plus any other `argparse.add_argument` keyword (``nargs``, ``action``, ``metavar``)."""
     metadata = {"help": help_text, **argparse_kwargs}
     if choices is not None:
-        metadata["choices"] = list(choices)
+        metadata["choices"] = choices if isinstance(choices, (list, tuple)) else list(choices)
     bounds = {name: value for name, value in (("minimum", minimum), ("above", above), ("maximum", maximum),
                                               ("below", below)) if value is not None}
     if bounds:

@@ -435,7 +435,7 @@ def test_sequences_longer_than_the_model_are_refused_or_truncated(work, tokenize
     status, error = run_cli(monkeypatch, capsys, args)
     assert (status, error) == (2, f"train_mlctl: error: {tmp_path / 'wps'} [train]: 2 of 16 pairs have more tokens "
                                   f"than the model's 64 positions (longest {longest}); rebuild the data with a smaller "
-                                  "--max-length or pass --truncate_to_model_length")
+                                  "--max_seq_length or pass --truncate_to_model_length")
     with caplog.at_level(logging.WARNING):
         train_mlctl.main([*args, "--truncate_to_model_length", "true"])
     assert (f"{tmp_path / 'wps'} [train]: 2 of 16 pairs truncated to the model's 64 positions (longest was {longest}); "
