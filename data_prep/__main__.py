@@ -16,7 +16,7 @@ from data_prep.arguments import CommandParser
 from data_prep.arguments import HubArguments
 from data_prep.arguments import arg
 from data_prep.arguments import shared
-from data_prep.pipeline import REPORT_NAME, build_wps_dataset
+from data_prep.pipeline import OPTION_RANGES, REPORT_NAME, build_wps_dataset
 from data_prep.reading import InputError, PairSpec
 from data_prep.word_pairs import SYMMETRIZATIONS, WordList
 from data_prep.wps import ALIGNERS
@@ -49,16 +49,17 @@ class PrepArguments(HubArguments):
     stopwords: list[str] = arg("stop-word file (one per line) replacing stopwords-iso's list for LANG. Repeatable.",
                                default_factory=list, action="append", metavar="LANG FILE")
     tokenizer_name: str | None = shared("tokenizer_name")
-    max_seq_length: int = shared("max_seq_length", DEFAULTS["max_length"], minimum=3)
-    max_words_per_pair: int = arg("WPS per sentence pair", DEFAULTS["max_words_per_pair"], minimum=1)
+    max_seq_length: int = shared("max_seq_length", DEFAULTS["max_length"], **OPTION_RANGES["max_length"])
+    max_words_per_pair: int = arg("WPS per sentence pair", DEFAULTS["max_words_per_pair"],
+                                  **OPTION_RANGES["max_words_per_pair"])
     max_phrase_words: int = arg("longest phrase built from aligned links, in words", DEFAULTS["max_phrase_words"],
-                                minimum=1)
+                                **OPTION_RANGES["max_phrase_words"])
     validation_fraction: float = arg("share of sentence pairs in the validation split",
-                                     DEFAULTS["validation_fraction"], minimum=0, below=1)
+                                     DEFAULTS["validation_fraction"], **OPTION_RANGES["validation_fraction"])
     seed: int = shared("seed", DEFAULT_SEED, minimum=0)
-    num_proc: int = shared("num_proc", DEFAULTS["num_proc"], minimum=1)
+    num_proc: int = shared("num_proc", DEFAULTS["num_proc"], **OPTION_RANGES["num_proc"])
     align_chunk_size: int = arg("pairs eflomal aligns at once; bounds its memory", DEFAULTS["align_chunk_size"],
-                                minimum=1)
+                                **OPTION_RANGES["align_chunk_size"])
     no_progress: bool = arg("hide the progress bars", False)
 
 

@@ -25,6 +25,7 @@ import datasets
 from tqdm.auto import tqdm
 
 from data_prep.arguments import HubArguments
+from data_prep.arguments import range_problem
 from data_prep.languages import check_language, read_stopword_file, stopwordsiso_words
 from data_prep.output_dir import ensure_writable_directory
 from data_prep.reading import InputError, PairSpec, SentencePair, read_sentence_pairs
@@ -163,6 +164,13 @@ def _find_word_list(spec: PairSpec, word_lists: Sequence[WordList], word_list_di
                      f"FILE or a --word-list-dir with {spec.src_lang}_uni.txt and {spec.tgt_lang}_uni.txt)")
 
 
+#: The range of every numeric option of `build_wps_dataset` (in `data_prep.arguments.arg`'s keys): checked here for
+#: Python callers, and the metadata of mlctl-prep's flags, checked when they are parsed.
+OPTION_RANGES = {"max_length": {"minimum": 3}, "max_words_per_pair": {"minimum": 1}, "max_phrase_words": {"minimum": 1},
+                 "num_proc": {"minimum": 1}, "align_chunk_size": {"minimum": 1}, "batch_size": {"minimum": 1},
+                 "validation_fraction": {"minimum": 0, "below": 1}}
+
+
 def _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_pair, max_phrase_words,
                      validation_fraction, num_proc, align_chunk_size, batch_size) -> None:
     if not pairs:
@@ -171,13 +179,13 @@ def _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_p
     for name, value, choices in (("aligner", aligner, ALIGNERS), ("symmetrization", symmetrization, SYMMETRIZATIONS)):
         if value not in choices:
             raise InputError(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
-    for name, value, minimum in (("max_length", max_length, 3), ("max_words_per_pair", max_words_per_pair, 1),
-                                 ("max_phrase_words", max_phrase_words, 1), ("num_proc", num_proc, 1),
-                                 ("align_chunk_size", align_chunk_size, 1), ("batch_size", batch_size, 1)):
-        if value < minimum:
-            raise InputError(f"{name} must be at least {minimum}, got {value}")
-    if not 0 <= validation_fraction < 1:
-        raise InputError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+    numbers = dict(max_length=max_length, max_words_per_pair=max_words_per_pair, max_phrase_words=max_phrase_words,
+                   num_proc=num_proc, align_chunk_size=align_chunk_size, batch_size=batch_size,
+                   validation_fraction=validation_fraction)
+    for name, value in numbers.items():
+        problem = range_problem(value, OPTION_RANGES[name])
+        if problem:
+            raise InputError(f"{name}={value}: {problem}")
     for position, spec in enumerate(pairs, 1):
         where = f"pair {position} {spec.describe()}"
         check_language(spec.src_lang, where)

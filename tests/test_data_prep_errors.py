@@ -115,8 +115,9 @@ def test_the_command_line_exits_2_with_one_line_and_no_traceback(tmp_path):
 
 
 @pytest.mark.parametrize("bad_option, message", [
-    ({"max_words_per_pair": 0}, "max_words_per_pair must be at least 1, got 0"),
-    ({"validation_fraction": 1.5}, "validation_fraction must be in [0, 1), got 1.5"),
+    ({"max_words_per_pair": 0}, "max_words_per_pair=0: must be at least 1"),
+    ({"validation_fraction": 1.5}, "validation_fraction=1.5: must be in [0, 1)"),
+    ({"validation_fraction": float("nan")}, "validation_fraction=nan: must be a finite number"),
 ])
 def test_bad_numbers_from_python(tmp_path, bad_option, message):
     """The command line checks its numbers when it parses them (tests/test_arguments.py); Python callers of

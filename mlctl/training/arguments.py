@@ -96,9 +96,34 @@ class DataArguments:
         check_numbers(self)
 
 
+def _ranged(name: str, **bounds):
+    """transformers' `TrainingArguments` field ``name`` (its help and default) with a range (`arg`'s keys)."""
+    inherited = TrainingArguments.__dataclass_fields__[name]
+    return dataclasses.field(default=inherited.default, metadata={**inherited.metadata, RANGE: bounds})
+
+
 @dataclass
 class MLCTLTrainingArguments(TrainingArguments):
-    """transformers' `TrainingArguments` plus the ML-CTL training-loop options."""
+    """transformers' `TrainingArguments` (with the ranges of its numbers) plus the ML-CTL training-loop options."""
+
+    per_device_train_batch_size: int = _ranged("per_device_train_batch_size", minimum=1)
+    per_device_eval_batch_size: int = _ranged("per_device_eval_batch_size", minimum=1)
+    gradient_accumulation_steps: int = _ranged("gradient_accumulation_steps", minimum=1)
+    num_train_epochs: float = _ranged("num_train_epochs", minimum=0)
+    max_steps: int = _ranged("max_steps", minimum=-1)
+    learning_rate: float = _ranged("learning_rate", minimum=0)
+    warmup_steps: float = _ranged("warmup_steps", minimum=0)
+    weight_decay: float = _ranged("weight_decay", minimum=0)
+    adam_beta1: float = _ranged("adam_beta1", minimum=0, below=1)
+    adam_beta2: float = _ranged("adam_beta2", minimum=0, below=1)
+    adam_epsilon: float = _ranged("adam_epsilon", above=0)
+    max_grad_norm: float = _ranged("max_grad_norm", minimum=0)
+    label_smoothing_factor: float = _ranged("label_smoothing_factor", minimum=0, maximum=1)
+    logging_steps: float = _ranged("logging_steps", above=0)
+    eval_steps: float | None = _ranged("eval_steps", above=0)
+    save_steps: float = _ranged("save_steps", above=0)
+    save_total_limit: int | None = _ranged("save_total_limit", minimum=0)
+    dataloader_num_workers: int = _ranged("dataloader_num_workers", minimum=0)
 
     output_dir: str | None = shared("output_dir")
     seed: int = shared("seed", DEFAULT_SEED, minimum=0)
