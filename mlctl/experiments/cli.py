@@ -2,15 +2,29 @@
 runs, a partial report, and the one-line errors."""
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from data_prep.arguments import CommandParser
+from data_prep.arguments import arg
 from mlctl.experiments.provenance import REPO_ROOT, RunRecord
 from mlctl.experiments.runs import LOG_FORMAT
 from mlctl.experiments.settings import DATA_FOLDERS, DEFAULT_DATA, ExperimentError
+
+
+@dataclass
+class ExperimentArguments:
+    """The flags every experiment script takes."""
+
+    quick: bool = arg("tiny settings: checks the pipeline end to end", False)
+    data: str = arg("the shared data folder (multi30k, tatoeba, udpos)", str(DEFAULT_DATA))
+    work_dir: str | None = arg("cache and run folders (default outputs/<experiment>/{full,quick})")
+    results_dir: str | None = arg("where the results files go (default results/, or the work dir with --quick)")
+    jobs: int = arg("runs at a time, each in its own process with one torch thread", 2, minimum=1)
+    partial: bool = arg("start no run: write the report from the runs that have finished, labelled partial", False)
 
 
 def run_experiment(reproduce: Callable[..., Path], full, quick, description: str, outputs_name: str,
@@ -22,20 +36,11 @@ def run_experiment(reproduce: Callable[..., Path], full, quick, description: str
     from data_prep import InputError
     from mlctl.training import TrainingSetupError
 
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="tiny settings: checks the pipeline end to end")
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="the shared data folder (multi30k, tatoeba, udpos)")
-    parser.add_argument("--work-dir", help=f"cache and run folders (default outputs/{outputs_name}/{{full,quick}})")
-    parser.add_argument("--results-dir", help="where the results files go (default results/, or the work dir with "
-                                              "--quick)")
-    parser.add_argument("--jobs", type=int, default=2, help="runs at a time, each in its own process with one torch "
-                                                            "thread")
-    parser.add_argument("--partial", action="store_true",
-                        help="start no run: write the report from the runs that have finished, labelled partial")
     argv = sys.argv if argv is None else argv
     record = RunRecord(argv)
     logging.basicConfig(format=LOG_FORMAT, level=logging.INFO)
-    args = parser.parse_args(argv[1:])
+    parser = CommandParser((ExperimentArguments,), prog=Path(argv[0]).stem, description=description)
+    args, = parser.parse_command(argv[1:])
     data_dir = Path(args.data)
     work_dir = Path(args.work_dir or REPO_ROOT / "outputs" / outputs_name / ("quick" if args.quick else "full"))
     results_dir = Path(args.results_dir or (work_dir if args.quick else REPO_ROOT / "results"))
