@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import operator
 import sys
 import types
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ from typing import NoReturn
 
 from transformers import HfArgumentParser
 
-#: The metadata key of a field's range: {"minimum": m (>= m), "above": a (> a), "maximum": M (<= M), "below": b (< b)}.
+#: The metadata key of a field's range: {"minimum": m (>= m), "above": a (> a), "maximum": M (<= M), "below": b (< b)},
+#: one lower and one upper bound at most.
 RANGE = "range"
 #: Renamed flags (after kebab-case -> snake_case): old spelling -> the flag every command now uses; a key
 #: "<prog> --flag" renames the flag of that command only (mlctl-xtreme's --data_file is another thing).
@@ -85,24 +87,25 @@ def shared(name: str, default=None, **kwargs):
     return arg(SHARED_HELP[name], default, **kwargs)
 
 
+#: Each range bound: how a value must compare with it, and the words of the error.
+BOUNDS = {"minimum": (operator.ge, "at least"), "above": (operator.gt, "above"), "maximum": (operator.le, "at most"),
+          "below": (operator.lt, "below")}
+
+
 def range_problem(value, bounds: dict) -> str | None:
     """What is wrong with a number (NaN, infinite, outside ``bounds``: see `arg`), or None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     if math.isnan(value) or math.isinf(value):
         return "must be a finite number"
-    low = f"[{bounds['minimum']}" if "minimum" in bounds else f"({bounds['above']}" if "above" in bounds else None
-    high = f"{bounds['maximum']}]" if "maximum" in bounds else f"{bounds['below']})" if "below" in bounds else None
-    inside = (("minimum" not in bounds or value >= bounds["minimum"]) and ("above" not in bounds or value > bounds["above"])
-              and ("maximum" not in bounds or value <= bounds["maximum"])
-              and ("below" not in bounds or value < bounds["below"]))
-    if inside:
+    if all(BOUNDS[name][0](value, bound) for name, bound in bounds.items()):
         return None
-    if low and high:
-        return f"must be in {low}, {high}"
-    if low:
-        return f"must be at least {bounds['minimum']}" if "minimum" in bounds else f"must be above {bounds['above']}"
-    return f"must be at most {bounds['maximum']}" if "maximum" in bounds else f"must be below {bounds['below']}"
+    if len(bounds) == 1:
+        (name, bound), = bounds.items()
+        return f"must be {BOUNDS[name][1]} {bound}"
+    low = f"[{bounds['minimum']}" if "minimum" in bounds else f"({bounds['above']}"
+    high = f"{bounds['maximum']}]" if "maximum" in bounds else f"{bounds['below']})"
+    return f"must be in {low}, {high}"
 
 
 def field_problems(values: dict, dataclass_type) -> list[tuple[str, object, str]]:
@@ -206,19 +209,17 @@ class HubArguments:
         "local" for a local directory, None for None or when it cannot be resolved."""
         import os
 
-        from transformers.utils.hub import cached_file
+        from huggingface_hub import try_to_load_from_cache
         from transformers.utils.hub import extract_commit_hash
 
         if name_or_path is None:
             return None
         if os.path.isdir(os.path.expanduser(str(name_or_path))):
             return "local"
-        try:
-            resolved = cached_file(str(name_or_path), filename, revision=self.model_revision, token=self.token,
-                                   cache_dir=self.cache_dir, _raise_exceptions_for_missing_entries=False)
-        except OSError:  # not reachable now although it loaded: nothing to record
-            return None
-        return extract_commit_hash(resolved, None) if resolved else None
+        # Loading put the file in the cache, under snapshots/<commit>/ (a branch or tag resolved through refs/).
+        cached = try_to_load_from_cache(str(name_or_path), filename, cache_dir=self.cache_dir,
+                                        revision=self.model_revision)
+        return extract_commit_hash(cached, None) if isinstance(cached, str) else None
 
 
 @dataclass
