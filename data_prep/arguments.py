@@ -191,8 +191,8 @@ class HubArguments:
     model_revision: str = arg(
         "Hub revision (branch, tag or commit hash) of every model and tokenizer this command loads; the resolved "
         "commit is recorded in its output.", "main")
-    token: str | None = arg("Hub token for private or gated repositories (default: the stored login, HF_TOKEN).")
-    cache_dir: str | None = arg("Where Hub downloads are cached (default: the Hugging Face cache).")
+    token: str | None = arg("Hub token for private or gated repositories; None: the stored login or HF_TOKEN.")
+    cache_dir: str | None = arg("Where Hub downloads are cached; None: the Hugging Face cache (HF_HUB_CACHE).")
     trust_remote_code: bool = arg("Run a Hub repository's own modelling code (ML-CTL checkpoints need none once "
                                   "modeling_mlctl is imported).", False)
 
