@@ -22,8 +22,7 @@ import logging
 import shlex
 import sys
 
-from transformers import HfArgumentParser
-
+from data_prep.arguments import CommandParser
 from data_prep.reading import InputError
 from mlctl.evaluation import FineTuningSettings
 from mlctl.evaluation import RunInterrupted
@@ -32,11 +31,17 @@ from mlctl.evaluation import incomplete_tasks
 from mlctl.evaluation import run_xtreme
 
 
+def build_parser() -> CommandParser:
+    """The parser of `mlctl-xtreme`: `XtremeArguments` and `FineTuningSettings`."""
+    return CommandParser((XtremeArguments, FineTuningSettings), prog="mlctl-xtreme",
+                         description=__doc__.split("\n\n")[0], required=("model_name_or_path",))
+
+
 def main(argv: list[str] | None = None) -> dict:
-    """Parses `argv` (default: the command line), runs the evaluation, prints the Table-1 row; returns results."""
+    """Parses `argv` (default: the command line), runs the evaluation, prints the Table-1 row; returns results. A bad
+    flag value ends the process (exit 2, one line) before any work."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser((XtremeArguments, FineTuningSettings), description=__doc__.split("\n\n")[0])
-    args, settings = parser.parse_args_into_dataclasses(args=argv)
+    args, settings = build_parser().parse_command(argv)
     results = run_xtreme(args, settings, command="python run_xtreme_tasks.py " + shlex.join(argv))
     print(results["table"])
     return results

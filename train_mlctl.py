@@ -31,13 +31,14 @@ logger = logging.getLogger("train_mlctl")
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Trains as the flags say (see `--help`); returns {"output_dir", "train": metrics, "eval": metrics}."""
+    """Trains as the flags say (see `--help`); returns {"output_dir", "train": metrics, "eval": metrics}. A bad flag
+    value ends the process (exit 2, one line) before any work."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available() and "--use_cpu" not in argv:
         # Without this, transformers/accelerate give each CPU process its own single-process job.
         logger.info("several processes on a machine without a GPU: adding --use_cpu true (gloo)")
         argv += ["--use_cpu", "true"]
-    model_args, data_args, training_args = training_argument_parser().parse_args_into_dataclasses(args=argv)
+    model_args, data_args, training_args = training_argument_parser().parse_command(argv)
     return train(model_args, data_args, training_args)
 
 

@@ -1,22 +1,25 @@
 """The real Multi30k run: en–de, en–fr, en–cs (29,000 training lines each) → WPS, and the note
 ``results/data_prep_multi30k.md`` written from its report.
 
-    python benchmarks/data_prep_multi30k.py --num-proc 2
+    python benchmarks/data_prep_multi30k.py --num_proc 2
     python benchmarks/data_prep_multi30k.py --data D --note /tmp/note.md   # quick: D/multi30k holds the first lines
 
-Outputs (dataset, tokenizer) go under ``--work-dir`` (default ``/tmp/mlctl_data_prep_multi30k``),
+Outputs (dataset, tokenizer) go under ``--work_dir`` (default ``/tmp/mlctl_data_prep_multi30k``),
 never into the repository.  No Hub access is needed: the tokenizer is a WordPiece trained here
 on the four training files, standing in for mBERT's.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from data_prep import PairSpec, build_wps_dataset
+from data_prep.arguments import CommandParser
+from data_prep.arguments import arg
+from data_prep.arguments import shared
 from data_prep.reading import read_text_lines
 from data_prep.tokenizer import train_wordpiece_tokenizer
 from mlctl.experiments.provenance import REPO_ROOT, RunRecord
@@ -96,13 +99,16 @@ def markdown(record: RunRecord, report: dict, word_list_report: dict | None, exa
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class Multi30kArguments:
+    data: str = arg("the shared data folder", str(REPO_ROOT.parent / "shared" / "data"))
+    work_dir: str = arg("where the tokenizer and the WPS go", "/tmp/mlctl_data_prep_multi30k")
+    num_proc: int = shared("num_proc", 2, minimum=1)
+    note: str = arg("the results note", str(REPO_ROOT / "results" / "data_prep_multi30k.md"))
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(REPO_ROOT.parent / "shared" / "data"), help="the shared data folder")
-    parser.add_argument("--work-dir", default="/tmp/mlctl_data_prep_multi30k")
-    parser.add_argument("--num-proc", type=int, default=2)
-    parser.add_argument("--note", default=str(REPO_ROOT / "results" / "data_prep_multi30k.md"))
-    args = parser.parse_args()
+    args, = CommandParser((Multi30kArguments,), prog="data_prep_multi30k").parse_command()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     record = RunRecord()
     multi30k = Path(args.data) / "multi30k"

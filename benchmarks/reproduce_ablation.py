@@ -6,7 +6,7 @@
 
 What it does (`mlctl.experiments.ablation`), all from ``../shared/data`` (read, never copied into the repository):
 
-1. Data (cached in ``--work-dir``): the first N lines of Multi30k train en–de, en–fr, en–cs; a cased WordPiece
+1. Data (cached in ``--work_dir``): the first N lines of Multi30k train en–de, en–fr, en–cs; a cased WordPiece
    tokenizer trained on them; word positioned samples (WPS) built by ``data_prep`` with eflomal alignments
    (a share of the sentence pairs held out as the ``validation`` split).
 2. Arms (`mlctl.experiments.settings.ARMS`), each trained from scratch with the same small BERT, data, masking,
@@ -19,7 +19,7 @@ What it does (`mlctl.experiments.ablation`), all from ``../shared/data`` (read, 
    word-level score: for the aligned word pairs of held-out sentence pairs, how often a target word retrieves its
    English translation among all held-out English words.
 4. Output: ``ablation.md`` (mean ± std per arm and metric, Table 1 ablation layout, the command, the commit and
-   the wall time), ``ablation.json`` (every run's numbers) and ``ablation.png`` in ``--results-dir``.
+   the wall time), ``ablation.json`` (every run's numbers) and ``ablation.png`` in ``--results_dir``.
 
 Resumable: each (regime, arm, seed) runs in its own process and writes ``result.json`` in its run folder; a run
 whose ``result.json`` exists is not redone. Everything is seeded (data_prep seed 0, one seed per run).

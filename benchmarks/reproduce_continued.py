@@ -9,7 +9,7 @@ own protocol, in one command.
 What it does (`mlctl.experiments.continued`):
 
 1. Shared data as ``reproduce_ablation.py`` builds it (Multi30k en–de/fr/cs WPS, a WordPiece vocabulary, the
-   Multi30k test set in Tatoeba layout, the POS split), cached in ``--work-dir``.
+   Multi30k test set in Tatoeba layout, the POS split), cached in ``--work_dir``.
 2. Stage 0 (`mlctl.experiments.stage0`, cached): the stand-in for mBERT, a small BERT pre-trained with MLM only on
    the monolingual Multi30k training text of en, de, fr and cs, each language shuffled on its own. With
    ``--start_from CKPT`` (a Hub name or a folder) that checkpoint instead, exported once into the work dir: its
@@ -26,7 +26,7 @@ What it does (`mlctl.experiments.continued`):
    Tatoeba default); the word retrieval score; POS en → de (English dev F1 reported). How often the default sampler
    batches WPS of one sentence together is measured on the training WPS.
 
-Output: ``ablation_continued.{md,json,png}`` in ``--results-dir``. Resumable: each run writes its ``result.json``.
+Output: ``ablation_continued.{md,json,png}`` in ``--results_dir``. Resumable: each run writes its ``result.json``.
 """
 import os
 import sys

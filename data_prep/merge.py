@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from data_prep.arguments import rewrite_deprecated_flags
+from data_prep.arguments import shared
 from data_prep.output_dir import ensure_writable_directory
 from data_prep.pipeline import REPORT_NAME, SPLITS, _totals, save_splits
 from data_prep.reading import InputError
@@ -31,7 +33,7 @@ CORPUS_KEYS = ("src_lang", "tgt_lang", "src_path", "tgt_path", "dataset", "align
 class MergeArguments:
     """The merge's options (the shard folders are its positional arguments)."""
 
-    output_dir: str = field(metadata={"help": "where the merged DatasetDict and data_prep_report.json go"})
+    output_dir: str = shared("output_dir", required=True)
 
 
 def read_shard_reports(shard_dirs: list[str]) -> list[tuple[Path, dict]]:
@@ -123,9 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     """``merge SHARD_DIR... --output_dir OUT``; a bad shard set is one line on stderr and exit status 2."""
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(MergeArguments, prog="python -m data_prep merge",
+    prog = "mlctl-prep merge"
+    parser = HfArgumentParser(MergeArguments, prog=prog,
                               description="Join data_prep shards (--num_shards/--shard_index) into one output.")
     parser.add_argument("shard_dirs", nargs="+", metavar="SHARD_DIR", help="the shards' output folders")
+    argv = rewrite_deprecated_flags(list(sys.argv[1:] if argv is None else argv), prog)
     arguments, rest = parser.parse_args_into_dataclasses(args=argv)
     try:
         report = merge_shards(rest.shard_dirs, arguments.output_dir)

@@ -1,4 +1,4 @@
-"""The write probe every command runs on its output directory or file before any work (data_prep's --out-dir,
+"""The write probe every command runs on its output directory or file before any work (data_prep's --output_dir,
 train_mlctl's and mlctl-xtreme's --output_dir; mlctl-mine's and mlctl-align's --output_file, mlctl-xtreme's
 --report_md), so that a file in the way, a read-only file system, missing permissions or a full
 disk end the run at once with one line instead of a traceback after hours of work."""

@@ -24,6 +24,8 @@ from unittest import mock
 import datasets
 from tqdm.auto import tqdm
 
+from data_prep.arguments import HubArguments
+from data_prep.arguments import range_problem
 from data_prep.languages import check_language, read_stopword_file, stopwordsiso_words
 from data_prep.output_dir import ensure_writable_directory
 from data_prep.reading import InputError, PairSpec, SentencePair, read_sentence_pairs
@@ -124,14 +126,19 @@ def _features(with_tokenizer: bool) -> datasets.Features:
     return datasets.Features({name: types[name] for name in output_columns(with_tokenizer)})
 
 
-def load_fast_tokenizer(tokenizer, max_length: int) -> tuple[str, dict]:
-    """Serialise a fast tokenizer (object or name/path for ``AutoTokenizer``) for the workers,
-    with truncation to ``max_length`` tokens and no padding; also return its report entry."""
+def load_fast_tokenizer(tokenizer, max_length: int, hub: HubArguments | None = None) -> tuple[str, dict]:
+    """Serialise a fast tokenizer (object, or name/path for ``AutoTokenizer`` loaded at the Hub snapshot ``hub``)
+    for the workers, with truncation to ``max_length`` tokens and no padding; also return its report entry (with
+    the commit a name resolved to, "local" for a directory, None for an object)."""
+    commit = None
     if isinstance(tokenizer, (str, os.PathLike)):
+        hub = hub or HubArguments()
         try:
-            tokenizer = load_auto_fast_tokenizer(tokenizer, "locating words by character offsets")
+            tokenizer = load_auto_fast_tokenizer(tokenizer, "locating words by character offsets",
+                                                 **hub.pretrained_kwargs())
         except ValueError as error:
             raise InputError(f"tokenizer {error}") from None
+        commit = hub.resolved_commit(tokenizer.name_or_path, "tokenizer_config.json")
     name = getattr(tokenizer, "name_or_path", type(tokenizer).__name__)
     if not getattr(tokenizer, "is_fast", False):
         raise InputError(f"tokenizer {name}: not a fast tokenizer; character offsets need one")
@@ -139,7 +146,7 @@ def load_fast_tokenizer(tokenizer, max_length: int) -> tuple[str, dict]:
     backend.no_padding()
     backend.enable_truncation(max_length)
     entry = {"name_or_path": str(name), "class": type(tokenizer).__name__, "vocab_size": backend.get_vocab_size(),
-             "vocab_sha256": vocabulary_sha256(tokenizer), "max_length": max_length}
+             "vocab_sha256": vocabulary_sha256(tokenizer), "max_length": max_length, "commit": commit}
     return backend.to_str(), entry
 
 
@@ -153,25 +160,36 @@ def _find_word_list(spec: PairSpec, word_lists: Sequence[WordList], word_list_di
         word_list = load_word_list_dir(word_list_dir, spec.src_lang, spec.tgt_lang)
         if word_list is not None:
             return word_list
-    raise InputError(f"{where}: no word list for {spec.name} (give --word-list {spec.src_lang} {spec.tgt_lang} "
-                     f"FILE or a --word-list-dir with {spec.src_lang}_uni.txt and {spec.tgt_lang}_uni.txt)")
+    raise InputError(f"{where}: no word list for {spec.name} (give --word_list {spec.src_lang} {spec.tgt_lang} "
+                     f"FILE or a --word_list_dir with {spec.src_lang}_uni.txt and {spec.tgt_lang}_uni.txt)")
+
+
+#: The range of every numeric option of `build_wps_dataset` (in `data_prep.arguments.arg`'s keys): checked here for
+#: Python callers, and the metadata of mlctl-prep's flags, checked when they are parsed.
+OPTION_RANGES = {"max_length": {"minimum": 3}, "max_words_per_pair": {"minimum": 1}, "max_phrase_words": {"minimum": 1},
+                 "num_proc": {"minimum": 1}, "align_chunk_size": {"minimum": 1}, "batch_size": {"minimum": 1},
+                 "validation_fraction": {"minimum": 0, "below": 1}, "num_shards": {"minimum": 1},
+                 "shard_index": {"minimum": 0}}
 
 
 def _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_pair, max_phrase_words,
-                     validation_fraction, num_proc, align_chunk_size, batch_size) -> None:
+                     validation_fraction, num_proc, align_chunk_size, batch_size, num_shards, shard_index) -> None:
     if not pairs:
         raise InputError("no input: give at least one sentence pair source (--pair or --dataset)")
     # In the words of modeling_mlctl's check_choice, which data_prep does not import (it would import torch).
     for name, value, choices in (("aligner", aligner, ALIGNERS), ("symmetrization", symmetrization, SYMMETRIZATIONS)):
         if value not in choices:
             raise InputError(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
-    for name, value, minimum in (("max_length", max_length, 3), ("max_words_per_pair", max_words_per_pair, 1),
-                                 ("max_phrase_words", max_phrase_words, 1), ("num_proc", num_proc, 1),
-                                 ("align_chunk_size", align_chunk_size, 1), ("batch_size", batch_size, 1)):
-        if value < minimum:
-            raise InputError(f"{name} must be at least {minimum}, got {value}")
-    if not 0 <= validation_fraction < 1:
-        raise InputError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+    numbers = dict(max_length=max_length, max_words_per_pair=max_words_per_pair, max_phrase_words=max_phrase_words,
+                   num_proc=num_proc, align_chunk_size=align_chunk_size, batch_size=batch_size,
+                   validation_fraction=validation_fraction, num_shards=num_shards, shard_index=shard_index)
+    for name, value in numbers.items():
+        problem = range_problem(value, OPTION_RANGES[name])
+        if problem:
+            raise InputError(f"{name}={value}: {problem}")
+    if shard_index >= num_shards:
+        raise InputError(f"--shard_index {shard_index} is out of range for --num_shards {num_shards} "
+                         f"(0 to {num_shards - 1})")
     for position, spec in enumerate(pairs, 1):
         where = f"pair {position} {spec.describe()}"
         check_language(spec.src_lang, where)
@@ -249,6 +267,7 @@ def build_wps_dataset(
     show_progress: bool | None = None,
     num_shards: int = 1,
     shard_index: int = 0,
+    hub: HubArguments | None = None,
 ) -> datasets.DatasetDict:
     """Build word positioned samples (WPS) from parallel corpora and save them to ``out_dir``.
 
@@ -278,6 +297,8 @@ def build_wps_dataset(
             ``shard_index``; each line keeps its index in the whole corpus, so its WPS and its split are the ones a
             single run gives it, and ``python -m data_prep merge`` (`data_prep.merge`) joins the shards.
         shard_index: the shard to build, 0 to ``num_shards - 1``.
+        hub: the Hub snapshot (revision, token, cache directory) a tokenizer name is loaded from; the commit it
+            resolves to is recorded in the report.
 
     Returns:
         The saved ``DatasetDict``, loaded back from ``out_dir``.
@@ -288,16 +309,11 @@ def build_wps_dataset(
     started = time.perf_counter()
     pairs = list(pairs)
     _check_arguments(pairs, aligner, symmetrization, max_length, max_words_per_pair, max_phrase_words,
-                     validation_fraction, num_proc, align_chunk_size, batch_size)
-    if num_shards < 1:
-        raise InputError(f"--num_shards must be at least 1, got {num_shards}")
-    if not 0 <= shard_index < num_shards:
-        raise InputError(f"--shard_index {shard_index} is out of range for --num_shards {num_shards} "
-                         f"(0 to {num_shards - 1})")
+                     validation_fraction, num_proc, align_chunk_size, batch_size, num_shards, shard_index)
     try:
         out_dir = ensure_writable_directory(out_dir)
     except ValueError as error:
-        raise InputError(f"--out-dir {error}") from None
+        raise InputError(f"--output_dir {error}") from None
     stopword_files = dict(stopword_files or {})
     languages = sorted({lang for spec in pairs for lang in (spec.src_lang, spec.tgt_lang)})
     for lang in stopword_files:
@@ -308,7 +324,7 @@ def build_wps_dataset(
     if aligner == "word-list":
         lists = {position: _find_word_list(spec, word_lists, word_list_dir, f"pair {position + 1}")
                  for position, spec in enumerate(pairs)}
-    tokenizer_json, tokenizer_entry = load_fast_tokenizer(tokenizer, max_length) if tokenizer is not None else (None, None)
+    tokenizer_json, tokenizer_entry = load_fast_tokenizer(tokenizer, max_length, hub) if tokenizer is not None else (None, None)
     builder = WpsBuilder(aligner, symmetrization, stopwords, max_words_per_pair, max_phrase_words, seed,
                          validation_fraction, lists, tokenizer_json, max_length)
 

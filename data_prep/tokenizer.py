@@ -73,8 +73,10 @@ def wordpiece_tokenizer_from_vocab(vocab: dict[str, int] | list[str], model_max_
                              model_max_length=model_max_length, **SPECIAL_TOKENS)
 
 
-def load_auto_fast_tokenizer(source, purpose: str):
-    """``AutoTokenizer.from_pretrained(source)`` with one-line errors, for every command that takes a tokenizer name.
+def load_auto_fast_tokenizer(source, purpose: str, **pretrained_kwargs):
+    """``AutoTokenizer.from_pretrained(source, **pretrained_kwargs)`` (the Hub snapshot:
+    `data_prep.arguments.HubArguments.pretrained_kwargs`) with one-line errors, for every command that takes a
+    tokenizer name.
 
     Raises ``ValueError`` naming ``source``: a local path that does not exist, a tokenizer that does not load (the
     first line of transformers' reason), or one that is not fast (``purpose`` says what needs the fast one).
@@ -87,7 +89,7 @@ def load_auto_fast_tokenizer(source, purpose: str):
     if text.startswith(("/", "./", "../", "~")) and not os.path.exists(os.path.expanduser(text)):
         raise ValueError(f"{text}: no such file or directory (and not a Hub model name)")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(os.path.expanduser(text))
+        tokenizer = AutoTokenizer.from_pretrained(os.path.expanduser(text), **pretrained_kwargs)
     except (OSError, ValueError) as error:
         raise ValueError(f"{text}: cannot load a tokenizer: {str(error).splitlines()[0]}") from None
     if not tokenizer.is_fast:

@@ -1,7 +1,7 @@
 """Word alignment with any encoder checkpoint (ML-CTL or a plain BERT / XLM-R), as SimAlign and awesome-align extract
 it without fine-tuning: `mlctl-align`.
 
-    mlctl-align --model_name_or_path CKPT --data_file pairs.txt --output_file out.pharaoh [--gold_file gold.txt]
+    mlctl-align --model_name_or_path CKPT --input_file pairs.txt --output_file out.pharaoh [--gold_file gold.txt]
 
 ``pairs.txt`` holds ``source ||| target`` lines of whitespace-separated words (fast_align / awesome-align input).
 Each sentence is encoded alone, its words tokenized one by one (`mlctl.encoding.encode_subwords`); the sub-word
@@ -13,18 +13,21 @@ j) per input line. With ``--gold_file`` it prints AER, precision and recall (Och
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from data_prep.arguments import CommandParser
+from data_prep.arguments import arg
+from data_prep.arguments import shared
 from data_prep.output_dir import ensure_writable_file
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
-from mlctl.encoding import add_encoder_arguments
+from mlctl.encoding import EncoderArguments
 from mlctl.encoding import encode_subwords
 from mlctl.encoding import load_encoder
 from mlctl.encoding import resolve_layer
@@ -190,47 +193,55 @@ def format_pharaoh(links: set[tuple[int, int]]) -> str:
     return " ".join(f"{i}-{j}" for i, j in sorted(links))
 
 
-def run_alignment(args: argparse.Namespace) -> dict | None:
+@dataclass(kw_only=True)
+class AlignmentArguments(EncoderArguments):
+    """The flags of `mlctl-align`: the encoder (`EncoderArguments`), the files and the link extraction."""
+
+    input_file: str = arg("'source words ||| target words' lines (awesome-align's --data_file)", required=True)
+    output_file: str = shared("output_file", required=True)
+    gold_file: str | None = arg("Pharaoh gold links (i-j sure, ipj possible) for AER")
+    gold_one_index: bool = arg("the gold file counts words from 1", False)
+    method: str = arg("sub-word link extraction (softmax: awesome-align; argmax, itermax: SimAlign)", "softmax",
+                      choices=ALIGNMENT_METHODS)
+    softmax_threshold: float = arg("softmax: both directions' probabilities must exceed this (awesome-align's)",
+                                   SOFTMAX_THRESHOLD, minimum=0, below=1)
+
+
+def run_alignment(args: AlignmentArguments) -> dict | None:
     """Run `mlctl-align`; returns the scores when ``--gold_file`` is given. The output file is probed and the input
     files read (each problem a one-line `InputError`) before the model loads."""
     try:
         output = ensure_writable_file(args.output_file)
     except ValueError as error:
         raise InputError(f"--output_file {error}") from None
-    pairs = read_parallel(args.data_file)
+    pairs = read_parallel(args.input_file)
     gold = read_gold(args.gold_file, pairs, args.gold_one_index) if args.gold_file else None
-    model, tokenizer = load_encoder(args.model_name_or_path, args.device)
+    model, tokenizer = load_encoder(args.model_name_or_path, args.device, **args.pretrained_kwargs())
     layer = resolve_layer(model.config.num_hidden_layers + 1, args.layer)
     links, untokenized = align_pairs(model, tokenizer, pairs, layer=layer, method=args.method,
                                      softmax_threshold=args.softmax_threshold, batch_size=args.batch_size,
-                                     max_length=args.max_length)
+                                     max_length=args.max_seq_length)
     if untokenized:
-        logger.warning("%d words have no token (cut by --max_length or unknown to the tokenizer) and stay unaligned",
+        logger.warning("%d words have no token (cut by --max_seq_length or unknown to the tokenizer) and stay unaligned",
                        untokenized)
     output.write_text("".join(format_pharaoh(pair_links) + "\n" for pair_links in links), encoding="utf-8")
     if gold is None:
         return None
     scores = {**alignment_error_rate(links, gold), "method": args.method, "layer": layer,
-              "model": args.model_name_or_path, "data_file": args.data_file, "gold_file": args.gold_file}
+              "model": args.model_name_or_path, "input_file": args.input_file, "gold_file": args.gold_file}
     output.with_suffix(".aer.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     return scores
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlctl-align", description=__doc__.split("\n\n")[0])
-    add_encoder_arguments(parser, batch_size=32)
-    parser.add_argument("--data_file", required=True, help="'source words ||| target words' lines")
-    parser.add_argument("--output_file", required=True, help="0-based Pharaoh links, one line per input line")
-    parser.add_argument("--gold_file", default=None, help="Pharaoh gold links (i-j sure, ipj possible) for AER")
-    parser.add_argument("--gold_one_index", action="store_true", help="the gold file counts words from 1")
-    parser.add_argument("--method", choices=ALIGNMENT_METHODS, default="softmax",
-                        help="sub-word link extraction (softmax: awesome-align; argmax, itermax: SimAlign)")
-    parser.add_argument("--softmax_threshold", type=float, default=SOFTMAX_THRESHOLD)
-    return parser
+def build_parser() -> CommandParser:
+    """The parser of `mlctl-align` (`AlignmentArguments`)."""
+    return CommandParser((AlignmentArguments,), prog="mlctl-align", description=__doc__.split("\n\n")[0],
+                         required=("model_name_or_path",))
 
 
 def cli(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Console entry point: 0 on success, 2 with a one-line error (bad flags before any work)."""
+    args, = build_parser().parse_command(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         scores = run_alignment(args)

@@ -6,7 +6,6 @@ held-out sample (and on ../shared's Tatoeba when present), and the paper's Figur
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import shutil
@@ -14,6 +13,7 @@ import logging
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -23,6 +23,8 @@ from transformers import set_seed
 
 import data_prep
 from data_prep import InputError
+from data_prep.arguments import CommandParser
+from data_prep.arguments import shared
 from data_prep import PairSpec
 from data_prep import build_wps_dataset
 from data_prep.reading import read_line_aligned
@@ -140,7 +142,7 @@ def run_demo(output: Path = DEMO_OUTPUT) -> dict:
     print(f"ML-CTL demo in {output}: data, training, evaluation, picture")
     shutil.rmtree(output / "model", ignore_errors=True)  # a demo trains from scratch, never resumes an old run
     argv = prepare_demo(output)
-    model_args, data_args, training_args = training_argument_parser().parse_args_into_dataclasses(args=argv)
+    model_args, data_args, training_args = training_argument_parser().parse_command(argv)
     train(model_args, data_args, training_args, progress=StageProgress())
 
     trained, tokenizer = load_encoder(str(output / "model"))
@@ -181,11 +183,21 @@ def quiet() -> None:
     warnings.filterwarnings("ignore")
 
 
+@dataclass
+class DemoArguments:
+    """The one flag of `mlctl-demo`."""
+
+    output_dir: str = shared("output_dir", str(DEMO_OUTPUT))
+
+
+def build_parser() -> CommandParser:
+    """The parser of `mlctl-demo` (`DemoArguments`)."""
+    return CommandParser((DemoArguments,), prog="mlctl-demo", description=__doc__.splitlines()[0])
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: 0 on success, 2 with a one-line error."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output_dir", default=str(DEMO_OUTPUT))
-    args = parser.parse_args(argv)
+    """Console entry point (`mlctl-demo`): 0 on success, 2 with a one-line error."""
+    args, = build_parser().parse_command(argv)
     quiet()
     try:
         run_demo(Path(args.output_dir))

@@ -14,12 +14,15 @@ t-SNE picture, the ablation's word score and the demo all encode through these t
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from data_prep.arguments import ModelArguments
+from data_prep.arguments import shared
 from data_prep.tokenizer import load_auto_fast_tokenizer
 from data_prep.tokenizer import token_span
 from mlctl.files import weights_problem
@@ -43,18 +46,19 @@ PROGRESS_MIN_BATCHES = 8
 DEFAULT_RETRIEVAL_LAYER = 8
 
 
-def load_encoder(model_name_or_path: str, device: str | torch.device | None = None):
-    """(`AutoModel` in eval mode on `device` — the GPU when there is one —, its fast tokenizer) of a checkpoint.
-    An ML-CTL checkpoint gives `MLCTLModel`. Raises `ValueError` with a one-line reason when either cannot load (a
-    config.json field of the wrong type, damaged weights included)."""
+def load_encoder(model_name_or_path: str, device: str | torch.device | None = None, **pretrained_kwargs):
+    """(`AutoModel` in eval mode on `device` — the GPU when there is one —, its fast tokenizer) of a checkpoint, at
+    the Hub snapshot of `pretrained_kwargs` (`data_prep.arguments.HubArguments.pretrained_kwargs`: revision, token,
+    cache_dir, trust_remote_code). An ML-CTL checkpoint gives `MLCTLModel`. Raises `ValueError` with a one-line
+    reason when either cannot load (a config.json field of the wrong type, damaged weights included)."""
     from transformers import AutoModel
 
-    tokenizer = load_auto_fast_tokenizer(model_name_or_path, "locating words by character offsets")
+    tokenizer = load_auto_fast_tokenizer(model_name_or_path, "locating words by character offsets", **pretrained_kwargs)
     problem = weights_problem(model_name_or_path)
     if problem:
         raise ValueError(problem)
     try:
-        model = AutoModel.from_pretrained(model_name_or_path)
+        model = AutoModel.from_pretrained(model_name_or_path, **pretrained_kwargs)
     except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:  # the last two: damaged .bin weights
         raise ValueError(f"{model_name_or_path}: cannot load with AutoModel: {str(error).splitlines()[0]}") from None
     device = device or default_device()
@@ -198,17 +202,16 @@ def encode_subwords(model, tokenizer, sentences: Sequence[Sequence[str]], *, lay
     return encoded
 
 
-def add_encoder_arguments(parser, batch_size: int = 64) -> None:
-    """The command-line flags of the tools that encode with a checkpoint (`mlctl-mine`, `mlctl-align`):
-    ``--model_name_or_path --layer --batch_size --max_length --device``."""
-    parser.add_argument("--model_name_or_path", required=True, help="an ML-CTL checkpoint or a plain BERT / XLM-R")
-    parser.add_argument("--layer", type=int, default=None,
-                        help="hidden_states index (default 8 as XTREME, SimAlign and awesome-align; the last layer "
-                             "of a smaller model)")
-    parser.add_argument("--batch_size", type=int, default=batch_size)
-    parser.add_argument("--max_length", type=int, default=None, help="tokens per sentence (default: the model's)")
-    parser.add_argument("--device", default=None, help="default: cuda when present, else cpu")
+@dataclass
+class EncoderArguments(ModelArguments):
+    """The flags of the tools that encode with a checkpoint (`mlctl-mine`, `mlctl-align`): the model and its Hub
+    snapshot (`ModelArguments`), the layer, the batch, the truncation and the device."""
+
+    layer: int | None = shared("layer")
+    batch_size: int = shared("batch_size", 32, minimum=1)
+    max_seq_length: int | None = shared("max_seq_length", minimum=3)
+    device: str | None = shared("device")
 
 
-__all__ = ["SENTENCE_POOLINGS", "WORD_POOLINGS", "add_encoder_arguments", "default_max_length", "encode_sentences",
+__all__ = ["EncoderArguments", "SENTENCE_POOLINGS", "WORD_POOLINGS", "default_max_length", "encode_sentences",
            "encode_subwords", "encode_words", "load_encoder"]

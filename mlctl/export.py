@@ -21,11 +21,14 @@ from __future__ import annotations
 import copy
 import sys
 from dataclasses import dataclass
-from dataclasses import field
 
 import torch
 from torch import nn
 
+from data_prep.arguments import CommandParser
+from data_prep.arguments import ModelArguments
+from data_prep.arguments import arg
+from data_prep.arguments import shared
 from data_prep.output_dir import ensure_writable_directory
 from mlctl.command_line import run_command
 from mlctl.encoding import SENTENCE_POOLINGS
@@ -36,18 +39,14 @@ from modeling_mlctl import MLCTLConfig
 from modeling_mlctl.configuration_mlctl import check_choice
 
 
-@dataclass
-class ExportArguments:
-    """What `mlctl-export` exports, and how the exported model pools."""
+@dataclass(kw_only=True)
+class ExportArguments(ModelArguments):
+    """What `mlctl-export` exports (`ModelArguments`: the checkpoint and its Hub snapshot), and how it pools."""
 
-    model_name_or_path: str = field(metadata={"help": "ML-CTL checkpoint or BERT-family encoder (path or Hub name)."})
-    output_dir: str = field(metadata={"help": "Directory to write the sentence-transformers model to."})
-    layer: int | None = field(default=None, metadata={
-        "help": "hidden_states index pooled by mean / cls (0 = embeddings); default 8 (XTREME's retrieval layer), or "
-                "the last layer of a shallower model. Ignored by cce_sentence."})
-    pooling: str = field(default="mean", metadata={
-        "help": "mean (all tokens, as XTREME), cls (first token) or cce_sentence (the ML-CTL sentence vector).",
-        "choices": list(SENTENCE_POOLINGS)})
+    output_dir: str = shared("output_dir", required=True)
+    layer: int | None = shared("layer")
+    pooling: str = arg("mean (all tokens, as XTREME), cls (first token) or cce_sentence (the ML-CTL sentence vector, "
+                       "which ignores --layer).", "mean", choices=SENTENCE_POOLINGS)
 
 
 def backbone_up_to(backbone, layer: int):
@@ -84,7 +83,7 @@ def cce_sentence_modules(config: MLCTLConfig) -> list[nn.Module]:
 
 
 def export_sentence_transformer(model_name_or_path: str, output_dir: str, layer: int | None = None,
-                                pooling: str = "mean") -> str:
+                                pooling: str = "mean", **pretrained_kwargs) -> str:
     """Writes the sentence-transformers directory of the module docstring and returns its path. Raises
     `ValueError` (one line) for an output directory that cannot be written, a checkpoint that does not load, a
     layer it does not have, or `cce_sentence` on a checkpoint that is not ML-CTL."""
@@ -96,7 +95,7 @@ def export_sentence_transformer(model_name_or_path: str, output_dir: str, layer:
         raise ValueError("mlctl-export needs sentence-transformers: pip install 'sentence-transformers>=6.2'") from None
     check_choice("pooling", pooling, SENTENCE_POOLINGS)
     ensure_writable_directory(output_dir)
-    model, tokenizer = load_encoder(model_name_or_path, device="cpu")
+    model, tokenizer = load_encoder(model_name_or_path, device="cpu", **pretrained_kwargs)
     is_mlctl = isinstance(model.config, MLCTLConfig)
     backbone = model.encoder if is_mlctl else model
     if pooling == "cce_sentence":
@@ -115,13 +114,17 @@ def export_sentence_transformer(model_name_or_path: str, output_dir: str, layer:
     return output_dir
 
 
+def build_parser() -> CommandParser:
+    """The parser of `mlctl-export` (`ExportArguments`)."""
+    return CommandParser((ExportArguments,), prog="mlctl-export", description=__doc__.split("\n\n")[0],
+                         required=("model_name_or_path",))
+
+
 def main(argv: list[str] | None = None) -> str:
     """Parses `argv` (default: the command line; `--help` lists the flags) and exports; returns the directory."""
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser(ExportArguments, description=__doc__.split("\n\n")[0])
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
-    return export_sentence_transformer(args.model_name_or_path, args.output_dir, args.layer, args.pooling)
+    args, = build_parser().parse_command(argv)
+    return export_sentence_transformer(args.model_name_or_path, args.output_dir, args.layer, args.pooling,
+                                       **args.pretrained_kwargs())
 
 
 def cli() -> int:

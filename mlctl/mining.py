@@ -14,23 +14,26 @@ by chunk with a record of what is done, so a stopped run continues where it stop
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from data_prep.arguments import CommandParser
+from data_prep.arguments import arg
+from data_prep.arguments import shared
 from data_prep.output_dir import ensure_writable_file
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
 from mlctl.command_line import run_command
 from mlctl.encoding import SENTENCE_POOLINGS
-from mlctl.encoding import add_encoder_arguments
+from mlctl.encoding import EncoderArguments
 from mlctl.encoding import encode_sentences
 from mlctl.encoding import load_encoder
 from mlctl.encoding import resolve_layer
@@ -168,7 +171,26 @@ def encode_to_memmap(model, tokenizer, sentences: list[str], path: Path, *, laye
     return store
 
 
-def mine_files(args: argparse.Namespace) -> int:
+@dataclass(kw_only=True)
+class MiningArguments(EncoderArguments):
+    """The flags of `mlctl-mine`: the encoder (`EncoderArguments`), the two files, and LASER's mining settings."""
+
+    src_file: str = arg("source sentences, one a line (UTF-8)", required=True)
+    tgt_file: str = arg("target sentences, one a line (UTF-8)", required=True)
+    output_file: str = shared("output_file", required=True)
+    threshold: float = arg("keep pairs scoring above this (LASER: 0)", 0.0)
+    k: int = arg("neighbourhood size of the margin (LASER / XTREME)", MARGIN_NEIGHBOURS, minimum=1)
+    margin: str = arg("LASER's margin function", "ratio", choices=MARGINS)
+    search: str = arg("nearest-neighbour search (mlctl.search); auto: exact on a GPU or for small sets", "auto",
+                      choices=SEARCH_METHODS)
+    nprobe: int = arg("IVF lists searched per query (approximate)", IVF_NPROBE, minimum=1)
+    pooling: str = arg("sentence pooling of hidden_states[layer]", "mean", choices=SENTENCE_POOLINGS)
+    max_chars: int = arg("longest line accepted", MAX_SENTENCE_CHARS, minimum=1)
+    work_dir: str | None = arg("where the float16 embeddings go (default: beside the output); a stopped run resumes "
+                               "there")
+
+
+def mine_files(args: MiningArguments) -> int:
     """Run `mlctl-mine`; returns the number of pairs written.
 
     The embeddings go to ``--work_dir`` (default: the output's directory), in ``.OUTPUT_NAME.mlctl-mine/``, which is
@@ -180,14 +202,14 @@ def mine_files(args: argparse.Namespace) -> int:
         raise InputError(f"--output_file {error}") from None
     src_sentences, src_lines = read_sentences(args.src_file, args.max_chars)
     tgt_sentences, tgt_lines = read_sentences(args.tgt_file, args.max_chars)
-    model, tokenizer = load_encoder(args.model_name_or_path, args.device)
+    model, tokenizer = load_encoder(args.model_name_or_path, args.device, **args.pretrained_kwargs())
     layer = resolve_layer(model.config.num_hidden_layers + 1, args.layer)
     settings = dict(model=checkpoint_identity(args.model_name_or_path), layer=layer, pooling=args.pooling,
-                    batch_size=args.batch_size, max_length=args.max_length)
+                    batch_size=args.batch_size, max_length=args.max_seq_length)
     work_dir = Path(args.work_dir or output.parent) / f".{output.name}.mlctl-mine"
     work_dir.mkdir(parents=True, exist_ok=True)
     encoded = [encode_to_memmap(model, tokenizer, sentences, work_dir / f"{side}.npy", layer=layer,
-                                pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length,
+                                pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_seq_length,
                                 description=f"encoding {name}", fingerprint=encoding_fingerprint(sentences, settings))
                for side, sentences, name in (("src", src_sentences, args.src_file),
                                              ("tgt", tgt_sentences, args.tgt_file))]
@@ -201,29 +223,15 @@ def mine_files(args: argparse.Namespace) -> int:
     return len(scores)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlctl-mine", description=__doc__.split("\n\n")[0])
-    add_encoder_arguments(parser)
-    parser.add_argument("--src_file", required=True, help="source sentences, one a line (UTF-8)")
-    parser.add_argument("--tgt_file", required=True, help="target sentences, one a line (UTF-8)")
-    parser.add_argument("--output_file", required=True, help="TSV: score, src line, tgt line, src, tgt")
-    parser.add_argument("--threshold", type=float, default=0.0, help="keep pairs scoring above this (LASER: 0)")
-    parser.add_argument("--k", type=int, default=MARGIN_NEIGHBOURS,
-                        help="neighbourhood size of the margin (LASER / XTREME: %(default)s)")
-    parser.add_argument("--margin", choices=list(MARGINS), default="ratio", help="LASER's margin function")
-    parser.add_argument("--search", choices=SEARCH_METHODS, default="auto",
-                        help="nearest-neighbour search (mlctl.search); auto: exact on a GPU or for small sets")
-    parser.add_argument("--nprobe", type=int, default=IVF_NPROBE, help="IVF lists searched per query (approximate)")
-    parser.add_argument("--pooling", choices=SENTENCE_POOLINGS, default="mean")
-    parser.add_argument("--max_chars", type=int, default=MAX_SENTENCE_CHARS, help="longest line accepted")
-    parser.add_argument("--work_dir", default=None,
-                        help="where the float16 embeddings go (default: beside the output); a stopped run resumes "
-                             "there")
-    return parser
+def build_parser() -> CommandParser:
+    """The parser of `mlctl-mine` (`MiningArguments`)."""
+    return CommandParser((MiningArguments,), prog="mlctl-mine", description=__doc__.split("\n\n")[0],
+                         required=("model_name_or_path",))
 
 
 def cli(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Console entry point: 0 on success, 2 with a one-line error (bad flags before any work)."""
+    args, = build_parser().parse_command(argv)
     return run_command(lambda: f"{mine_files(args)} pairs written to {args.output_file}")
 
 

@@ -39,11 +39,15 @@ def check_choice(name: str, value, choices, error: type[Exception] = ValueError)
         raise error(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
 
 
-def hyper_parameter(help_text: str, default=None, choices: tuple[str, ...] | None = None):
+def hyper_parameter(help_text: str, default=None, choices: tuple[str, ...] | None = None,
+                    value_range: dict | None = None):
     """A field of an ML-CTL config with its description (`metadata["help"]`: the docstring's "Args:" entry and the
-    training flag's help) and, for a field with a fixed set of values, those values (`metadata["choices"]`: checked
-    at construction, and the flag's choices)."""
+    training flag's help), for a field with a fixed set of values, those values (`metadata["choices"]`: checked
+    at construction, and the flag's choices), and for a number its range (`metadata["range"]`, in the keys of
+    `data_prep.arguments.arg`: the training flag's range, checked right after parsing)."""
     metadata = {"help": help_text} if choices is None else {"help": help_text, "choices": choices}
+    if value_range is not None:
+        metadata["range"] = value_range
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -143,9 +147,9 @@ class MLCTLConfig(PreTrainedConfig):
         '`"sentence+word"` is ML-CTL: the CCE is the projection of [sentence mean ; word mean]. `"sentence"` is the '
         '"-snt" ablation: the projection of the sentence mean alone.', "sentence+word", LEVELS)
     projection_dim: int | None = hyper_parameter(
-        "Width of both layers of the CCE projection (Linear → ReLU → Linear). Defaults to `2 * hidden_size`.")
+        "Width of both layers of the CCE projection (Linear → ReLU → Linear). Defaults to `2 * hidden_size`.", value_range={"minimum": 1})
     temperature: float = hyper_parameter(
-        "Similarities are cosine similarities divided by this temperature, s(a, b) = cos(a, b) / τ.", 0.07)
+        "Similarities are cosine similarities divided by this temperature, s(a, b) = cos(a, b) / τ.", 0.07, value_range={"above": 0})
     loss: str = hyper_parameter(
         'Contrastive loss: `"cz_nce"` (cross-zero NCE, eq. 5) or `"info_nce"` (eq. 1).', "cz_nce", LOSSES)
     cz_nce_form: str = hyper_parameter(
@@ -159,15 +163,15 @@ class MLCTLConfig(PreTrainedConfig):
     contrastive_weight: float = hyper_parameter(
         'Weight of the contrastive term in eqs. (3) and (7) (1 in the paper). 0 is the "MLM only" baseline: the '
         "contrastive loss is still computed and logged, but without gradient, so the CCE projection never trains.",
-        1.0)
+        1.0, value_range={"minimum": 0})
     sentence_weight: float = hyper_parameter(
         "Weight w of an explicit sentence-level contrastive term beside the CCE term (0 = the paper): the "
         "contrastive loss becomes L_CCE + w · L_snt, where L_snt is the same loss (eq. 2 or eq. 7, with `loss`, "
         '`temperature`, `symmetric`) on the sentence means projected by a separate head of the CCE head\'s shape (the '
         '"-snt" ablation\'s projection), so that the word level can be added without giving up the sentence '
-        'alignment that the "-snt" arms get.', 0.0)
+        'alignment that the "-snt" arms get.', 0.0, value_range={"minimum": 0})
     mlm_weight: float = hyper_parameter(
-        "α of eqs. (3) and (7): the weight of the masked-language-modelling loss. 0 disables MLM.", 0.1)
+        "α of eqs. (3) and (7): the weight of the masked-language-modelling loss. 0 disables MLM.", 0.1, value_range={"minimum": 0})
     mlm_mode: str = hyper_parameter(
         '`"shared"`: one encoder pass per side on the masked input serves both the MLM and the contrastive loss '
         '(what the original code effectively computes, at half the encoder cost). `"separate"`: a clean pass for the '

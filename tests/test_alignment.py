@@ -111,7 +111,7 @@ def test_identical_sentences_align_to_the_diagonal(tmp_path, tiny_model_dir, met
     (tmp_path / "gold.txt").write_text(
         "".join(" ".join(f"{i + 1}-{i + 1}" for i in range(len(s.split()))) + "\n" for s in sentences), "utf-8")
     output = tmp_path / "out.pharaoh"
-    assert alignment.cli(["--model_name_or_path", str(tiny_model_dir), "--data_file", str(tmp_path / "pairs.txt"),
+    assert alignment.cli(["--model_name_or_path", str(tiny_model_dir), "--input_file", str(tmp_path / "pairs.txt"),
                           "--output_file", str(output), "--gold_file", str(tmp_path / "gold.txt"),
                           "--gold_one_index", "--method", method, "--device", "cpu"]) == 0
     scores = json.loads((tmp_path / "out.aer.json").read_text(encoding="utf-8"))
@@ -122,7 +122,7 @@ def test_mlctl_align_end_to_end_on_the_shipped_sample(tmp_path, tiny_model_dir, 
     pairs = sample_lines("en", "de", 20)
     (tmp_path / "pairs.txt").write_text("".join(f"{en} ||| {de}\n" for en, de in pairs), encoding="utf-8")
     output = tmp_path / "out.pharaoh"
-    assert alignment.cli(["--model_name_or_path", str(tiny_model_dir), "--data_file", str(tmp_path / "pairs.txt"),
+    assert alignment.cli(["--model_name_or_path", str(tiny_model_dir), "--input_file", str(tmp_path / "pairs.txt"),
                           "--output_file", str(output), "--layer", "1", "--device", "cpu"]) == 0
     lines = output.read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(pairs)
@@ -138,7 +138,7 @@ def test_mlctl_align_end_to_end_on_the_shipped_sample(tmp_path, tiny_model_dir, 
 ])
 def test_bad_data_files_get_a_one_line_error(tmp_path, tiny_model_dir, capsys, content, problem):
     (tmp_path / "pairs.txt").write_text(content, encoding="utf-8")
-    assert alignment.cli(["--model_name_or_path", str(tiny_model_dir), "--data_file", str(tmp_path / "pairs.txt"),
+    assert alignment.cli(["--model_name_or_path", str(tiny_model_dir), "--input_file", str(tmp_path / "pairs.txt"),
                           "--output_file", str(tmp_path / "out.pharaoh")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.rstrip().endswith(problem)

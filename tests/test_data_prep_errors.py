@@ -1,12 +1,16 @@
 """Bad input: one line on stderr naming file, line and problem, exit status 2, nothing saved."""
 import gzip
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from data_prep import InputError
+from data_prep import PairSpec
+from data_prep import build_wps_dataset
 from data_prep.__main__ import main
 from data_prep_fixtures import write_lines
 
@@ -15,20 +19,20 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def run_cli(capsys, tmp_path, *args):
     """Run ``python -m data_prep`` in-process; return (exit status, stderr lines)."""
-    status = main(["--out-dir", str(tmp_path / "out"), "--no-progress", *args])
+    status = main(["--output_dir", str(tmp_path / "out"), "--no_progress", *args])
     return status, capsys.readouterr().err.strip().splitlines()
 
 
 def test_files_with_different_line_counts(capsys, tmp_path):
     en = write_lines(tmp_path / "c.en", ["a cat", "a dog", "a bird"])
     de = write_lines(tmp_path / "c.de", ["eine Katze", "ein Hund"])
-    status, err = run_cli(capsys, tmp_path, "--aligner", "word-list", "--word-list-dir", str(tmp_path),
+    status, err = run_cli(capsys, tmp_path, "--aligner", "word-list", "--word_list_dir", str(tmp_path),
                           "--pair", "en", "de", en, de)
     # The word-list lookup fails first unless a list exists: give one.
-    assert status == 2 and err == ["error: pair 1: no word list for en-de (give --word-list en de FILE or a "
-                                   "--word-list-dir with en_uni.txt and de_uni.txt)"]
+    assert status == 2 and err == ["error: pair 1: no word list for en-de (give --word_list en de FILE or a "
+                                   "--word_list_dir with en_uni.txt and de_uni.txt)"]
     word_list = write_lines(tmp_path / "list.txt", ["cat Katze"])
-    status, err = run_cli(capsys, tmp_path, "--aligner", "word-list", "--word-list", "en", "de", word_list,
+    status, err = run_cli(capsys, tmp_path, "--aligner", "word-list", "--word_list", "en", "de", word_list,
                           "--pair", "en", "de", en, de)
     assert status == 2
     assert err == [f"error: {de}:3: file ends after 2 lines but {en} has more; "
@@ -42,7 +46,7 @@ def test_undecodable_bytes_name_file_line_and_byte(capsys, tmp_path):
     with gzip.open(de, "wb") as stream:
         stream.write(b"eine Katze\nein \xffHund\n")
     word_list = write_lines(tmp_path / "list.txt", ["cat Katze"])
-    status, err = run_cli(capsys, tmp_path, "--aligner", "word-list", "--word-list", "en", "de", word_list,
+    status, err = run_cli(capsys, tmp_path, "--aligner", "word-list", "--word_list", "en", "de", word_list,
                           "--pair", "en", "de", en, str(de))
     assert status == 2
     assert err == [f"error: {de}:2: undecodable bytes (not UTF-8) at byte 4: b'\\xffHun'"]
@@ -81,7 +85,7 @@ def test_malformed_word_list_line(capsys, tmp_path):
     en = write_lines(tmp_path / "c.en", ["a cat"])
     de = write_lines(tmp_path / "c.de", ["eine Katze"])
     word_list = write_lines(tmp_path / "list.txt", ["cat Katze", "big black cat schwarze Katze"])
-    status, err = run_cli(capsys, tmp_path, "--aligner", "word-list", "--word-list", "en", "de", word_list,
+    status, err = run_cli(capsys, tmp_path, "--aligner", "word-list", "--word_list", "en", "de", word_list,
                           "--pair", "en", "de", en, de)
     assert status == 2
     assert err == [f"error: {word_list}:2: expected 2 fields 'src tgt' (tab-separated for multi-word entries), got 5"]
@@ -101,7 +105,7 @@ def test_the_command_line_exits_2_with_one_line_and_no_traceback(tmp_path):
     en = write_lines(tmp_path / "c.en", ["a cat", "a dog"])
     de = write_lines(tmp_path / "c.de", ["eine Katze"])
     completed = subprocess.run(
-        [sys.executable, "-m", "data_prep", "--out-dir", str(tmp_path / "out"), "--pair", "en", "de", en, de],
+        [sys.executable, "-m", "data_prep", "--output_dir", str(tmp_path / "out"), "--pair", "en", "de", en, de],
         cwd=REPO_ROOT, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120,
     )
     assert completed.returncode == 2
@@ -111,20 +115,24 @@ def test_the_command_line_exits_2_with_one_line_and_no_traceback(tmp_path):
 
 
 @pytest.mark.parametrize("bad_option, message", [
-    (["--max-words-per-pair", "0"], "error: max_words_per_pair must be at least 1, got 0"),
-    (["--validation-fraction", "1.5"], "error: validation_fraction must be in [0, 1), got 1.5"),
+    ({"max_words_per_pair": 0}, "max_words_per_pair=0: must be at least 1"),
+    ({"validation_fraction": 1.5}, "validation_fraction=1.5: must be in [0, 1)"),
+    ({"validation_fraction": float("nan")}, "validation_fraction=nan: must be a finite number"),
 ])
-def test_bad_numbers(capsys, tmp_path, bad_option, message):
+def test_bad_numbers_from_python(tmp_path, bad_option, message):
+    """The command line checks its numbers when it parses them (tests/test_arguments.py); Python callers of
+    build_wps_dataset get the same refusal."""
     en = write_lines(tmp_path / "c.en", ["a cat"])
     de = write_lines(tmp_path / "c.de", ["eine Katze"])
-    status, err = run_cli(capsys, tmp_path, *bad_option, "--pair", "en", "de", en, de)
-    assert status == 2 and err == [message]
+    with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
+        build_wps_dataset([PairSpec("en", "de", en, de)], tmp_path / "out", **bad_option)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_missing_tokenizer_directory_is_one_line(capsys, tmp_path):
     en = write_lines(tmp_path / "c.en", ["a cat"])
     de = write_lines(tmp_path / "c.de", ["eine Katze"])
     missing = tmp_path / "no-tokenizer"
-    status, err = run_cli(capsys, tmp_path, "--tokenizer", str(missing), "--pair", "en", "de", en, de)
+    status, err = run_cli(capsys, tmp_path, "--tokenizer_name", str(missing), "--pair", "en", "de", en, de)
     assert status == 2
     assert err == [f"error: tokenizer {missing}: no such file or directory (and not a Hub model name)"]

@@ -140,8 +140,8 @@ def test_word_list_dir_cli_multiple_pairs_and_whole_word_matching(tmp_path):
     en = ["A party at the river", "Ice cream and art"]
     fr = ["Une fête près de la rivière", "De la glace et de l'art"]
     zh = ["河流边的聚会", "冰淇淋和艺术"]
-    args = ["--out-dir", str(tmp_path / "out"), "--aligner", "word-list", "--word-list-dir", str(word_lists),
-            "--validation-fraction", "0", "--no-progress",
+    args = ["--output_dir", str(tmp_path / "out"), "--aligner", "word-list", "--word_list_dir", str(word_lists),
+            "--validation_fraction", "0", "--no_progress",
             "--pair", "en", "fr", write_lines(tmp_path / "c.en", en), write_lines(tmp_path / "c.fr", fr),
             "--pair", "zh", "en", write_lines(tmp_path / "c.zh", zh), write_lines(tmp_path / "c2.en", en)]
     assert main(args) == 0

@@ -381,9 +381,9 @@ def test_an_output_dir_that_is_a_file_is_refused_before_any_work(work, tmp_path,
 
     monkeypatch.setattr("data_prep.pipeline._write_wps_files", lambda *a, **k: pytest.fail("work started"))
     status = data_prep_main(["--pair", "en", "de", str(train_fixtures.SAMPLE_DIR / "en-de.en"),
-                             str(train_fixtures.SAMPLE_DIR / "en-de.de"), "--out-dir", str(blocker / "wps")])
+                             str(train_fixtures.SAMPLE_DIR / "en-de.de"), "--output_dir", str(blocker / "wps")])
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert (status, error) == (2, f"error: --out-dir {blocker / 'wps'}: cannot write there: Not a directory")
+    assert (status, error) == (2, f"error: --output_dir {blocker / 'wps'}: cannot write there: Not a directory")
 
 
 @pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.EACCES])
@@ -401,7 +401,7 @@ def test_read_only_or_full_output_dir_is_one_line(work, tmp_path, monkeypatch, c
     status, error = run_cli(monkeypatch, capsys, cli_args(work, tmp_path / "out", "--max_steps", "2"))
     assert (status, error) == (2, f"train_mlctl: error: --output_dir {tmp_path / 'out'}: cannot write there: "
                                   f"{os.strerror(code)}")
-    with pytest.raises(InputError, match=f"^--out-dir {tmp_path / 'wps'}: cannot write there: {os.strerror(code)}$"):
+    with pytest.raises(InputError, match=f"^--output_dir {tmp_path / 'wps'}: cannot write there: {os.strerror(code)}$"):
         build_wps_dataset([PairSpec("en", "de", str(train_fixtures.SAMPLE_DIR / "en-de.en"),
                                     str(train_fixtures.SAMPLE_DIR / "en-de.de"))], tmp_path / "wps")
 
@@ -435,7 +435,7 @@ def test_sequences_longer_than_the_model_are_refused_or_truncated(work, tokenize
     status, error = run_cli(monkeypatch, capsys, args)
     assert (status, error) == (2, f"train_mlctl: error: {tmp_path / 'wps'} [train]: 2 of 16 pairs have more tokens "
                                   f"than the model's 64 positions (longest {longest}); rebuild the data with a smaller "
-                                  "--max-length or pass --truncate_to_model_length")
+                                  "--max_seq_length or pass --truncate_to_model_length")
     with caplog.at_level(logging.WARNING):
         train_mlctl.main([*args, "--truncate_to_model_length", "true"])
     assert (f"{tmp_path / 'wps'} [train]: 2 of 16 pairs truncated to the model's 64 positions (longest was {longest}); "
@@ -504,7 +504,7 @@ def test_pushing_checkpoints_with_their_pickled_states_is_refused(work, tmp_path
 
 def word_list_prep_args(out_dir):
     return ["--pair", "en", "de", str(train_fixtures.SAMPLE_DIR / "en-de.en"), str(train_fixtures.SAMPLE_DIR / "en-de.de"),
-            "--aligner", "word-list", "--word-list-dir", str(SAMPLE_WORDS), "--out-dir", str(out_dir)]
+            "--aligner", "word-list", "--word_list_dir", str(SAMPLE_WORDS), "--output_dir", str(out_dir)]
 
 
 def test_a_killed_data_prep_leaves_nothing_beside_the_out_dir_and_the_next_run_cleans_up(tmp_path):
@@ -600,8 +600,8 @@ def test_test_tags_outside_the_tag_set_are_counted_in_a_warning(tmp_path, caplog
 @pytest.mark.parametrize("lines", [[], ["", "  "]])
 def test_an_empty_corpus_is_one_line_error(tmp_path, capsys, lines):
     en, de = write_lines(tmp_path / "c.en", lines), write_lines(tmp_path / "c.de", lines)
-    status = data_prep_main(["--pair", "en", "de", en, de, "--aligner", "word-list", "--word-list-dir",
-                             str(SAMPLE_WORDS), "--out-dir", str(tmp_path / "wps"), "--no-progress"])
+    status = data_prep_main(["--pair", "en", "de", en, de, "--aligner", "word-list", "--word_list_dir",
+                             str(SAMPLE_WORDS), "--output_dir", str(tmp_path / "wps"), "--no_progress"])
     error = capsys.readouterr().err.strip().splitlines()[-1]
     problem = "both files are empty" if not lines else "all 2 lines are empty on one side or both"
     assert (status, error) == (2, f"error: {en}, {de}: no sentence pair to read ({problem})")

@@ -38,8 +38,8 @@ def corpus(tmp_path_factory):
 
 
 def prep(corpus, out_dir, *extra, tokenizer=0):
-    return main([*corpus["pairs"], "--aligner", "pharaoh", "--validation-fraction", "0.2", "--no-progress",
-                 "--tokenizer", corpus["tokenizers"][tokenizer], "--out-dir", str(out_dir), *extra])
+    return main([*corpus["pairs"], "--aligner", "pharaoh", "--validation_fraction", "0.2", "--no_progress",
+                 "--tokenizer_name", corpus["tokenizers"][tokenizer], "--output_dir", str(out_dir), *extra])
 
 
 def without_seconds(report):
@@ -73,8 +73,10 @@ def test_shard_index_out_of_range_is_a_one_line_error_before_work(corpus, tmp_pa
     assert prep(corpus, tmp_path / "out", "--num_shards", "3", "--shard_index", "3") == 2
     assert capsys.readouterr().err == "error: --shard_index 3 is out of range for --num_shards 3 (0 to 2)\n"
     assert not (tmp_path / "out").exists()
-    assert prep(corpus, tmp_path / "out", "--num_shards", "0") == 2
-    assert capsys.readouterr().err == "error: --num_shards must be at least 1, got 0\n"
+    with pytest.raises(SystemExit) as exit_info:
+        prep(corpus, tmp_path / "out", "--num_shards", "0")
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "mlctl-prep: error: --num_shards 0: must be at least 1\n"
     assert not (tmp_path / "out").exists()
 
 

@@ -66,8 +66,10 @@ def chunk_long_sentences(tokenizer, tokens: list[list[str]], tags: list[list[str
 class FineTunedTask:
     """Fine-tune on English, keep the best English-dev checkpoint, score every target language."""
 
-    def __init__(self, task, model_name_or_path, tokenizer, data: XtremeData, settings: FineTuningSettings, output_dir: Path):
+    def __init__(self, task, model_name_or_path, tokenizer, data: XtremeData, settings: FineTuningSettings, output_dir: Path,
+                 pretrained_kwargs: dict | None = None):
         self.task, self.model_name_or_path, self.tokenizer = task, model_name_or_path, tokenizer
+        self.pretrained_kwargs = pretrained_kwargs or {}  # the Hub snapshot (HubArguments.pretrained_kwargs)
         self.data, self.settings, self.output_dir = data, settings, output_dir
         self.is_tagging = task in TAGGING_TASKS
         self.labels = TAGGING_LABELS[task] if self.is_tagging else CLASSIFICATION_LABELS[task]
@@ -130,13 +132,13 @@ class FineTunedTask:
         from modeling_mlctl import MLCTLModel
 
         try:
-            model_type = AutoConfig.from_pretrained(self.model_name_or_path).model_type
+            model_type = AutoConfig.from_pretrained(self.model_name_or_path, **self.pretrained_kwargs).model_type
         except (OSError, ValueError) as error:
             raise InputError(f"{self.model_name_or_path}: no config: {str(error).splitlines()[0]}") from None
         if model_type != "mlctl" or self.settings.mlctl_head:
             return self.model_name_or_path
         backbone_dir = self.output_dir / "backbone"
-        MLCTLModel.from_pretrained(self.model_name_or_path).save_backbone(backbone_dir)
+        MLCTLModel.from_pretrained(self.model_name_or_path, **self.pretrained_kwargs).save_backbone(backbone_dir)
         return str(backbone_dir)
 
     def train(self) -> dict:
@@ -156,7 +158,7 @@ class FineTunedTask:
         set_seed(settings.seed)  # the new head is drawn here, before Trainer seeds: from the seed, not the process
         try:
             model = auto_class.from_pretrained(
-                self.fine_tuning_source(), num_labels=len(self.labels),
+                self.fine_tuning_source(), **self.pretrained_kwargs, num_labels=len(self.labels),
                 id2label=dict(enumerate(self.labels)), label2id=self.label2id,
             )
         except (OSError, ValueError) as error:

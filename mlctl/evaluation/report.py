@@ -27,11 +27,11 @@ def markdown_table(results: dict) -> str:
                       f"| {results['model']} | " + " | ".join(cells) + " |"])
 
 
-def describe_model(model_name_or_path: str) -> dict:
+def describe_model(model_name_or_path: str, **pretrained_kwargs) -> dict:
     """Type, depth and width of the checkpoint (the backbone's, for ML-CTL), for the record."""
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(model_name_or_path)
+    config = AutoConfig.from_pretrained(model_name_or_path, **pretrained_kwargs)
     backbone = getattr(config, "encoder_config", None) or config
     backbone = backbone if not isinstance(backbone, dict) else argparse.Namespace(**backbone)
     return {"model_type": config.model_type, "num_hidden_layers": getattr(backbone, "num_hidden_layers", None),

@@ -3,8 +3,11 @@ errors of unusable evaluation data."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from dataclasses import field
 
+from data_prep.arguments import DEFAULT_SEED
+from data_prep.arguments import arg
+from data_prep.arguments import check_numbers
+from data_prep.arguments import shared
 from data_prep.reading import InputError
 from data_prep.tokenizer import MAX_SEQ_LENGTH
 
@@ -80,25 +83,36 @@ class MissingDataError(InputError):
     """A task, split or language without data; the message names what is missing and where we looked."""
 
 
+def _trainer_help(name: str) -> str:
+    """The help of transformers' `TrainingArguments` flag ``name``: the flags `mlctl-xtreme` shares with
+    `mlctl-train` mean what they mean there (their defaults are XTREME's recipe)."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments.__dataclass_fields__[name].metadata["help"]
+
+
 @dataclass
 class FineTuningSettings:
     """XTREME's fine-tuning defaults (its ``scripts/train.sh``: lr 2e-5, max length 128, batch 32, 5 epochs for
     classification, 10 for tagging): the one place they are written. ``run_xtreme_tasks.py`` makes a flag of
     every field."""
 
-    learning_rate: float = field(default=2e-5, metadata={"help": "fine-tuning learning rate"})
-    max_seq_length: int = field(default=MAX_SEQ_LENGTH, metadata={"help": "tokens per fine-tuning example"})
-    classification_epochs: float = field(default=5.0, metadata={"help": "epochs for XNLI and PAWS-X"})
-    tagging_epochs: float = field(default=10.0, metadata={"help": "epochs for POS and NER"})
-    per_device_train_batch_size: int = field(default=32, metadata={"help": "fine-tuning batch size"})
-    per_device_eval_batch_size: int = field(default=64, metadata={"help": "evaluation batch size"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
-    max_steps: int = field(default=-1, metadata={"help": "stop fine-tuning after this many steps (-1: epochs)"})
-    max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N English training examples"})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N examples of each dev/test set"})
-    seed: int = field(default=42, metadata={"help": "seed of fine-tuning"})
-    mlctl_head: bool = field(default=False, metadata={
-        "help": "fine-tune an ML-CTL checkpoint with the ML-CTL classifier (mean vector, new head) instead of the "
-                "default: its exported backbone (save_backbone) with the encoder family's own head, e.g. "
-                "BertForSequenceClassification with its pre-trained pooler, as a plain encoder is fine-tuned"})
+    learning_rate: float = arg(_trainer_help("learning_rate"), 2e-5, above=0)
+    max_seq_length: int = shared("max_seq_length", MAX_SEQ_LENGTH, minimum=3)
+    classification_epochs: float = arg("epochs for XNLI and PAWS-X", 5.0, above=0)
+    tagging_epochs: float = arg("epochs for POS and NER", 10.0, above=0)
+    per_device_train_batch_size: int = arg(_trainer_help("per_device_train_batch_size"), 32, minimum=1)
+    per_device_eval_batch_size: int = arg(_trainer_help("per_device_eval_batch_size"), 64, minimum=1)
+    weight_decay: float = arg(_trainer_help("weight_decay"), 0.0, minimum=0)
+    warmup_steps: int = arg(_trainer_help("warmup_steps"), 0, minimum=0)
+    max_steps: int = arg(_trainer_help("max_steps"), -1, minimum=-1)
+    max_train_samples: int | None = shared("max_train_samples", minimum=1)
+    max_eval_samples: int | None = shared("max_eval_samples", minimum=1)
+    seed: int = shared("seed", DEFAULT_SEED, minimum=0)
+    mlctl_head: bool = arg(
+        "fine-tune an ML-CTL checkpoint with the ML-CTL classifier (mean vector, new head) instead of the default: its "
+        "exported backbone (save_backbone) with the encoder family's own head, e.g. BertForSequenceClassification "
+        "with its pre-trained pooler, as a plain encoder is fine-tuned", False)
+
+    def __post_init__(self):
+        check_numbers(self)

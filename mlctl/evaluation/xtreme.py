@@ -14,13 +14,15 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from data_prep.arguments import ModelArguments
+from data_prep.arguments import arg
+from data_prep.arguments import shared
 from data_prep.output_dir import ensure_writable_directory
 from data_prep.output_dir import ensure_writable_file
 from data_prep.reading import InputError
@@ -85,37 +87,33 @@ def sigterm_as_keyboard_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _arg(help_text: str, default=None, **metadata):
-    return field(default=default, metadata={"help": help_text, **metadata})
-
-
 @dataclass
-class XtremeArguments:
-    """What to evaluate, on which data, and how to retrieve (the fine-tuning settings are `FineTuningSettings`)."""
+class XtremeArguments(ModelArguments):
+    """What to evaluate (`ModelArguments`: the checkpoint and its Hub snapshot), on which data, and how to retrieve
+    (the fine-tuning settings are `FineTuningSettings`)."""
 
-    model_name_or_path: str = field(metadata={"help": "ML-CTL checkpoint or any Hugging Face encoder"})
-    tasks: str = _arg(f"comma-separated subset of {','.join(TASKS)}, or 'all'", "all")
-    output_dir: str = _arg("where results.json and the predictions go", "outputs/xtreme")
-    data_dir: str | None = _arg("directory in the layout of XTREME's download_data.sh")
-    labels_dir: str | None = _arg("XTREME label folder (TASK/test-LANG.tsv) for unlabelled test files")
-    data_file: list[str] = field(default_factory=list, metadata={
-        "help": "use this file for one split, e.g. udpos:train:en=en_ewt-ud-train.conllu (repeatable)",
-        "metavar": "TASK:SPLIT:LANG=PATH", "action": "append"})
-    languages: str | None = _arg("comma-separated target languages for every task (default: XTREME's)")
-    no_hub: bool = _arg("never fall back to the Hugging Face Hub", False)
-    layer: int | None = _arg("hidden_states index for retrieval (default 8, or the last if fewer)")
-    pool_type: str | None = _arg("retrieval pooling of hidden_states[layer]: mean (all tokens) or cls (first token); "
-                                 "default XTREME's per task: tatoeba mean, bucc2018 cls", choices=["mean", "cls"])
-    retrieval_batch_size: int = _arg("sentences per retrieval batch", 64)
-    retrieval_max_length: int = _arg("tokens per retrieval sentence (at most the model's)", 512)
-    bucc_neighbours: int = _arg("k of the ratio margin", MARGIN_NEIGHBOURS)
-    tsne: bool = _arg("draw the paper's Figure 3 to OUTPUT_DIR/tsne.png", False)
-    tsne_word_lists: str | None = _arg("directory of {lang}_uni.txt aligned word lists (default: DATA_DIR/mlctl_word_lists)")
-    tsne_languages: str = _arg("languages of the t-SNE picture", "en,fr,es,ru,ar,zh")
-    tsne_words: int = _arg("number of meanings to plot", 12)
-    report_md: str | None = _arg("also write a Markdown report (table, languages, wall times) here")
+    tasks: str = arg(f"comma-separated subset of {','.join(TASKS)}, or 'all'", "all")
+    output_dir: str = shared("output_dir", "outputs/xtreme")
+    data_dir: str | None = arg("directory in the layout of XTREME's download_data.sh")
+    labels_dir: str | None = arg("XTREME label folder (TASK/test-LANG.tsv) for unlabelled test files")
+    data_file: list[str] = arg("use this file for one split, e.g. udpos:train:en=en_ewt-ud-train.conllu (repeatable)",
+                               default_factory=list, metavar="TASK:SPLIT:LANG=PATH", action="append")
+    languages: str | None = arg("comma-separated target languages for every task (default: XTREME's)")
+    no_hub: bool = arg("never fall back to the Hugging Face Hub", False)
+    layer: int | None = shared("layer")
+    pool_type: str | None = arg("retrieval pooling of hidden_states[layer]: mean (all tokens) or cls (first token); "
+                                "default XTREME's per task: tatoeba mean, bucc2018 cls", choices=["mean", "cls"])
+    retrieval_batch_size: int = arg("sentences per retrieval batch", 64, minimum=1)
+    retrieval_max_length: int = arg("tokens per retrieval sentence (at most the model's)", 512, minimum=3)
+    bucc_neighbours: int = arg("k of the ratio margin", MARGIN_NEIGHBOURS, minimum=1)
+    tsne: bool = arg("draw the paper's Figure 3 to OUTPUT_DIR/tsne.png", False)
+    tsne_word_lists: str | None = arg("directory of {lang}_uni.txt aligned word lists (default: DATA_DIR/mlctl_word_lists)")
+    tsne_languages: str = arg("languages of the t-SNE picture", "en,fr,es,ru,ar,zh")
+    tsne_words: int = arg("number of meanings to plot", 12, minimum=1)
+    report_md: str | None = arg("also write a Markdown report (table, languages, wall times) here")
 
     def __post_init__(self):
+        super().__post_init__()
         # HfArgumentParser gives a list per repeated --data_file; Python callers give strings.
         self.data_file = [spec for item in self.data_file for spec in ([item] if isinstance(item, str) else item)]
 
@@ -147,7 +145,8 @@ class XtremeEvaluation:
         self.data = XtremeData(args.data_dir, args.labels_dir, parse_data_file_overrides(args.data_file),
                                use_hub=not args.no_hub)
         try:
-            self.tokenizer = load_auto_fast_tokenizer(args.model_name_or_path, "labelling first sub-tokens (word_ids)")
+            self.tokenizer = load_auto_fast_tokenizer(args.model_name_or_path, "labelling first sub-tokens (word_ids)",
+                                                      **args.pretrained_kwargs())
         except ValueError as error:
             raise InputError(str(error)) from None
         self.settings = settings
@@ -159,7 +158,7 @@ class XtremeEvaluation:
         """The checkpoint as ``AutoModel`` (``MLCTLModel`` for ML-CTL), loaded on first use (retrieval and t-SNE)."""
         if self._encoder is None:
             try:
-                model, _ = load_encoder(self.args.model_name_or_path)
+                model, _ = load_encoder(self.args.model_name_or_path, **self.args.pretrained_kwargs())
                 num_hidden_states = model.config.num_hidden_layers + 1
                 self.layer = resolve_layer(num_hidden_states, self.args.layer)
             except ValueError as error:
@@ -195,7 +194,7 @@ class XtremeEvaluation:
             evaluate_language = self._tatoeba if task == "tatoeba" else self._bucc
         else:
             fine_tuned = FineTunedTask(task, self.args.model_name_or_path, self.tokenizer, self.data, self.settings,
-                                       self.output_dir)
+                                       self.output_dir, pretrained_kwargs=self.args.pretrained_kwargs())
             entry["dev_en"] = fine_tuned.train()
             entry["fine_tuned_class"] = type(fine_tuned.trainer.model).__name__
             evaluate_language = functools.partial(fine_tuned.evaluate,
@@ -299,7 +298,10 @@ def run_xtreme(args: XtremeArguments, settings: FineTuningSettings | None = None
                 if problem:
                     raise InputError(problem)
                 try:
-                    results["model_config"] = describe_model(args.model_name_or_path)
+                    results["model_config"] = describe_model(args.model_name_or_path, **args.pretrained_kwargs())
+                    results["model_commit"] = args.resolved_commit(args.model_name_or_path)
+                    results["tokenizer_commit"] = args.resolved_commit(args.model_name_or_path,
+                                                                       "tokenizer_config.json")
                 except (OSError, ValueError) as error:
                     raise InputError(f"{args.model_name_or_path}: cannot load its config: "
                                      f"{str(error).splitlines()[0]}") from None

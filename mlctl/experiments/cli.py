@@ -2,17 +2,40 @@
 runs, a partial report, and the one-line errors."""
 from __future__ import annotations
 
-import argparse
 import logging
 import re
 import sys
+from dataclasses import dataclass
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+from data_prep.arguments import CommandParser
+from data_prep.arguments import arg
 from mlctl.experiments.provenance import REPO_ROOT, RunRecord
 from mlctl.experiments.runs import LOG_FORMAT
 from mlctl.experiments.settings import DATA_FOLDERS, DEFAULT_DATA, ExperimentError
+
+
+@dataclass
+class ExperimentArguments:
+    """The flags every experiment script takes."""
+
+    quick: bool = arg("tiny settings: checks the pipeline end to end", False)
+    data: str = arg("the shared data folder (multi30k, tatoeba, udpos)", str(DEFAULT_DATA))
+    work_dir: str | None = arg("cache and run folders (default outputs/<experiment>/{full,quick})")
+    results_dir: str | None = arg("where the results files go (default results/, or the work dir with --quick)")
+    jobs: int = arg("runs at a time, each in its own process with one torch thread", 2, minimum=1)
+    partial: bool = arg("start no run: write the report from the runs that have finished, labelled partial", False)
+
+
+@dataclass
+class StartFromArguments:
+    """The flags of an experiment that can continue an external checkpoint instead of its stage 0."""
+
+    start_from: str | None = arg("a Hub name or folder: every arm continues this checkpoint (its tokenizer prepares "
+                                 "the WPS) instead of stage 0")
+    model_revision: str | None = arg("the --start_from revision (branch, tag or commit)")
 
 
 def run_experiment(reproduce: Callable[..., Path], full, quick, description: str, outputs_name: str,
@@ -26,32 +49,21 @@ def run_experiment(reproduce: Callable[..., Path], full, quick, description: str
     from data_prep import InputError
     from mlctl.training import TrainingSetupError
 
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="tiny settings: checks the pipeline end to end")
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="the shared data folder (multi30k, tatoeba, udpos)")
-    parser.add_argument("--work-dir", help=f"cache and run folders (default outputs/{outputs_name}/{{full,quick}})")
-    parser.add_argument("--results-dir", help="where the results files go (default results/, or the work dir with "
-                                              "--quick)")
-    parser.add_argument("--jobs", type=int, default=2, help="runs at a time, each in its own process with one torch "
-                                                            "thread")
-    parser.add_argument("--partial", action="store_true",
-                        help="start no run: write the report from the runs that have finished, labelled partial")
-    if start_from:
-        parser.add_argument("--start_from", help="a Hub name or folder: every arm continues this checkpoint (its "
-                                                 "tokenizer prepares the WPS) instead of stage 0")
-        parser.add_argument("--model_revision", help="the --start_from revision (branch, tag or commit)")
     argv = sys.argv if argv is None else argv
     record = RunRecord(argv)
     logging.basicConfig(format=LOG_FORMAT, level=logging.INFO)
-    args = parser.parse_args(argv[1:])
+    parser = CommandParser((ExperimentArguments, StartFromArguments) if start_from else (ExperimentArguments,),
+                           prog=Path(argv[0]).stem, description=description)
+    args, *checkpoint = parser.parse_command(argv[1:])
     settings = quick if args.quick else full
     mode = "quick" if args.quick else "full"
-    if getattr(args, "model_revision", None) and not args.start_from:
+    if checkpoint and checkpoint[0].model_revision and not checkpoint[0].start_from:
         print(f"{Path(argv[0]).stem}: error: --model_revision needs --start_from", file=sys.stderr)
         return 2
-    if getattr(args, "start_from", None):
-        settings = replace(settings, start_from=args.start_from, model_revision=args.model_revision)
-        mode += "-" + re.sub(r"[^A-Za-z0-9._-]+", "_", "@".join(filter(None, (args.start_from, args.model_revision))))
+    if checkpoint and checkpoint[0].start_from:
+        start, revision = checkpoint[0].start_from, checkpoint[0].model_revision
+        settings = replace(settings, start_from=start, model_revision=revision)
+        mode += "-" + re.sub(r"[^A-Za-z0-9._-]+", "_", "@".join(filter(None, (start, revision))))
     data_dir = Path(args.data)
     work_dir = Path(args.work_dir or REPO_ROOT / "outputs" / outputs_name / mode)
     results_dir = Path(args.results_dir or (work_dir if args.quick else REPO_ROOT / "results"))

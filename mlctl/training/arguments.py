@@ -10,20 +10,21 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass
-from dataclasses import field
 
 from transformers import TrainingArguments
 
+from data_prep.arguments import DEFAULT_SEED
+from data_prep.arguments import RANGE
+from data_prep.arguments import CommandParser
+from data_prep.arguments import ModelArguments as LoadedModelArguments
+from data_prep.arguments import arg
+from data_prep.arguments import check_numbers
+from data_prep.arguments import shared
 from mlctl.training.collator import MLCTLDataCollator
 from modeling_mlctl import MLCTLConfig
 
 #: MLCTLConfig fields that describe a checkpoint rather than a training run: no flag.
 NOT_TRAINING_FLAGS = ("encoder_config", "classifier_dropout")
-
-
-def _arg(help_text: str, default=None, **argparse_kwargs):
-    """A dataclass field for HfArgumentParser: its help text and any other `add_argument` keyword (e.g. choices)."""
-    return field(default=default, metadata={"help": help_text, **argparse_kwargs})
 
 
 def _flag_type(annotation):
@@ -37,7 +38,7 @@ def _flag_type(annotation):
 
 def mlctl_flag_fields() -> list[tuple]:
     """(name, type, field) of every ML-CTL training flag: one per MLCTLConfig field but `NOT_TRAINING_FLAGS`, with
-    the field's help and choices (every field has help: `MLCTLConfig` is refused at definition otherwise)."""
+    the field's help, choices and range (every field has help: `MLCTLConfig` is refused at definition otherwise)."""
     fields = []
     for config_field in dataclasses.fields(MLCTLConfig):
         if "help" not in config_field.metadata or config_field.name in NOT_TRAINING_FLAGS:
@@ -45,22 +46,19 @@ def mlctl_flag_fields() -> list[tuple]:
         default = config_field.default
         default = list(default) if isinstance(default, tuple) else default
         help_text = f"{config_field.metadata['help']} Config default: {default}."
-        extra = {"choices": config_field.metadata["choices"]} if "choices" in config_field.metadata else {}
-        fields.append((config_field.name, _flag_type(config_field.type) | None, _arg(help_text, **extra)))
+        extra = {"choices": config_field.metadata.get("choices"), **config_field.metadata.get(RANGE, {})}
+        fields.append((config_field.name, _flag_type(config_field.type) | None, arg(help_text, **extra)))
     return fields
 
 
 @dataclass
-class ModelSourceArguments:
-    """Where the model and tokenizer come from."""
+class ModelSourceArguments(LoadedModelArguments):
+    """Where the model and tokenizer come from (and the Hub snapshot, `HubArguments`)."""
 
-    model_name_or_path: str | None = _arg(
-        "Pre-trained encoder to start from (e.g. bert-base-multilingual-cased, xlm-roberta-base, a local directory), "
-        "or an ML-CTL checkpoint to continue training.")
-    config_name: str | None = _arg(
+    config_name: str | None = arg(
         "Train from scratch: an encoder config (name or path, e.g. bert-base-multilingual-cased) or an ML-CTL "
         "config.json.")
-    tokenizer_name: str | None = _arg("Tokenizer name or path (default: --model_name_or_path or --config_name).")
+    tokenizer_name: str | None = shared("tokenizer_name")
 
     def mlctl_overrides(self) -> dict:
         """The MLCTLConfig values given on the command line (None: not given)."""
@@ -77,43 +75,71 @@ ModelArguments.__doc__ = ("Where the model and tokenizer come from, and one flag
 class DataArguments:
     """Where the WPS data come from and how they are batched."""
 
-    train_dir: str | None = _arg("data_prep's output: a DatasetDict saved with save_to_disk (splits train, validation).")
-    train_split: str = _arg("Split to train on.", "train")
-    validation_split: str | None = _arg("Split to evaluate on (skipped when absent from --train_dir).", "validation")
-    max_seq_length: int = _arg("Truncation length when the data are text (pre-tokenised ids are used as they are).",
-                               MLCTLDataCollator.max_length)
-    mlm_probability: float = _arg("Fraction of non-special tokens selected for MLM (80/10/10 [MASK]/random/same).",
-                                  MLCTLDataCollator.mlm_probability)
-    truncate_to_model_length: bool = _arg(
+    train_dir: str | None = arg("data_prep's output: a DatasetDict saved with save_to_disk (splits train, validation).")
+    train_split: str = arg("Split to train on.", "train")
+    validation_split: str | None = arg("Split to evaluate on (skipped when absent from --train_dir).", "validation")
+    max_seq_length: int = shared("max_seq_length", MLCTLDataCollator.max_length, minimum=3)
+    mlm_probability: float = arg("Fraction of non-special tokens selected for MLM (80/10/10 [MASK]/random/same).",
+                                 MLCTLDataCollator.mlm_probability, minimum=0, maximum=1)
+    truncate_to_model_length: bool = arg(
         "Cut token sequences longer than the model's position embeddings to that length (pairs whose marked word is "
         "cut off are dropped, with a count); without it such data are refused before training.", False)
-    batch_sampler: str = _arg(
+    batch_sampler: str = arg(
         "How training batches are drawn: 'random' (the Trainer's default sampler) or 'no_duplicates' (never two WPS "
         "sharing a source or target sentence in one global batch, whose pairs would be false negatives; see "
         "mlctl.training.sampler).", "random", choices=["random", "no_duplicates"])
-    max_train_samples: int | None = _arg("Train on the first N pairs only.")
-    max_eval_samples: int | None = _arg("Evaluate on the first N pairs only.")
-    xtreme_results: str | None = _arg("results.json of run_xtreme_tasks.py to put in the model card's model-index.")
+    max_train_samples: int | None = shared("max_train_samples", minimum=1)
+    max_eval_samples: int | None = shared("max_eval_samples", minimum=1)
+    xtreme_results: str | None = arg("results.json of run_xtreme_tasks.py to put in the model card's model-index.")
+
+    def __post_init__(self):
+        check_numbers(self)
+
+
+def _ranged(name: str, **bounds):
+    """transformers' `TrainingArguments` field ``name`` (its help and default) with a range (`arg`'s keys)."""
+    inherited = TrainingArguments.__dataclass_fields__[name]
+    return dataclasses.field(default=inherited.default, metadata={**inherited.metadata, RANGE: bounds})
 
 
 @dataclass
 class MLCTLTrainingArguments(TrainingArguments):
-    """transformers' `TrainingArguments` plus the ML-CTL training-loop options."""
+    """transformers' `TrainingArguments` (with the ranges of its numbers) plus the ML-CTL training-loop options."""
 
-    contrastive_mini_batch_size: int | None = _arg(
+    per_device_train_batch_size: int = _ranged("per_device_train_batch_size", minimum=1)
+    per_device_eval_batch_size: int = _ranged("per_device_eval_batch_size", minimum=1)
+    gradient_accumulation_steps: int = _ranged("gradient_accumulation_steps", minimum=1)
+    num_train_epochs: float = _ranged("num_train_epochs", minimum=0)
+    max_steps: int = _ranged("max_steps", minimum=-1)
+    learning_rate: float = _ranged("learning_rate", minimum=0)
+    warmup_steps: float = _ranged("warmup_steps", minimum=0)
+    weight_decay: float = _ranged("weight_decay", minimum=0)
+    adam_beta1: float = _ranged("adam_beta1", minimum=0, below=1)
+    adam_beta2: float = _ranged("adam_beta2", minimum=0, below=1)
+    adam_epsilon: float = _ranged("adam_epsilon", above=0)
+    max_grad_norm: float = _ranged("max_grad_norm", minimum=0)
+    label_smoothing_factor: float = _ranged("label_smoothing_factor", minimum=0, maximum=1)
+    logging_steps: float = _ranged("logging_steps", above=0)
+    eval_steps: float | None = _ranged("eval_steps", above=0)
+    save_steps: float = _ranged("save_steps", above=0)
+    save_total_limit: int | None = _ranged("save_total_limit", minimum=0)
+    dataloader_num_workers: int = _ranged("dataloader_num_workers", minimum=0)
+
+    output_dir: str | None = shared("output_dir")
+    seed: int = shared("seed", DEFAULT_SEED, minimum=0)
+    contrastive_mini_batch_size: int | None = arg(
         "Gradient caching (GradCache): encode each batch in mini-batches of this many pairs, first without a graph "
         "to take the contrastive loss and its gradient with respect to the CCEs over the whole (gathered) batch, then "
         "again with a graph to back-propagate those gradients and the MLM loss. Same loss and gradients as the full "
-        "batch, with activation memory set by the mini-batch, for about one more forward pass. Default: no caching.")
+        "batch, with activation memory set by the mini-batch, for about one more forward pass. Default: no caching.",
+        minimum=1)
 
     def __post_init__(self):
         super().__post_init__()
-        if self.contrastive_mini_batch_size is not None and self.contrastive_mini_batch_size < 1:
-            raise ValueError(f"--contrastive_mini_batch_size {self.contrastive_mini_batch_size}: must be at least 1")
+        check_numbers(self)
 
 
-def training_argument_parser():
-    """The parser of `train_mlctl.py`: `ModelArguments`, `DataArguments` and `MLCTLTrainingArguments`."""
-    from transformers import HfArgumentParser
-
-    return HfArgumentParser((ModelArguments, DataArguments, MLCTLTrainingArguments))
+def training_argument_parser() -> CommandParser:
+    """The parser of `train_mlctl.py` (`mlctl-train`): `ModelArguments`, `DataArguments` and `MLCTLTrainingArguments`;
+    `CommandParser.parse_command` checks every number before any work."""
+    return CommandParser((ModelArguments, DataArguments, MLCTLTrainingArguments), prog="mlctl-train")

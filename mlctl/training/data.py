@@ -87,7 +87,7 @@ def fit_to_model_length(dataset, max_positions: int, truncate: bool, where: str)
     if not truncate:
         raise TrainingSetupError(
             f"{where}: {count} of {len(dataset)} pairs have more tokens than the model's {max_positions} positions "
-            f"(longest {longest}); rebuild the data with a smaller --max-length or pass --truncate_to_model_length")
+            f"(longest {longest}); rebuild the data with a smaller --max_seq_length or pass --truncate_to_model_length")
 
     def truncate_sides(row):
         for _, prefix in SIDES:

@@ -64,9 +64,12 @@ def xtreme_eval_results(results_json: str | None) -> list:
 
 
 def write_model_card(trainer, path: Path, base_model: str | None = None, training_data: str = "",
-                     languages: list[str] | None = None, xtreme_results: str | None = None) -> str:
-    """Writes the model card (huggingface_hub `ModelCard`) to `path` and returns its text: base model, training
-    data, every ML-CTL hyper-parameter, the training settings, final losses and XTREME results when given."""
+                     languages: list[str] | None = None, xtreme_results: str | None = None,
+                     base_model_commit: str | None = None, tokenizer_commit: str | None = None) -> str:
+    """Writes the model card (huggingface_hub `ModelCard`) to `path` and returns its text: base model, the commits
+    the base model and the tokenizer were loaded from (`HubArguments.resolved_commit`: a Hub commit hash, or
+    "local"), training data, every ML-CTL hyper-parameter, the training settings, final losses and XTREME results
+    when given."""
     from huggingface_hub import ModelCard
     from huggingface_hub import ModelCardData
 
@@ -104,6 +107,7 @@ contrastive loss with CZ-NCE or InfoNCE, plus masked language modelling), traine
 
 Base model: {f"`{base_model}`" if base_model else "none (trained from scratch)"}; backbone `{encoder.model_type}`,
 {encoder.num_hidden_layers} layers, hidden size {encoder.hidden_size}, vocabulary {encoder.vocab_size}.
+Loaded from: model commit `{base_model_commit or "none"}`, tokenizer commit `{tokenizer_commit or "none"}`.
 
 ## Use
 

@@ -44,7 +44,7 @@ def load_tokenizer(model_args: ModelArguments):
     if source is None:
         raise TrainingSetupError("pass --model_name_or_path (pre-trained) or --config_name with --tokenizer_name (scratch)")
     try:
-        return load_auto_fast_tokenizer(source, "locating the marked words by offsets")
+        return load_auto_fast_tokenizer(source, "locating the marked words by offsets", **model_args.pretrained_kwargs())
     except ValueError as error:
         raise TrainingSetupError(str(error)) from None
 
@@ -56,13 +56,14 @@ def build_model(model_args: ModelArguments, tokenizer) -> MLCTLForPreTraining:
     problem = weights_problem(model_args.model_name_or_path) if model_args.model_name_or_path else None
     if problem:
         raise TrainingSetupError(problem)
+    hub = model_args.pretrained_kwargs()
     try:
-        config = AutoConfig.from_pretrained(source)
+        config = AutoConfig.from_pretrained(source, **hub)
         is_mlctl = config.model_type == MLCTLConfig.model_type
         if model_args.model_name_or_path and is_mlctl:
-            model = MLCTLForPreTraining.from_pretrained(source, **overrides)
+            model = MLCTLForPreTraining.from_pretrained(source, **hub, **overrides)
         elif model_args.model_name_or_path:
-            model = MLCTLForPreTraining.from_backbone_pretrained(source, **overrides)
+            model = MLCTLForPreTraining.from_backbone_pretrained(source, loading_kwargs=hub, **overrides)
         elif is_mlctl:
             model = MLCTLForPreTraining(MLCTLConfig(**{**config.to_dict(), **overrides}))
         else:
@@ -140,6 +141,9 @@ def build_trainer(model_args: ModelArguments, data_args: DataArguments, training
             batch_sampler=data_args.batch_sampler,
             card_details=dict(
                 base_model=base_model if base_model and not Path(base_model).is_dir() else None,
+                base_model_commit=model_args.resolved_commit(base_model or model_args.config_name),
+                tokenizer_commit=model_args.resolved_commit(
+                    model_args.tokenizer_name or base_model or model_args.config_name, "tokenizer_config.json"),
                 training_data=training_data,
                 languages=languages,
                 xtreme_results=data_args.xtreme_results,
