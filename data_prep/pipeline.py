@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from unittest import mock
 
 import datasets
+import numpy as np
 from tqdm.auto import tqdm
 
 from data_prep.languages import check_language, read_stopword_file, stopwordsiso_words
@@ -265,7 +266,8 @@ def build_wps_dataset(
         max_length: tokens per sentence, special tokens included; longer sentences are truncated.
         max_words_per_pair: most WPS kept per sentence pair (a seeded sample).
         max_phrase_words: longest phrase (in words, either side) built from aligned links.
-        validation_fraction: share of sentence pairs whose WPS go to ``validation``.
+        validation_fraction: share of the distinct sentence pairs whose WPS go to ``validation``
+            (:func:`~data_prep.wps.in_validation_split`: every copy of a pair on one side).
         seed: seeds the sampling and the split (not eflomal, which takes no seed: see ``--seed`` in ``--help``).
         num_proc: worker processes (and eflomal threads).
         align_chunk_size: pairs eflomal aligns at once (its memory grows with this).
@@ -348,7 +350,7 @@ def _write_wps_files(pairs: list[PairSpec], builder: WpsBuilder, work_dir: Path,
             pair_started = time.perf_counter()
             source = PairSource(position, spec.src_lang, spec.tgt_lang, spec.alignment_path)
             pair_counts, candidate_counts, seconds, timings = Counter(), Counter(), Counter(), Counter()
-            wps_per_split, pairs_read = Counter(), Counter()
+            wps_per_split, pairs_read, pair_digests = Counter(), Counter(), []
             sentence_pairs = read_sentence_pairs(spec, pair_counts)
             if builder.aligner == "eflomal":
                 sentence_pairs = _eflomal_aligned_pairs(source, sentence_pairs, pool, work_dir, align_chunk_size,
@@ -361,9 +363,12 @@ def _write_wps_files(pairs: list[PairSpec], builder: WpsBuilder, work_dir: Path,
                             writers[split].write_batch(columns)
                             wps_per_split[split] += len(columns["src_text"])
                     pair_counts.update(batch_result.pair_counts)
+                    pair_digests.append(batch_result.pair_digests)
                     candidate_counts.update(batch_result.candidate_counts)
                     seconds.update(batch_result.seconds)
             timings["total"] = time.perf_counter() - pair_started
+            distinct_pairs = np.unique(np.concatenate(pair_digests)).size if pair_digests else 0
+            pair_counts["duplicate_pairs"] = pairs_read["pairs"] - distinct_pairs
             report_pairs.append(_pair_report(spec, pairs_read["pairs"], pair_counts, candidate_counts, wps_per_split,
                                              timings, seconds))
     finally:
@@ -396,6 +401,7 @@ def _pair_report(spec: PairSpec, pairs_read: int, pair_counts: Counter, candidat
         **source,
         "lines_read": pairs_read + pair_counts["empty_line"],
         "pairs_read": pairs_read,
+        "duplicate_pairs": pair_counts["duplicate_pairs"],
         "pairs_skipped": {reason: pair_counts[reason] for reason in PAIR_SKIP_REASONS},
         "pairs_with_wps": pair_counts["pairs_with_wps"],
         "candidates": total,
@@ -412,7 +418,8 @@ def _pair_report(spec: PairSpec, pairs_read: int, pair_counts: Counter, candidat
 def _totals(report_pairs: list[dict]) -> dict:
     """Sums over all corpora of the report's counts."""
     totals: dict = {key: sum(entry[key] for entry in report_pairs) for key in (
-        "lines_read", "pairs_read", "pairs_with_wps", "candidates", "merged_into_phrase", "wps_written")}
+        "lines_read", "pairs_read", "duplicate_pairs", "pairs_with_wps", "candidates", "merged_into_phrase",
+        "wps_written")}
     for key in ("pairs_skipped", "candidates_dropped", "wps_per_split"):
         totals[key] = {reason: sum(entry[key][reason] for entry in report_pairs) for reason in report_pairs[0][key]}
     return totals

@@ -1,10 +1,18 @@
 """The fault battery for data (issue 19, items 2, 3 and 10): a killed data_prep leaves no eflomal behind and no file
 outside its out-dir, duplicate sentence pairs stay on one side of the train/validation split, and a split saved
 empty is a one-line error."""
+import json
+import random
+
 import datasets
 import pytest
 
 import train_fixtures
+from data_prep import REPORT_NAME
+from data_prep.__main__ import main as data_prep_main
+from data_prep_fixtures import write_lines
+from mlctl.experiments.synthetic import EN_TO_DE
+from mlctl.experiments.synthetic import synthetic_corpus
 from mlctl.training.arguments import DataArguments
 from mlctl.training.data import load_wps_splits
 from mlctl.training.errors import TrainingSetupError
@@ -24,3 +32,33 @@ def test_a_split_saved_empty_is_a_one_line_error(tmp_path, tokenizer, empty_spli
     assert str(raised.value) == (
         f"{tmp_path / 'wps'}: not a WPS dataset: split {empty_split!r} is empty and was saved without a data file, "
         "which datasets cannot load (save an empty split with num_shards=1, as data_prep does, or leave it out)")
+
+
+def corpus_with_duplicated_pairs(lines: int, duplicated: int, seed: int = 0) -> list[tuple[str, str]]:
+    """`lines` sentence pairs of the synthetic corpus, `duplicated` of them copies of another pair, in random order."""
+    en, de = synthetic_corpus(3 * lines, seed=seed)
+    distinct = list(dict.fromkeys(zip(en, de)))[:lines - duplicated]
+    rng = random.Random(seed)
+    pairs = distinct + rng.sample(distinct, duplicated)
+    rng.shuffle(pairs)
+    return pairs
+
+
+def test_copies_of_a_sentence_pair_stay_on_one_side_of_the_split_and_are_counted(tmp_path):
+    """Item 3: the split was by line, so with 10 % duplicated pairs and 30 % validation, copies of 12 pairs were
+    in both splits (inflating validation retrieval), and the report counted no duplicate."""
+    pairs = corpus_with_duplicated_pairs(400, 40)
+    words = write_lines(tmp_path / "en-de.txt", [f"{en} {de}" for en, de in EN_TO_DE.items()])
+    status = data_prep_main([
+        "--pair", "en", "de", write_lines(tmp_path / "c.en", [en for en, _ in pairs]),
+        write_lines(tmp_path / "c.de", [de for _, de in pairs]), "--aligner", "word-list",
+        "--word-list", "en", "de", words, "--validation-fraction", "0.3", "--out-dir", str(tmp_path / "wps"),
+        "--no-progress"])
+    assert status == 0
+    splits = datasets.load_from_disk(tmp_path / "wps")
+    sides = {name: set(zip(split["src_text"], split["tgt_text"])) for name, split in splits.items()}
+    assert sides["train"] and sides["validation"]
+    assert not sides["train"] & sides["validation"]
+    assert len(sides["train"]) + len(sides["validation"]) == 360
+    report = json.loads((tmp_path / "wps" / REPORT_NAME).read_text(encoding="utf-8"))
+    assert report["pairs"][0]["duplicate_pairs"] == report["totals"]["duplicate_pairs"] == 40
