@@ -19,12 +19,12 @@ import time
 from collections import Counter, deque
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
-from unittest import mock
 
 import datasets
 import numpy as np
 from tqdm.auto import tqdm
 
+from data_prep.eflomal_run import eflomal_align
 from data_prep.languages import check_language, read_stopword_file, stopwordsiso_words
 from data_prep.output_dir import ensure_writable_directory
 from data_prep.reading import InputError, PairSpec, SentencePair, read_sentence_pairs
@@ -196,8 +196,6 @@ def _eflomal_aligned_pairs(source: PairSource, pairs: Iterator[SentencePair], po
                            timings: Counter) -> Iterator[SentencePair]:
     """Align ``pairs`` with eflomal, ``align_chunk_size`` pairs at a time, and yield them again
     with their forward and reverse links.  A chunk waits in temporary files, not in memory."""
-    import eflomal
-
     paths = {name: work_dir / f"eflomal.{name}" for name in EFLOMAL_FILES + ("fwd", "rev")}
     while True:
         started = time.perf_counter()
@@ -216,11 +214,7 @@ def _eflomal_aligned_pairs(source: PairSource, pairs: Iterator[SentencePair], po
             return
         started = time.perf_counter()
         logger.info("eflomal: aligning %d %s pairs", count, source.name)
-        with open(paths["src.tok"], encoding="utf-8") as src_tokens, \
-                open(paths["tgt.tok"], encoding="utf-8") as tgt_tokens, \
-                mock.patch.dict(os.environ, {"OMP_NUM_THREADS": str(num_proc)}):  # eflomal's OpenMP threads
-            eflomal.Aligner().align(src_tokens, tgt_tokens, links_filename_fwd=str(paths["fwd"]),
-                                    links_filename_rev=str(paths["rev"]), quiet=True)
+        eflomal_align(paths["src.tok"], paths["tgt.tok"], paths["fwd"], paths["rev"], work_dir, threads=num_proc)
         timings["alignment"] += time.perf_counter() - started
         lines = zip(*(_read_lines(paths[name]) for name in ("index", "src", "tgt", "fwd", "rev")))
         for index, src, tgt, forward, reverse in lines:

@@ -2,7 +2,13 @@
 outside its out-dir, duplicate sentence pairs stay on one side of the train/validation split, and a split saved
 empty is a one-line error."""
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import datasets
 import pytest
@@ -18,6 +24,7 @@ from mlctl.training.data import load_wps_splits
 from mlctl.training.errors import TrainingSetupError
 
 pytestmark = pytest.mark.timeout(300)
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("empty_split", ["validation", "train"])
@@ -62,3 +69,58 @@ def test_copies_of_a_sentence_pair_stay_on_one_side_of_the_split_and_are_counted
     assert len(sides["train"]) + len(sides["validation"]) == 360
     report = json.loads((tmp_path / "wps" / REPORT_NAME).read_text(encoding="utf-8"))
     assert report["pairs"][0]["duplicate_pairs"] == report["totals"]["duplicate_pairs"] == 40
+
+
+def processes_naming(text: str) -> dict[int, list[str]]:
+    """{pid: command line} of every live process (zombies have none) whose command line contains `text`."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            arguments = (entry / "cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+        except OSError:
+            continue
+        if entry.name.isdigit() and any(text in argument for argument in arguments):
+            found[int(entry.name)] = arguments
+    return found
+
+
+def wait_for(condition, seconds: float):
+    """Polls `condition` until it returns something true or `seconds` pass; returns its last value."""
+    deadline = time.monotonic() + seconds
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return value
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+@pytest.mark.parametrize("kill_signal", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killing_data_prep_ends_eflomal_and_leaves_nothing_outside_the_out_dir(tmp_path, kill_signal):
+    """Item 2: eflomal's binary outlived a killed data_prep (an orphan still aligning), and its input files stayed
+    in the system temp directory, where no later run removes them."""
+    en, de = synthetic_corpus(40_000, seed=1)
+    out_dir, temp_dir = tmp_path / "wps", tmp_path / "system-temp"
+    temp_dir.mkdir()
+    command = [sys.executable, "-m", "data_prep", "--pair", "en", "de", write_lines(tmp_path / "c.en", en),
+               write_lines(tmp_path / "c.de", de), "--out-dir", str(out_dir), "--no-progress"]
+    environment = {**os.environ, "TMPDIR": str(temp_dir), "OMP_NUM_THREADS": "1",
+                   "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    prep = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    eflomal = {}
+    try:
+        eflomal = wait_for(lambda: {pid: arguments for pid, arguments in processes_naming(str(out_dir)).items()
+                                    if arguments[0].endswith("eflomal")}, 120)
+        assert eflomal, "eflomal did not start"
+        prep.send_signal(kill_signal)
+        prep.wait(timeout=30)
+        # The kernel ends it at once; left alone it would align for seconds more.
+        survivors = wait_for(lambda: not processes_naming(str(out_dir)), 3) or processes_naming(str(out_dir))
+        assert survivors is True, f"still running after data_prep was killed: {survivors}"
+        assert not list(temp_dir.iterdir())
+        (arguments,) = eflomal.values()
+        inputs = [Path(arguments[arguments.index(flag) + 1]) for flag in ("-s", "-t")]
+        assert all(path.parent == out_dir / ".data_prep-tmp" for path in inputs), inputs
+    finally:
+        prep.kill()
+        prep.wait()
+        for pid in processes_naming(str(out_dir)):
+            os.kill(pid, signal.SIGKILL)
