@@ -383,7 +383,8 @@ def _counted(pairs: Iterable[SentencePair], bar, counter: Counter) -> Iterator[S
 def _pair_report(spec: PairSpec, pairs_read: int, pair_counts: Counter, candidate_counts: Counter,
                  wps_per_split: Counter, timings: Counter, seconds: Counter) -> dict:
     """The report entry of one corpus. ``candidates`` (alignment links, or word-list matches) =
-    sum of ``candidates_dropped`` + ``merged_into_phrase`` + ``wps_written``."""
+    sum of ``candidates_dropped`` + ``merged_into_phrase`` + ``wps_written``; ``duplicate_pairs`` (in
+    ``pair_counts``) = pairs read that repeat an earlier pair of the corpus (their WPS are on its side of the split)."""
     candidates = Counter(candidate_counts)
     total, written, merged = candidates["candidates"], candidates["wps_written"], candidates["merged_into_phrase"]
     source = {"src_path": spec.src_path, "tgt_path": spec.tgt_path} if spec.dataset is None else {"dataset": spec.dataset_name()}

@@ -46,7 +46,7 @@ class NoDuplicatesBatchSampler:
       consecutive rows thus lands in distinct batches without a search; only a repeated sentence of the other side
       makes a row move on. When every batch with room holds one of its sentences, a row of another batch that can
       move to one with room makes way (`move_a_row`); a row for which none can is left out of that epoch, with a
-      warning counting it (seen only on corpora of a few sentences, never on the corpora of the tests);
+      warning counting it (seen on dense corpora of a few sentences only, none on the benchmark's);
     - the full batches come in random order, then the smaller ones.
 
     The batch is global: process ``rank`` gets rows ``[rank × batch_size, (rank + 1) × batch_size)`` of every full
