@@ -7,6 +7,7 @@ batches ``--batch_sampler no_duplicates`` needs for the same epoch. Writes ``res
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from mlctl.experiments.continued import duplicate_measurement
@@ -17,7 +18,8 @@ from mlctl.experiments.shared_data import prepare_shared
 BATCH_SIZES = (8, 32, 64, 256)
 
 
-def main() -> Path:
+def main(argv: list[str] | None = None) -> Path:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # no options; --help only
     record = RunRecord()
     shared = prepare_shared(DEFAULT_DATA, REPO_ROOT / "outputs" / "continued" / "full", FULL)
     measured = duplicate_measurement(shared["wps"], {f"batch {size}": size for size in BATCH_SIZES})

@@ -19,13 +19,14 @@ import time
 from collections import Counter, deque
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
-from unittest import mock
 
 import datasets
+import numpy as np
 from tqdm.auto import tqdm
 
 from data_prep.arguments import HubArguments
 from data_prep.arguments import range_problem
+from data_prep.eflomal_run import eflomal_align
 from data_prep.languages import check_language, read_stopword_file, stopwordsiso_words
 from data_prep.output_dir import ensure_writable_directory
 from data_prep.reading import InputError, PairSpec, SentencePair, read_sentence_pairs
@@ -213,8 +214,6 @@ def _eflomal_aligned_pairs(source: PairSource, pairs: Iterator[SentencePair], po
                            timings: Counter) -> Iterator[SentencePair]:
     """Align ``pairs`` with eflomal, ``align_chunk_size`` pairs at a time, and yield them again
     with their forward and reverse links.  A chunk waits in temporary files, not in memory."""
-    import eflomal
-
     paths = {name: work_dir / f"eflomal.{name}" for name in EFLOMAL_FILES + ("fwd", "rev")}
     while True:
         started = time.perf_counter()
@@ -233,11 +232,7 @@ def _eflomal_aligned_pairs(source: PairSource, pairs: Iterator[SentencePair], po
             return
         started = time.perf_counter()
         logger.info("eflomal: aligning %d %s pairs", count, source.name)
-        with open(paths["src.tok"], encoding="utf-8") as src_tokens, \
-                open(paths["tgt.tok"], encoding="utf-8") as tgt_tokens, \
-                mock.patch.dict(os.environ, {"OMP_NUM_THREADS": str(num_proc)}):  # eflomal's OpenMP threads
-            eflomal.Aligner().align(src_tokens, tgt_tokens, links_filename_fwd=str(paths["fwd"]),
-                                    links_filename_rev=str(paths["rev"]), quiet=True)
+        eflomal_align(paths["src.tok"], paths["tgt.tok"], paths["fwd"], paths["rev"], work_dir, threads=num_proc)
         timings["alignment"] += time.perf_counter() - started
         lines = zip(*(_read_lines(paths[name]) for name in ("index", "src", "tgt", "fwd", "rev")))
         for index, src, tgt, forward, reverse in lines:
@@ -286,7 +281,8 @@ def build_wps_dataset(
         max_length: tokens per sentence, special tokens included; longer sentences are truncated.
         max_words_per_pair: most WPS kept per sentence pair (a seeded sample).
         max_phrase_words: longest phrase (in words, either side) built from aligned links.
-        validation_fraction: share of sentence pairs whose WPS go to ``validation``.
+        validation_fraction: share of the distinct sentence pairs whose WPS go to ``validation``
+            (:func:`~data_prep.wps.in_validation_split`: every copy of a pair on one side).
         seed: seeds the sampling and the split (not eflomal, which takes no seed: see ``--seed`` in ``--help``).
         num_proc: worker processes (and eflomal threads).
         align_chunk_size: pairs eflomal aligns at once (its memory grows with this).
@@ -381,7 +377,7 @@ def _write_wps_files(pairs: list[PairSpec], builder: WpsBuilder, work_dir: Path,
             pair_started = time.perf_counter()
             source = PairSource(position, spec.src_lang, spec.tgt_lang, spec.alignment_path)
             pair_counts, candidate_counts, seconds, timings = Counter(), Counter(), Counter(), Counter()
-            wps_per_split, pairs_read = Counter(), Counter()
+            wps_per_split, pairs_read, pair_digests = Counter(), Counter(), []
             sentence_pairs = read_sentence_pairs(spec, pair_counts, shard)
             if builder.aligner == "eflomal":
                 sentence_pairs = _eflomal_aligned_pairs(source, sentence_pairs, pool, work_dir, align_chunk_size,
@@ -394,9 +390,12 @@ def _write_wps_files(pairs: list[PairSpec], builder: WpsBuilder, work_dir: Path,
                             writers[split].write_batch(columns)
                             wps_per_split[split] += len(columns["src_text"])
                     pair_counts.update(batch_result.pair_counts)
+                    pair_digests.append(batch_result.pair_digests)
                     candidate_counts.update(batch_result.candidate_counts)
                     seconds.update(batch_result.seconds)
             timings["total"] = time.perf_counter() - pair_started
+            distinct_pairs = np.unique(np.concatenate(pair_digests)).size if pair_digests else 0
+            pair_counts["duplicate_pairs"] = pairs_read["pairs"] - distinct_pairs
             report_pairs.append(_pair_report(spec, pairs_read["pairs"], pair_counts, candidate_counts, wps_per_split,
                                              timings, seconds))
     finally:
@@ -417,7 +416,8 @@ def _counted(pairs: Iterable[SentencePair], bar, counter: Counter) -> Iterator[S
 def _pair_report(spec: PairSpec, pairs_read: int, pair_counts: Counter, candidate_counts: Counter,
                  wps_per_split: Counter, timings: Counter, seconds: Counter) -> dict:
     """The report entry of one corpus. ``candidates`` (alignment links, or word-list matches) =
-    sum of ``candidates_dropped`` + ``merged_into_phrase`` + ``wps_written``."""
+    sum of ``candidates_dropped`` + ``merged_into_phrase`` + ``wps_written``; ``duplicate_pairs`` (in
+    ``pair_counts``) = pairs read that repeat an earlier pair of the corpus (their WPS are on its side of the split)."""
     candidates = Counter(candidate_counts)
     total, written, merged = candidates["candidates"], candidates["wps_written"], candidates["merged_into_phrase"]
     source = {"src_path": spec.src_path, "tgt_path": spec.tgt_path} if spec.dataset is None else {"dataset": spec.dataset_name()}
@@ -429,6 +429,7 @@ def _pair_report(spec: PairSpec, pairs_read: int, pair_counts: Counter, candidat
         **source,
         "lines_read": pairs_read + pair_counts["empty_line"],
         "pairs_read": pairs_read,
+        "duplicate_pairs": pair_counts["duplicate_pairs"],
         "pairs_skipped": {reason: pair_counts[reason] for reason in PAIR_SKIP_REASONS},
         "pairs_with_wps": pair_counts["pairs_with_wps"],
         "candidates": total,
@@ -445,7 +446,8 @@ def _pair_report(spec: PairSpec, pairs_read: int, pair_counts: Counter, candidat
 def _totals(report_pairs: list[dict]) -> dict:
     """Sums over all corpora of the report's counts."""
     totals: dict = {key: sum(entry[key] for entry in report_pairs) for key in (
-        "lines_read", "pairs_read", "pairs_with_wps", "candidates", "merged_into_phrase", "wps_written")}
+        "lines_read", "pairs_read", "duplicate_pairs", "pairs_with_wps", "candidates", "merged_into_phrase",
+        "wps_written")}
     for key in ("pairs_skipped", "candidates_dropped", "wps_per_split"):
         totals[key] = {reason: sum(entry[key][reason] for entry in report_pairs) for reason in report_pairs[0][key]}
     return totals

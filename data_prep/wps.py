@@ -9,11 +9,13 @@ Every candidate that does not become a WPS is counted under the reason it was dr
 """
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from fractions import Fraction
+
+import numpy as np
 
 from data_prep.reading import SentencePair
 from data_prep.segment import NUMBER, WORD, Token, segment, whitespace_tokens
@@ -46,26 +48,19 @@ def output_columns(with_tokenizer: bool) -> tuple[str, ...]:
     return columns + TOKEN_ID_COLUMNS + TOKEN_SPAN_COLUMNS if with_tokenizer else columns
 
 
-def validation_indices(first: int, last: int, fraction: float, salt: str) -> set[int]:
-    """The line indices in ``[first, last]`` whose sentence pair goes to the validation split.
+def pair_digest(src: str, tgt: str, seed: int) -> int:
+    """A 64-bit digest of a sentence pair (BLAKE2b keyed with `seed`): the same for every copy of the pair, and
+    (but with probability about n² / 2⁶⁵ for n pairs) different for any two distinct pairs."""
+    text = f"{len(src)}:{src}{tgt}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8, key=str(seed).encode()).digest(), "big")
 
-    Stratified and exact: the index line is cut into consecutive blocks of ``1 / fraction``
-    lines (``fraction`` taken as a ratio p/q of small integers) and one line per block is drawn,
-    seeded by ``salt`` and the block number.  A corpus of n lines gets ``floor(n · fraction)`` or
-    one more, whatever the batching or number of processes.
-    """
-    if fraction <= 0:
-        return set()
-    ratio = Fraction(fraction).limit_denominator(1_000_000)
-    p, q = ratio.numerator, ratio.denominator
-    chosen = set()
-    for block in range(first * p // q, last * p // q + 1):
-        block_start = -(-block * q // p)
-        block_end = -(-(block + 1) * q // p)
-        index = block_start + int(random.Random(f"{salt}/{block}").random() * (block_end - block_start))
-        if first <= index <= last:
-            chosen.add(index)
-    return chosen
+
+def in_validation_split(digest: int, fraction: float) -> bool:
+    """Whether the sentence pair of `digest` (:func:`pair_digest`) goes to the validation split: the one rule of the
+    train/validation split. It splits by distinct sentence pair: every copy of a pair lands on the same side, and each
+    distinct pair goes to validation with probability `fraction`, independently of the others, of the line order,
+    of the batching and of the process that reads it."""
+    return digest < fraction * 2.0 ** 64
 
 
 @dataclass(frozen=True)
@@ -93,10 +88,11 @@ class Batch:
 
 @dataclass
 class BatchResult:
-    """WPS columns per split (an empty dict when a split got no rows), and the batch's counts and
-    per-stage seconds."""
+    """WPS columns per split (an empty dict when a split got no rows), the batch's counts and per-stage seconds, and
+    the :func:`pair_digest` of each of its sentence pairs (to count duplicate pairs)."""
 
     splits: dict[str, dict[str, list]]
+    pair_digests: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     pair_counts: Counter = field(default_factory=Counter)
     candidate_counts: Counter = field(default_factory=Counter)
     seconds: Counter = field(default_factory=Counter)
@@ -241,12 +237,11 @@ class WpsBuilder:
         result = BatchResult({})
         rows: dict[str, list[tuple]] = {"train": [], "validation": []}
         counts, clock = result.candidate_counts, time.perf_counter
-        validation = validation_indices(
-            batch.pairs[0].index, batch.pairs[-1].index, self.validation_fraction, f"{self.seed}/{source.position}"
-        ) if batch.pairs else set()
+        digests = [pair_digest(pair.src, pair.tgt, self.seed) for pair in batch.pairs]
+        result.pair_digests = np.array(digests, dtype=np.uint64)
 
         pending = []
-        for pair in batch.pairs:
+        for pair, digest in zip(batch.pairs, digests):
             started = clock()
             src_tokens, tgt_tokens = self.tokens(pair.src), self.tokens(pair.tgt)
             segmented = clock()
@@ -265,17 +260,17 @@ class WpsBuilder:
                 seen.add(key)
                 unique.append((src_start, src_end, tgt_start, tgt_end, candidate[4]))
             if unique:
-                pending.append((pair, unique))
+                pending.append((pair, digest, unique))
             result.seconds["wps_building"] += clock() - segmented
 
         encodings = None
         if self.tokenizer_json is not None and pending:
             started = clock()
-            texts = [text for pair, _ in pending for text in (pair.src, pair.tgt)]
+            texts = [text for pair, _, _ in pending for text in (pair.src, pair.tgt)]
             encodings = self.tokenize(texts)
             result.seconds["tokenisation"] += clock() - started
 
-        for number, (pair, unique) in enumerate(pending):
+        for number, (pair, digest, unique) in enumerate(pending):
             started = clock()
             token_spans = None
             if encodings is not None:
@@ -298,7 +293,7 @@ class WpsBuilder:
                 rng = random.Random(f"{self.seed}/{source.position}/{pair.index}")
                 chosen = sorted(rng.sample(chosen, self.max_words_per_pair))
                 counts["over_max_words_per_pair"] += sum(unique[k][4] for k in range(len(unique)) if k not in chosen)
-            split_rows = rows["validation" if pair.index in validation else "train"]
+            split_rows = rows["validation" if in_validation_split(digest, self.validation_fraction) else "train"]
             for k in chosen:
                 src_start, src_end, tgt_start, tgt_end, weight = unique[k]
                 counts["merged_into_phrase"] += weight - 1
@@ -315,4 +310,4 @@ class WpsBuilder:
         return result
 
 
-__all__ = ["ALIGNERS", "Batch", "BatchResult", "PairSource", "WpsBuilder", "output_columns", "validation_indices"]
+__all__ = ["ALIGNERS", "Batch", "BatchResult", "PairSource", "WpsBuilder", "in_validation_split", "output_columns", "pair_digest"]

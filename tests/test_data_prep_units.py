@@ -1,11 +1,13 @@
 """data_prep building blocks: segmentation per script, Pharaoh parsing, symmetrisation, phrases,
 word-list matching, the validation split and token spans."""
+import math
+
 import pytest
 
 from data_prep import InputError, WordList
 from data_prep.segment import NUMBER, PUNCT, WORD, segment, whitespace_tokens
 from data_prep.word_pairs import link_candidates, parse_pharaoh, symmetrize
-from data_prep.wps import TokenizedText, validation_indices
+from data_prep.wps import TokenizedText, in_validation_split, pair_digest
 
 
 def surfaces(text, tokens):
@@ -113,19 +115,13 @@ def test_word_list_matches_chinese_words_as_character_phrases():
     assert (repeated, overlapping) == (0, 0)
 
 
-@pytest.mark.parametrize("n_lines, fraction, expected", [(1000, 0.01, 10), (100, 0.3, 30), (999, 0.25, 250)])
-def test_validation_split_is_exact_stratified_and_independent_of_batching(n_lines, fraction, expected):
-    whole = validation_indices(0, n_lines - 1, fraction, "0/0")
-    pieces = set()
-    for first in range(0, n_lines, 37):
-        pieces |= validation_indices(first, min(first + 36, n_lines - 1), fraction, "0/0")
-    assert pieces == whole
-    assert abs(len(whole) - expected) <= 1
-    block = round(1 / fraction) if fraction < 0.3 else None
-    if block:
-        assert all(len([i for i in whole if start <= i < start + block]) == 1 for start in range(0, n_lines - block, block))
-    assert whole != validation_indices(0, n_lines - 1, fraction, "1/0")
-    assert validation_indices(0, n_lines - 1, 0.0, "0/0") == set()
+def test_validation_split_is_by_distinct_pair_near_the_fraction_and_seeded():
+    pairs = [(f"source {i}", f"target {i}") for i in range(10_000)]
+    chosen = {pair for pair in pairs if in_validation_split(pair_digest(*pair, seed=0), 0.3)}
+    assert abs(len(chosen) - 3_000) < 4 * math.sqrt(10_000 * 0.3 * 0.7)  # four binomial standard deviations
+    assert chosen != {pair for pair in pairs if in_validation_split(pair_digest(*pair, seed=1), 0.3)}
+    assert not any(in_validation_split(pair_digest(*pair, seed=0), 0.0) for pair in pairs)
+    assert pair_digest("a b", "c", 0) == pair_digest("a b", "c", 0) != pair_digest("a", " bc", 0)
 
 
 def word_piece_encoding(text, max_length):

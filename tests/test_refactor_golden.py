@@ -3,6 +3,8 @@ WPS from data_prep, the default sampler) ends with the same logged losses and th
 made at commit 6b7b014, before the scripts became thin entry points over the `mlctl` package.
 
 The frozen pooler (carried for the encoder family's classifier) added two tensors, recorded without re-running the rest.
+Re-recorded in full when data_prep's train/validation split became one by distinct sentence pair (issue 19), which
+moved some of the corpus's pairs between the splits.
 Regenerate the recording (only when a change of behaviour is intended) with
     python tests/test_refactor_golden.py tests/data/golden_training.json
 """

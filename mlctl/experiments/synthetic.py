@@ -50,3 +50,27 @@ def synthetic_wps_batch(pairs: int, length: int, vocab_size: int, generator: tor
                         f"{prefix}_word_end": min(start + 2, side_length - 1)})
         rows.append(row)
     return MLCTLDataCollator(tokenizer, mlm_probability=0.15, seed=0)(rows)
+
+
+def wps_keys_with_duplicate_pairs(rows: int, duplicated_share: float = 0.1, seed: int = 0) -> list[tuple[str, str]]:
+    """`rows` (source, target) keys of WPS rows as data_prep writes them, in corpus order: each sentence pair gives
+    1-4 WPS, and `duplicated_share` of the sentence pairs repeat an earlier pair of the corpus."""
+    rng = random.Random(seed)
+    pairs, keys = [], []
+    while len(keys) < rows:
+        if pairs and rng.random() < duplicated_share:
+            pair = rng.choice(pairs)
+        else:
+            pair = (f"source {len(pairs)}", f"target {len(pairs)}")
+        pairs.append(pair)
+        keys += [pair] * rng.randint(1, 4)
+    return keys[:rows]
+
+
+def wps_keys_with_a_repeated_source(rows: int, sentence: str = "Thank you.", share: float = 0.05,
+                                    seed: int = 0) -> list[tuple[str, str]]:
+    """`rows` (source, target) keys of distinct sentence pairs, but a random `share` of them has the source
+    `sentence` (each with its own target), as a corpus of many short replies."""
+    rng = random.Random(seed)
+    repeated = set(rng.sample(range(rows), round(share * rows)))
+    return [(sentence if row in repeated else f"source {row}", f"target {row}") for row in range(rows)]

@@ -129,6 +129,26 @@ def check_tokenizer_identity(train_dir: str, tokenizer) -> None:
             "this tokenizer or pass the data's one as --tokenizer_name")
 
 
+def _splits_saved_without_data(train_dir: str) -> list[str]:
+    """The splits of a saved `DatasetDict` (or "" for a saved `Dataset`) whose `state.json` lists no data file:
+    what `save_to_disk` writes for a split selected down to no rows (`.select([])`), on which `load_from_disk`
+    fails with an `IndexError`. Anything unreadable is left to `load_from_disk`'s own error."""
+    root = Path(train_dir)
+    try:
+        names = json.loads((root / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+    except (OSError, ValueError, KeyError, TypeError):
+        names = [""]
+    empty = []
+    for name in names:
+        try:
+            state = json.loads((root / name / "state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError):
+            continue
+        if isinstance(state, dict) and state.get("_data_files") == []:
+            empty.append(name)
+    return empty
+
+
 def load_wps_splits(data_args: DataArguments, tokenizer, max_positions: int | None = None) -> tuple[Any, Any | None]:
     """(train split, validation split or None) of `--train_dir`, checked and ready for the collator: the tokenizer
     is the data's (pre-tokenised data), no sequence exceeds the model's `max_positions` (when given), the training
@@ -137,6 +157,13 @@ def load_wps_splits(data_args: DataArguments, tokenizer, max_positions: int | No
 
     if not data_args.train_dir:
         raise TrainingSetupError("--train_dir is required (data_prep's output directory)")
+    saved_empty = _splits_saved_without_data(data_args.train_dir)
+    if saved_empty:
+        raise TrainingSetupError(
+            f"{data_args.train_dir}: not a WPS dataset: "
+            + ", ".join(f"split {name!r}" if name else "the dataset" for name in saved_empty)
+            + " is empty and was saved without a data file, which datasets cannot load (save an empty split with "
+            "num_shards=1, as data_prep does, or leave it out)")
     try:
         splits = datasets.load_from_disk(data_args.train_dir)
     except (FileNotFoundError, ValueError) as error:

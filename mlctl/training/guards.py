@@ -22,6 +22,8 @@ from mlctl.files import safetensors_problem
 from mlctl.training.errors import DiskFullError
 from mlctl.training.errors import TrainingDivergedError
 from mlctl.training.errors import TrainingSetupError
+from mlctl.training.sampler import NoDuplicatesBatchSampler
+from mlctl.training.sampler import sentence_keys
 
 logger = logging.getLogger(__name__)
 
@@ -191,9 +193,10 @@ def resume_checkpoint(training_args) -> str | None:
     return last_complete_checkpoint(training_args.output_dir, needs_optimizer)
 
 
-def check_batching(training_args, train, validation, gather_negatives: bool):
+def check_batching(training_args, train, validation, gather_negatives: bool, batch_sampler: str = "random"):
     """(train, validation) such that no batch holds a single pair, the contrastive loss's minimum (one positive and
-    at least one negative): a batch size or a training split that can only give 1-pair batches is refused; when the
+    at least one negative): a batch size or a training split that can only give 1-pair batches is refused, and so is,
+    for `batch_sampler="no_duplicates"`, a split in which one sentence is in more than half the rows; when the
     training split leaves a 1-pair tail batch per epoch (single process: N = 1 mod batch size), its last row is left
     out, with a count. With several processes accelerate completes every process's last batch, so no tail forms.
     A validation split of fewer than 2 pairs is dropped (no evaluation); the evaluation's own 1-pair tail batch is
@@ -208,6 +211,11 @@ def check_batching(training_args, train, validation, gather_negatives: bool):
             + ": the contrastive loss needs at least 2 pairs per batch (its negatives are the other pairs)")
     if len(train) < 2:
         raise TrainingSetupError(f"{len(train)} training pair(s): the contrastive loss needs at least 2")
+    if batch_sampler == "no_duplicates":
+        try:
+            NoDuplicatesBatchSampler(sentence_keys(train), batch_size, num_replicas=world_size)
+        except ValueError as error:
+            raise TrainingSetupError(f"--batch_sampler no_duplicates: {error}") from None
     if world_size == 1 and len(train) % batch_size == 1 and not training_args.dataloader_drop_last:
         logger.warning("%d training pairs in batches of %d would leave a batch of 1 pair (no negative) at the end of "
                        "every epoch: 1 pair (the last row) left out", len(train), batch_size)

@@ -121,7 +121,7 @@ def build_trainer(model_args: ModelArguments, data_args: DataArguments, training
     model = build_model(model_args, tokenizer)
     train_split, validation_split = load_wps_splits(data_args, tokenizer, default_max_length(model))
     train_split, validation_split = check_batching(training_args, train_split, validation_split,
-                                                   model.config.gather_negatives)
+                                                   model.config.gather_negatives, data_args.batch_sampler)
     if validation_split is None and (training_args.eval_strategy != "no" or training_args.load_best_model_at_end):
         raise TrainingSetupError(
             f"--eval_strategy {training_args.eval_strategy.value} needs validation pairs but {data_args.train_dir} "

@@ -8,14 +8,16 @@ vector under ``levels="sentence"``).
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from collections.abc import Iterator
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from transformers import TrainerCallback
+
+logger = logging.getLogger(__name__)
 
 #: The choices of ``--batch_sampler``.
 BATCH_SAMPLERS = ("random", "no_duplicates")
@@ -29,13 +31,28 @@ def sentence_keys(dataset) -> list[tuple[str, str]]:
 class NoDuplicatesBatchSampler:
     """Shuffled batches in which no two WPS share a source or a target sentence, sharded over processes.
 
-    As sentence-transformers' ``NoDuplicatesBatchSampler``: each epoch the rows are shuffled by a generator seeded
-    with ``seed + epoch``; a global batch (``batch_size × num_replicas`` rows) is filled greedily in that order,
-    skipping any row whose source or target sentence is already in it (a skipped row stays first in line for the
-    next batch). Unlike it, the batch is global: process ``rank`` gets rows ``[rank × batch_size, (rank + 1) ×
-    batch_size)`` of every global batch, so no two processes' rows share a sentence either (negatives are
-    gathered across processes). A last, incomplete global batch is split evenly across the processes (dropped with
-    ``drop_last``, or when it has fewer rows than processes).
+    As sentence-transformers' ``NoDuplicatesBatchSampler`` the batches never repeat a sentence, but they are built
+    in time linear in the rows (its greedy fill rescans the rows it skipped for every batch) and never hold a
+    single pair. Each epoch, with a generator seeded by ``(seed, epoch)``:
+
+    - the batch sizes are fixed first: full global batches (``batch_size × num_replicas`` rows) and the rest in a
+      last one, or, when that would be a single row, the last two share ``size + 1`` rows; but when one sentence is
+      in at least as many rows as that gives batches, as many batches as its rows, of equal sizes (each can hold it
+      once; the constructor warns, and refuses data where it is in more than half the rows: no batch of 2 pairs
+      could be formed for all of them);
+    - every row is grouped by its more frequent sentence (source or target), the groups are ordered largest first
+      (groups of one size in random order, rows within a group too), and row number ``i`` of that order goes to
+      batch ``i mod batches``, or to the next batch with room that holds neither of its sentences. A group of
+      consecutive rows thus lands in distinct batches without a search; only a repeated sentence of the other side
+      makes a row move on. When every batch with room holds one of its sentences, a row of another batch that can
+      move to one with room makes way (`move_a_row`); a row for which none can is left out of that epoch, with a
+      warning counting it (seen on dense corpora of a few sentences only, none on the benchmark's);
+    - the full batches come in random order, then the smaller ones.
+
+    The batch is global: process ``rank`` gets rows ``[rank × batch_size, (rank + 1) × batch_size)`` of every full
+    global batch and an even share of a smaller one, so no two processes' rows share a sentence either (negatives
+    are gathered across processes). A batch of fewer rows than processes, and with ``drop_last`` every batch that
+    is not full, is dropped.
 
     The order depends on (seed, epoch) only, so a resumed run that skips the batches already trained on (what the
     Trainer does for any sampler) sees exactly the batches an uninterrupted run would.
@@ -47,44 +64,102 @@ class NoDuplicatesBatchSampler:
             raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        # One integer per distinct sentence, per side: sets of ints are cheaper than sets of strings.
-        self.source_ids = self._ids([key[0] for key in keys])
-        self.target_ids = self._ids([key[1] for key in keys])
         self.batch_size, self.num_replicas, self.rank = batch_size, num_replicas, rank
         self.seed, self.drop_last, self.epoch = seed, drop_last, 0
+        # One integer per distinct sentence, per side: sets of ints are cheaper than sets of strings.
+        self.source_ids, sources = self._ids([key[0] for key in keys])
+        self.target_ids, targets = self._ids([key[1] for key in keys])
+        source_counts, target_counts = np.bincount(self.source_ids), np.bincount(self.target_ids)
+        rows = len(keys)
+        # Each row's group: its more frequent sentence, the source's id, or the target's shifted past the sources.
+        self.groups = np.where(source_counts[self.source_ids] >= target_counts[self.target_ids], self.source_ids,
+                               len(source_counts) + self.target_ids) if rows else self.source_ids
+        side, counts, texts = max(("source", source_counts, sources), ("target", target_counts, targets),
+                                  key=lambda entry: entry[1].max(initial=0))
+        self.most_repeated = int(counts.max(initial=0))
+        if rows < 2 or 2 * self.most_repeated > rows:
+            raise ValueError(
+                f"the {side} sentence {str(texts[counts.argmax()])[:80]!r} is in {self.most_repeated:,} of the "
+                f"{rows:,} rows, but batches of at least 2 pairs that never repeat a sentence allow it in at most "
+                f"half of them ({rows // 2:,})" if rows >= 2 else f"{rows} row(s): a batch needs at least 2 pairs")
+        sizes = self.batch_sizes(rows)
+        if self.most_repeated >= -(-rows // (batch_size * num_replicas)):
+            logger.warning("the %s sentence %r is in %d of %d rows and a batch holds it once: %d batches of %d-%d "
+                           "pairs instead of %d", side, str(texts[counts.argmax()])[:80], self.most_repeated, rows,
+                           len(sizes), sizes.min(), sizes.max(), batch_size * num_replicas)
         self._cache: tuple[int, list[list[int]]] | None = None
 
     @staticmethod
-    def _ids(sentences: list[str]) -> np.ndarray:
-        return np.unique(np.asarray(sentences, dtype=object), return_inverse=True)[1].astype(np.int64)
+    def _ids(sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(the id of each sentence, the distinct sentences)."""
+        distinct, inverse = np.unique(np.asarray(sentences, dtype=object), return_inverse=True)
+        return inverse.astype(np.int64).reshape(-1), distinct
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def batch_sizes(self, rows: int) -> np.ndarray:
+        """The size of each global batch of an epoch of `rows` rows (see the class docstring)."""
+        size = self.batch_size * self.num_replicas
+        count = -(-rows // size)
+        if self.most_repeated >= count:
+            count = self.most_repeated
+            return rows // count + (np.arange(count) < rows % count)
+        sizes = np.full(count, size)
+        sizes[-1] = rows - (count - 1) * size
+        if sizes[-1] == 1 and count > 1:
+            sizes[-2:] = [(size + 2) // 2, (size + 1) // 2]
+        return sizes
 
     def global_batches(self, epoch: int) -> list[list[int]]:
         """Every global batch of ``epoch`` (row indices, all processes' rows in rank order)."""
         if self._cache is not None and self._cache[0] == epoch:
             return self._cache[1]
-        generator = torch.Generator().manual_seed(self.seed + epoch)
-        remaining = dict.fromkeys(torch.randperm(len(self.source_ids), generator=generator).tolist())
-        size = self.batch_size * self.num_replicas
-        batches = []
-        while remaining:
-            batch, sources, targets = [], set(), set()
-            for index in remaining:
-                source, target = int(self.source_ids[index]), int(self.target_ids[index])
-                if source in sources or target in targets:
-                    continue
-                batch.append(index)
-                sources.add(source)
-                targets.add(target)
-                if len(batch) == size:
+        generator = np.random.default_rng([self.seed, epoch])
+        rows = len(self.groups)
+        group_order = generator.permutation(int(self.groups.max()) + 1)[self.groups]
+        order = np.lexsort((generator.random(rows), group_order, -np.bincount(self.groups)[self.groups])).tolist()
+        room = self.batch_sizes(rows).tolist()
+        count = len(room)
+        batches = [[] for _ in range(count)]
+        sources_in, targets_in = [set() for _ in range(count)], [set() for _ in range(count)]
+        # successor[b] == b for a batch with room; a full one points on (cyclically) towards the next with room.
+        successor, open_batches, left_out = list(range(count)), count, 0
+
+        def with_room(batch: int) -> int:
+            while successor[batch] != batch:
+                successor[batch] = successor[successor[batch]]
+                batch = successor[batch]
+            return batch
+
+        sources, targets = self.source_ids.tolist(), self.target_ids.tolist()
+        for position, row in enumerate(order):
+            source, target = sources[row], targets[row]
+            batch = filled = with_room(position % count)
+            for _ in range(open_batches):
+                if source not in sources_in[batch] and target not in targets_in[batch]:
                     break
-            for index in batch:
-                del remaining[index]
-            batches.append(batch)
-        if batches and (len(batches[-1]) < size and (self.drop_last or len(batches[-1]) < self.num_replicas)):
-            batches.pop()
+                batch = filled = with_room((batch + 1) % count)
+            else:
+                batch = move_a_row(source, target, filled, batches, sources_in, targets_in, sources, targets)
+                if batch is None:
+                    left_out += 1
+                    continue
+            batches[batch].append(row)
+            sources_in[batch].add(source)
+            targets_in[batch].add(target)
+            room[filled] -= 1
+            if room[filled] == 0:
+                successor[filled], open_batches = (filled + 1) % count, open_batches - 1
+        smallest = max(2, self.num_replicas)
+        left_out += sum(len(batch) for batch in batches if len(batch) < smallest)
+        kept = [batch for batch in batches if len(batch) >= smallest
+                and not (self.drop_last and len(batch) < self.batch_size * self.num_replicas)]
+        if left_out:
+            logger.warning("epoch %d: %d of %d rows fit in no batch without a repeated sentence and are left out of "
+                           "this epoch", epoch, left_out, rows)
+        shuffled = generator.permutation(len(kept))
+        batches = [kept[index] for index in sorted(shuffled.tolist(), key=lambda index: -len(kept[index]))]
         self._cache = (epoch, batches)
         return batches
 
@@ -97,6 +172,27 @@ class NoDuplicatesBatchSampler:
 
     def __len__(self) -> int:
         return len(self.global_batches(self.epoch))
+
+
+def move_a_row(source: int, target: int, open_batch: int, batches: list[list[int]], sources_in: list[set],
+               targets_in: list[set], sources: list[int], targets: list[int]) -> int | None:
+    """Room for a row of sentences (`source`, `target`) when every batch with room holds one of them: the first
+    batch without them that has a row which can move to `open_batch` (a batch with room) moves it there. Returns
+    that batch, or None when there is none. Batches are lists of rows; `sources_in` / `targets_in` their sentence
+    ids, `sources` / `targets` every row's."""
+    for batch, members in enumerate(batches):
+        if source in sources_in[batch] or target in targets_in[batch]:
+            continue
+        for position, other in enumerate(members):
+            if sources[other] not in sources_in[open_batch] and targets[other] not in targets_in[open_batch]:
+                members.pop(position)
+                sources_in[batch].remove(sources[other])
+                targets_in[batch].remove(targets[other])
+                batches[open_batch].append(other)
+                sources_in[open_batch].add(sources[other])
+                targets_in[open_batch].add(targets[other])
+                return batch
+    return None
 
 
 class EpochCallback(TrainerCallback):
