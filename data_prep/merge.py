@@ -4,11 +4,12 @@ written, with one report.
 
 Each shard holds the WPS of a contiguous block of every corpus's lines (`data_prep.reading.shard_rows`); every line
 kept its index in the whole corpus, so its WPS and its train/validation side are those a single run gives it (the
-split is decided per distinct sentence pair by `data_prep.wps.in_validation_split` of the pair's seeded digest). The merge checks that the shards are
-0 … N-1 of one N, built from the same corpora with the same settings and the same tokenizer (name, vocabulary size,
-vocabulary SHA-256), then concatenates (`datasets.concatenate_datasets`) each split corpus by corpus, shard by shard:
-the rows and the order of one run. The report's counts and seconds are summed over the shards (so `duplicate_pairs` counts
-the copies within a shard only; the split itself keeps every copy of a pair on one side whatever the shard).
+split is decided per distinct sentence pair by `data_prep.wps.in_validation_split` of the pair's seeded digest). The
+merge checks that the shards are 0 … N-1 of one N, built from the same corpora with the same settings and the same
+tokenizer (name, vocabulary size, vocabulary SHA-256), then concatenates (`datasets.concatenate_datasets`) each
+split corpus by corpus, shard by shard: the rows and the order of one run. The report's counts and seconds are
+summed over the shards (so `duplicate_pairs` counts the copies within a shard only; the split itself keeps every
+copy of a pair on one side whatever the shard).
 """
 from __future__ import annotations
 
