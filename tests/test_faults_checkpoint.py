@@ -3,6 +3,7 @@ sentence-term checkpoint loaded into AutoModel, input paths checked before any m
 the wrong type and damaged pytorch_model.bin weights, in mlctl-mine, mlctl-xtreme and training."""
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -146,3 +147,22 @@ def test_training_refuses_a_damaged_checkpoint_in_one_line(checkpoint, work, tmp
     error = last_error_line(capsys)
     assert error.startswith(f"train_mlctl: error: {damaged}") and error.endswith(DAMAGES[damage])
 
+
+
+# ------------------------------------------------------------------------------------ AutoTokenizer (issue 19 item 11)
+
+
+def test_the_model_cards_loading_code_runs_in_a_fresh_process_without_the_custom_code_prompt(checkpoint, tmp_path):
+    """The card's snippet, run as a user would in a fresh process (modeling_mlctl not imported, stdin not a
+    terminal): AutoTokenizer reads config.json first, whose auto_map names the ML-CTL code, and without an explicit
+    trust_remote_code transformers asks "Do you wish to run the custom code?" for a tokenizer that needs none."""
+    import subprocess
+
+    from mlctl.training.model_card import USAGE
+
+    code = USAGE.format(name=checkpoint) + "print(type(tokenizer).__name__, type(model).__name__)\n"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": ""})
+    assert "custom code" not in done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["BertTokenizer", "MLCTLModel"]

@@ -8,6 +8,15 @@ from pathlib import Path
 from mlctl.training.arguments import mlctl_flag_fields
 from mlctl.training.errors import TrainingSetupError
 
+#: How the card says to load the checkpoint (``name``: its Hub name). The tokenizer is a standard one: with
+#: ``trust_remote_code=False`` it loads without running the checkpoint's code and without transformers' "Do you wish
+#: to run the custom code?" prompt, which ``AutoTokenizer`` otherwise shows because it reads the config (whose
+#: ``auto_map`` names the ML-CTL code) first.
+USAGE = """from transformers import AutoModel, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("{name}", trust_remote_code=False)  # a standard tokenizer: no custom code
+model = AutoModel.from_pretrained("{name}", trust_remote_code=True)  # MLCTLModel: CCE, sentence and word embeddings
+"""
 #: The ML-CTL values logged beside the loss at every logging step (see `MLCTLTrainer`).
 TRAIN_METRICS = ("contrastive_loss", "mlm_loss", "x2y_accuracy", "y2x_accuracy")
 
@@ -112,11 +121,7 @@ Loaded from: model commit `{base_model_commit or "none"}`, tokenizer commit `{to
 ## Use
 
 ```python
-from transformers import AutoModel, AutoTokenizer
-
-tokenizer = AutoTokenizer.from_pretrained("{name}")
-model = AutoModel.from_pretrained("{name}", trust_remote_code=True)  # MLCTLModel: CCE, sentence and word embeddings
-```
+{USAGE.format(name=name)}```
 
 ## Training data
 
