@@ -52,6 +52,8 @@ SHARED_HELP = {
                       "or --config_name); mlctl-prep: adds token ids and spans to the WPS.",
     "layer": "hidden_states index to embed with (default 8 as XTREME, SimAlign and awesome-align; the last layer of "
              "a smaller model).",
+    "pooling": "Sentence vector: hidden_states[--layer] pooled by mean (all tokens, as XTREME) or cls (first token), "
+               "or cce_sentence (the ML-CTL sentence vector over the checkpoint's pooling_layers; --layer ignored).",
     "device": "Where the model runs (default: cuda when present, else cpu).",
     "max_train_samples": "Use only the first N training examples (mlctl-train: WPS pairs; mlctl-xtreme: English "
                          "fine-tuning examples).",

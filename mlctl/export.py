@@ -27,7 +27,6 @@ from torch import nn
 
 from data_prep.arguments import CommandParser
 from data_prep.arguments import ModelArguments
-from data_prep.arguments import arg
 from data_prep.arguments import shared
 from data_prep.output_dir import ensure_writable_directory
 from mlctl.command_line import run_command
@@ -45,8 +44,7 @@ class ExportArguments(ModelArguments):
 
     output_dir: str = shared("output_dir", required=True)
     layer: int | None = shared("layer")
-    pooling: str = arg("mean (all tokens, as XTREME), cls (first token) or cce_sentence (the ML-CTL sentence vector, "
-                       "which ignores --layer).", "mean", choices=SENTENCE_POOLINGS)
+    pooling: str = shared("pooling", "mean", choices=SENTENCE_POOLINGS)
 
 
 def backbone_up_to(backbone, layer: int):

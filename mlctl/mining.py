@@ -184,7 +184,7 @@ class MiningArguments(EncoderArguments):
     search: str = arg("nearest-neighbour search (mlctl.search); auto: exact on a GPU or for small sets", "auto",
                       choices=SEARCH_METHODS)
     nprobe: int = arg("IVF lists searched per query (approximate)", IVF_NPROBE, minimum=1)
-    pooling: str = arg("sentence pooling of hidden_states[layer]", "mean", choices=SENTENCE_POOLINGS)
+    pooling: str = shared("pooling", "mean", choices=SENTENCE_POOLINGS)
     max_chars: int = arg("longest line accepted", MAX_SENTENCE_CHARS, minimum=1)
     work_dir: str | None = arg("where the float16 embeddings go (default: beside the output); a stopped run resumes "
                                "there")

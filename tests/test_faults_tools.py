@@ -138,7 +138,7 @@ def no_alignment_model(monkeypatch):
 
 def align(tmp_path, data: bytes, *extra, output=None):
     (tmp_path / "pairs.txt").write_bytes(data)
-    return alignment.cli(["--model_name_or_path", "unused", "--data_file", str(tmp_path / "pairs.txt"),
+    return alignment.cli(["--model_name_or_path", "unused", "--input_file", str(tmp_path / "pairs.txt"),
                           "--output_file", str(output or tmp_path / "out.pharaoh"), *extra])
 
 

@@ -1,7 +1,6 @@
 """run_xtreme_tasks end to end: a tiny BERT on fixture data in every format, every task, known answers."""
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
