@@ -28,14 +28,21 @@ def _reduction_dtype(tensor: torch.Tensor) -> torch.dtype:
 def gather_with_grad(embeddings: torch.Tensor) -> tuple[torch.Tensor, int]:
     """All-gathers `embeddings` from every process, keeping the autograd graph (gradients flow back to the
     process that produced each row). Returns the concatenated (N, d) tensor and the offset of this process's rows.
-    Without an initialised process group of more than one process, returns `embeddings` and 0."""
+    Processes may hold different numbers of rows (a global batch that does not split evenly): each is padded to the
+    largest for the collective, which needs equal shapes, and the padding is cut off again. Without an initialised
+    process group of more than one process, returns `embeddings` and 0."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return embeddings, 0
     from torch.distributed.nn.functional import all_gather
 
-    gathered = all_gather(embeddings.contiguous())
-    offset = sum(part.shape[0] for part in gathered[: dist.get_rank()])
-    return torch.cat(gathered, dim=0), offset
+    local_rows = torch.tensor([embeddings.shape[0]], device=embeddings.device)
+    rows = [torch.empty_like(local_rows) for _ in range(dist.get_world_size())]
+    dist.all_gather(rows, local_rows)
+    rows = [int(count) for count in rows]
+    padded = torch.nn.functional.pad(embeddings.contiguous(), (0, 0, 0, max(rows) - embeddings.shape[0]))
+    gathered = all_gather(padded)
+    offset = sum(rows[: dist.get_rank()])
+    return torch.cat([part[:count] for part, count in zip(gathered, rows)], dim=0), offset
 
 
 def cross_lingual_similarity_logits(

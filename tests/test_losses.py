@@ -171,6 +171,56 @@ def test_gather_without_process_group_is_identity(batch):
     assert gathered is x and offset == 0
 
 
+def coupled_loss(x, y):
+    """A loss in which every row's gradient depends on every other row (the contrastive losses gather across
+    processes themselves, so they would gather twice here)."""
+    return torch.logsumexp(x @ y.T, dim=1).sum()
+
+
+def loss_on_gathered_rows(rank, init_file, sizes, results):
+    """One gloo process of `test_gather_with_uneven_rows_per_process`: its rows of a fixed float64 batch, gathered,
+    `coupled_loss` of the whole gathered batch, and the gradient of its own rows."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=len(sizes))
+    x, y = torch.randn(2, sum(sizes), 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    start = sum(sizes[:rank])
+    local_x = x[start:start + sizes[rank]].clone().requires_grad_(True)
+    local_y = y[start:start + sizes[rank]].clone()
+    gathered_x, offset = gather_with_grad(local_x)
+    gathered_y, _ = gather_with_grad(local_y)
+    coupled_loss(gathered_x, gathered_y).backward()
+    results.put((rank, offset, gathered_x.detach(), local_x.grad))
+    dist.destroy_process_group()
+
+
+def test_gather_with_uneven_rows_per_process(tmp_path):
+    """A global batch of 5 pairs over 2 processes (3 + 2 rows, as a batch that does not split evenly gives): every
+    process gets the whole batch in rank order, and each row's gradient is the one-process gradient of the 5-pair
+    loss times the process count (all_gather sums the processes' gradients; DDP divides by their number). Before
+    padding, gloo aborted ("Received data size doesn't match expected size")."""
+    import torch.multiprocessing as mp
+
+    sizes = [3, 2]
+    context = mp.get_context("spawn")
+    results = context.Queue()
+    processes = [context.Process(target=loss_on_gathered_rows,
+                                 args=(rank, tmp_path / "init", sizes, results)) for rank in range(len(sizes))]
+    for process in processes:
+        process.start()
+    outcome = sorted((results.get(timeout=120) for _ in processes), key=lambda entry: entry[0])
+    for process in processes:
+        process.join(60)
+    x, y = torch.randn(2, sum(sizes), 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x.requires_grad_(True)
+    coupled_loss(x, y).backward()
+    assert [offset for _, offset, _, _ in outcome] == [0, 3]
+    for _, _, gathered, _ in outcome:
+        assert torch.equal(gathered, x.detach())
+    local_grads = torch.cat([grad for _, _, _, grad in outcome])
+    torch.testing.assert_close(local_grads, len(sizes) * x.grad, rtol=1e-12, atol=1e-12)
+
+
 # ----- the explicit sentence term -----
 
 
