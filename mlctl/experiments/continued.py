@@ -99,22 +99,20 @@ def export_start(start_from: str, revision: str | None, out_dir: Path) -> dict:
                                   f"{report['model_revision']}), not {start_from} (revision {revision}); use another "
                                   "work dir")
         return report
-    from transformers import AutoConfig, AutoTokenizer
-
-    from data_prep.tokenizer import load_auto_fast_tokenizer
-    from modeling_mlctl import MLCTLForPreTraining
+    from mlctl.training import TrainingSetupError
+    from mlctl.training.arguments import ModelArguments
+    from mlctl.training.run import build_model
+    from mlctl.training.run import load_tokenizer
 
     model_dir = out_dir / "model"
+    # Loaded as training loads --model_name_or_path: a plain encoder under a new MLM-ready ML-CTL model, an ML-CTL
+    # checkpoint as it is; the tokenizer fast (data_prep's token spans need offsets).
+    source = ModelArguments(model_name_or_path=start_from, model_revision=revision or "main")
     try:
-        config = AutoConfig.from_pretrained(start_from, revision=revision)
-        if config.model_type == MLCTLConfig.model_type:
-            model = MLCTLForPreTraining.from_pretrained(start_from, revision=revision)
-        else:
-            model = MLCTLForPreTraining.from_backbone_pretrained(start_from, loading_kwargs={"revision": revision})
-        AutoTokenizer.from_pretrained(start_from, revision=revision).save_pretrained(model_dir)
-        tokenizer = load_auto_fast_tokenizer(model_dir, "data_prep (the marked words' token spans)")
-    except (OSError, ValueError) as error:
-        raise ExperimentError(f"--start_from {start_from}: {str(error).splitlines()[0]}") from None
+        tokenizer = load_tokenizer(source)
+        model = build_model(source, tokenizer)
+    except TrainingSetupError as error:
+        raise ExperimentError(f"--start_from {start_from}: {error}") from None
     model.save_backbone(model_dir, tokenizer)
     encoder = model.config.encoder_config
     report = {"start_from": start_from, "model_revision": revision, "model_dir": str(model_dir),
