@@ -21,7 +21,7 @@ from pathlib import Path
 from data_prep.arguments import rewrite_deprecated_flags
 from data_prep.arguments import shared
 from data_prep.output_dir import ensure_writable_directory
-from data_prep.pipeline import REPORT_NAME, SPLITS, _totals, save_splits
+from data_prep.pipeline import REPORT_NAME, SPLITS, report_totals, save_splits, wps_per_pair, write_report
 from data_prep.reading import InputError
 
 #: Report entries that must be equal in every shard (the settings a shard was built with).
@@ -91,9 +91,9 @@ def merged_report(shards: list[tuple[Path, dict]]) -> dict:
     reports = [report for _, report in shards]
     pairs = [summed(list(entries)) for entries in zip(*(report["pairs"] for report in reports))]
     for entry in pairs:
-        entry["wps_per_pair"] = round(entry["wps_written"] / entry["pairs_read"], 3) if entry["pairs_read"] else 0.0
+        entry["wps_per_pair"] = wps_per_pair(entry["wps_written"], entry["pairs_read"])
     report = {key: value for key, value in reports[0].items() if key != "shard"}
-    report.update(pairs=pairs, totals=_totals(pairs), seconds_total=round(sum(r["seconds_total"] for r in reports), 3),
+    report.update(pairs=pairs, totals=report_totals(pairs), seconds_total=round(sum(r["seconds_total"] for r in reports), 3),
                   merged_from=[str(directory) for directory, _ in shards])
     return report
 
@@ -119,7 +119,7 @@ def merge_shards(shard_dirs: list[str], output_dir: str) -> dict:
         merged[split] = datasets.concatenate_datasets(pieces)
     save_splits(datasets.DatasetDict(merged), out_dir)
     report = merged_report(shards)
-    (out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_report(out_dir, report)
     return report
 
 

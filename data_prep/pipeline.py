@@ -346,15 +346,20 @@ def build_wps_dataset(
         "stopwords": {lang: {"source": stopword_files.get(lang, "stopwords-iso"), "count": len(stopwords[lang])}
                       for lang in languages},
         "pairs": report_pairs,
-        "totals": _totals(report_pairs),
+        "totals": report_totals(report_pairs),
         "seconds_total": round(time.perf_counter() - started, 3),
     }
     if tokenizer_entry is not None:
         report["tokenizer"] = tokenizer_entry
     if num_shards > 1:
         report["shard"] = {"num_shards": num_shards, "shard_index": shard_index}
-    (out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_report(out_dir, report)
     return datasets.load_from_disk(str(out_dir))
+
+
+def write_report(out_dir: Path, report: dict) -> None:
+    """Writes `report` as `out_dir`'s data_prep_report.json (`REPORT_NAME`)."""
+    (out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def save_splits(dataset: datasets.DatasetDict, out_dir: Path) -> None:
@@ -437,13 +442,18 @@ def _pair_report(spec: PairSpec, pairs_read: int, pair_counts: Counter, candidat
         "merged_into_phrase": merged,
         "wps_written": written,
         "wps_per_split": {split: wps_per_split[split] for split in SPLITS},
-        "wps_per_pair": round(written / pairs_read, 3) if pairs_read else 0.0,
+        "wps_per_pair": wps_per_pair(written, pairs_read),
         "seconds": {name: round(value, 3) for name, value in sorted(timings.items())},
         "worker_seconds": {name: round(value, 3) for name, value in sorted(seconds.items())},
     }
 
 
-def _totals(report_pairs: list[dict]) -> dict:
+def wps_per_pair(wps_written: int, pairs_read: int) -> float:
+    """The report's WPS per sentence pair read (0 without pairs)."""
+    return round(wps_written / pairs_read, 3) if pairs_read else 0.0
+
+
+def report_totals(report_pairs: list[dict]) -> dict:
     """Sums over all corpora of the report's counts."""
     totals: dict = {key: sum(entry[key] for entry in report_pairs) for key in (
         "lines_read", "pairs_read", "duplicate_pairs", "pairs_with_wps", "candidates", "merged_into_phrase",
