@@ -27,6 +27,7 @@ from data_prep.arguments import shared
 from data_prep.output_dir import ensure_writable_file
 from data_prep.reading import InputError
 from data_prep.reading import read_text_lines
+from mlctl.command_line import run_command
 from mlctl.encoding import EncoderArguments
 from mlctl.encoding import encode_subwords
 from mlctl.encoding import load_encoder
@@ -243,16 +244,16 @@ def cli(argv=None) -> int:
     """Console entry point: 0 on success, 2 with a one-line error (bad flags before any work)."""
     args, = build_parser().parse_command(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
+
+    def align() -> str:
         scores = run_alignment(args)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"alignments written to {args.output_file}")
-    if scores is not None:
-        print(f"AER {100 * scores['aer']:.2f}  precision {100 * scores['precision']:.2f}  "
-              f"recall {100 * scores['recall']:.2f}  ({scores['links']} links, {scores['sure_links']} sure gold links)")
-    return 0
+        written = f"alignments written to {args.output_file}"
+        if scores is None:
+            return written
+        return (f"{written}\nAER {100 * scores['aer']:.2f}  precision {100 * scores['precision']:.2f}  "
+                f"recall {100 * scores['recall']:.2f}  ({scores['links']} links, {scores['sure_links']} sure gold links)")
+
+    return run_command(align)
 
 
 if __name__ == "__main__":
