@@ -46,7 +46,10 @@ def read_shard_reports(shard_dirs: list[str]) -> list[tuple[Path, dict]]:
         path = directory / REPORT_NAME
         if not path.is_file():
             raise InputError(f"{directory}: not a data_prep output ({REPORT_NAME} not found)")
-        report = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError: a report cut short or overwritten
+            raise InputError(f"{path}: not valid JSON ({error})") from None
         if "shard" not in report:
             raise InputError(f"{path}: not a shard (built without --num_shards)")
         shards.append((directory, report))

@@ -98,3 +98,13 @@ def test_missing_shard_is_a_one_line_error(corpus, tmp_path, capsys):
     capsys.readouterr()
     assert main(["merge", shard, "--output_dir", str(tmp_path / "merged")]) == 2
     assert capsys.readouterr().err == "error: shard(s) 1 of 2 missing\n"
+
+
+def test_a_damaged_shard_report_is_a_one_line_error(tmp_path, capsys):
+    """A shard folder whose data_prep_report.json is cut short (a job killed while writing it)."""
+    shard = tmp_path / "shard0"
+    shard.mkdir()
+    (shard / "data_prep_report.json").write_text('{"shard": {"num_sh', encoding="utf-8")
+    assert main(["merge", str(shard), "--output_dir", str(tmp_path / "merged")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {shard}/data_prep_report.json: not valid JSON (") and error.count("\n") == 1
